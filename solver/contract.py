@@ -1,0 +1,503 @@
+"""The rota contract, version 1, as pydantic v2 models (see ``shared/contract.md``).
+
+These models are the edge of the product: the command line, the HTTP API and the scenario files
+all speak them. They validate what a coordinator's spreadsheet export really gets wrong and name
+the field path and the offending value in every message. Inside the solver nothing reads them in a
+hot loop: :func:`solver.data.build` converts a :class:`Problem` into plain numpy arrays once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+SCHEMA_VERSION = 1
+Loc = tuple[str | int, ...]
+
+_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
+
+
+def _parse_local_datetime(value: Any) -> datetime:
+    """Accept only the contract's ``YYYY-MM-DDTHH:MM[:SS]`` wall-clock form, without offset."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            raise ValueError(f"{value.isoformat()!r} carries a UTC offset; give local wall-clock time")
+        return value
+    if not isinstance(value, str) or not _DATETIME_RE.match(value):
+        raise ValueError(f"{value!r} is not a local datetime of the form YYYY-MM-DDTHH:MM")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real calendar datetime") from None
+
+
+def format_local_datetime(value: datetime) -> str:
+    """Write a wall-clock datetime as the contract does: seconds only when there are some."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S" if value.second else "%Y-%m-%dT%H:%M")
+
+
+LocalDateTime = Annotated[
+    datetime,
+    BeforeValidator(_parse_local_datetime),
+    PlainSerializer(format_local_datetime, return_type=str),
+]
+
+
+class _Model(BaseModel):
+    """Contract objects reject unknown fields: a typo in a field name must not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Place(_Model):
+    lat: float = Field(ge=-90.0, le=90.0, description="latitude, WGS84 degrees")
+    lon: float = Field(ge=-180.0, le=180.0, description="longitude, WGS84 degrees")
+
+
+class Period(_Model):
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.end < self.start:
+            raise ValueError(f"period end {self.end} is before its start {self.start}")
+        return self
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+
+TravelMode = Literal["car", "walk", "bike", "public_transport"]
+
+
+def _default_speeds() -> dict[TravelMode, float]:
+    return {"car": 30.0, "walk": 4.5, "bike": 14.0, "public_transport": 15.0}
+
+
+class HaversineTravel(_Model):
+    model: Literal["haversine"] = "haversine"
+    road_factor: float = Field(default=1.3, gt=0.0)
+    speeds_kmh: dict[TravelMode, Annotated[float, Field(gt=0.0)]] = Field(
+        default_factory=_default_speeds
+    )
+
+    @field_validator("speeds_kmh")
+    @classmethod
+    def _all_modes(cls, value: dict[TravelMode, float]) -> dict[TravelMode, float]:
+        # A partial table keeps the defaults for the modes it does not name.
+        return {**_default_speeds(), **value}
+
+
+class MatrixTravel(_Model):
+    model: Literal["matrix"]
+    places: list[str]
+    minutes: list[list[Annotated[float, Field(ge=0.0, allow_inf_nan=False)]]]
+
+
+Travel = Annotated[HaversineTravel | MatrixTravel, Field(discriminator="model")]
+
+
+class Shift(_Model):
+    start: LocalDateTime
+    end: LocalDateTime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Shift:
+        if self.end <= self.start:
+            raise ValueError(
+                f"shift end {format_local_datetime(self.end)} is not after its start "
+                f"{format_local_datetime(self.start)}"
+            )
+        return self
+
+
+class Worker(_Model):
+    id: str = Field(min_length=1)
+    name: str | None = None
+    role: Literal["carer", "coordinator"] = "carer"
+    home: Place
+    travel_mode: TravelMode = "car"
+    skills: list[str] = Field(default_factory=list)
+    gender: str | None = None
+    shifts: list[Shift] = Field(default_factory=list)
+    max_minutes_per_week: int | None = Field(default=None, ge=0)
+    max_minutes_per_day: int | None = Field(default=None, ge=0)
+    contracted_minutes_per_week: int | None = Field(default=None, ge=0)
+
+
+class Client(_Model):
+    id: str = Field(min_length=1)
+    name: str | None = None
+    location: Place
+    coordinator: str | None = None
+    preferred_workers: list[str] = Field(default_factory=list)
+    excluded_workers: list[str] = Field(default_factory=list)
+    gender_preference: str | None = None
+    care_plan: str | None = None
+    address: str | None = Field(default=None, description="optional: street address for run sheets")
+
+
+class After(_Model):
+    visit: str
+    min_minutes: int
+    max_minutes: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> After:
+        if self.max_minutes < self.min_minutes:
+            raise ValueError(
+                f"max_minutes {self.max_minutes} is below min_minutes {self.min_minutes}"
+            )
+        return self
+
+
+class Visit(_Model):
+    id: str = Field(min_length=1)
+    client: str
+    earliest_start: LocalDateTime
+    latest_start: LocalDateTime
+    duration_minutes: int = Field(gt=0)
+    workers_required: int = Field(default=1, ge=1, le=2)
+    skills: list[str] = Field(default_factory=list)
+    pinned_workers: list[str] = Field(default_factory=list)
+    after: After | None = None
+    late_allowed_minutes: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> Visit:
+        early, late = self.earliest_start, self.latest_start
+        if early > late:
+            raise ValueError(
+                f"earliest_start {format_local_datetime(early)} is after latest_start "
+                f"{format_local_datetime(late)}"
+            )
+        if early.date() != late.date():
+            raise ValueError(
+                f"window {format_local_datetime(early)} to {format_local_datetime(late)} spans "
+                "two days; a visit's window lies within one day"
+            )
+        if len(set(self.pinned_workers)) != len(self.pinned_workers):
+            raise ValueError(f"pinned_workers lists a worker twice: {self.pinned_workers}")
+        if len(self.pinned_workers) > self.workers_required:
+            raise ValueError(
+                f"{len(self.pinned_workers)} pinned workers on a visit that needs "
+                f"{self.workers_required}"
+            )
+        return self
+
+
+class HistoryVisit(_Model):
+    client: str
+    worker: str
+    date: date
+
+
+class HistoryCoordinatorVisit(_Model):
+    coordinator: str
+    client: str
+    date: date
+
+
+class History(_Model):
+    visits: list[HistoryVisit] = Field(default_factory=list)
+    coordinator_visits: list[HistoryCoordinatorVisit] = Field(default_factory=list)
+
+
+class Weights(_Model):
+    unassigned_visit: float = Field(default=10000, ge=0)
+    travel_minute: float = Field(default=1, ge=0)
+    home_travel_minute: float = Field(default=0, ge=0)
+    distinct_worker: float = Field(default=30, ge=0)
+    unfamiliar_worker: float = Field(default=60, ge=0)
+    contract_shortfall_minute: float = Field(default=0.1, ge=0)
+    late_minute: float = Field(default=5, ge=0)
+    max_late_minute: float = Field(default=0, ge=0)
+    coordinator_rule: float = Field(default=5000, ge=0)
+
+
+def _error(loc: Loc, message: str, value: Any) -> InitErrorDetails:
+    # The message goes through ctx so that braces in ids cannot break pydantic's formatting.
+    return InitErrorDetails(
+        type=PydanticCustomError("carerota", "{message}", {"message": message}),
+        loc=loc,
+        input=value,
+    )
+
+
+def _duplicates(ids: Iterable[str], field: str) -> Iterator[InitErrorDetails]:
+    first: dict[str, int] = {}
+    for i, ident in enumerate(ids):
+        if ident in first:
+            yield _error(
+                (field, i, "id"), f"duplicate id {ident!r} (also {field}[{first[ident]}])", ident
+            )
+        else:
+            first[ident] = i
+
+
+def _check_local(
+    moment: datetime, zone: ZoneInfo, loc: Loc, tz_name: str
+) -> InitErrorDetails | None:
+    """A wall-clock time that a clock change skips or repeats names no single instant."""
+    early = moment.replace(tzinfo=zone, fold=0)
+    late = moment.replace(tzinfo=zone, fold=1)
+    text = format_local_datetime(moment)
+    if early.utcoffset() != late.utcoffset():
+        # Inside a gap the round trip through UTC lands on another wall-clock time.
+        roundtrip = early.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None)
+        if roundtrip != moment:
+            return _error(loc, f"{text} does not exist in {tz_name} (clocks go forward)", text)
+        return _error(loc, f"{text} is ambiguous in {tz_name} (clocks go back)", text)
+    return None
+
+
+class Problem(_Model):
+    """An agency's week: who can work when, who needs which visits, and what matters most."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    agency: str = ""
+    timezone: str
+    period: Period
+    travel: Travel = Field(default_factory=HaversineTravel)
+    workers: list[Worker]
+    clients: list[Client]
+    visits: list[Visit]
+    history: History = Field(default_factory=History)
+    weights: Weights = Field(default_factory=Weights)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA timezone name") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Problem:
+        errors = list(self.consistency_errors())
+        if errors:
+            raise ValidationError.from_exception_data("Problem", errors)
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def consistency_errors(self) -> Iterator[InitErrorDetails]:
+        """Every cross-reference and calendar error, each with its field path."""
+        yield from _duplicates((w.id for w in self.workers), "workers")
+        yield from _duplicates((c.id for c in self.clients), "clients")
+        yield from _duplicates((v.id for v in self.visits), "visits")
+        workers = {w.id: w for w in self.workers}
+        clients = {c.id for c in self.clients}
+        visits = {v.id for v in self.visits}
+        yield from self._datetime_errors()
+        for i, client in enumerate(self.clients):
+            if client.coordinator is not None:
+                boss = workers.get(client.coordinator)
+                if boss is None:
+                    yield _error(
+                        ("clients", i, "coordinator"),
+                        f"unknown worker {client.coordinator!r}",
+                        client.coordinator,
+                    )
+                elif boss.role != "coordinator":
+                    yield _error(
+                        ("clients", i, "coordinator"),
+                        f"worker {boss.id!r} is a {boss.role}, not a coordinator",
+                        boss.id,
+                    )
+            for field in ("preferred_workers", "excluded_workers"):
+                for j, ident in enumerate(getattr(client, field)):
+                    if ident not in workers:
+                        yield _error(("clients", i, field, j), f"unknown worker {ident!r}", ident)
+        longest_shift = max(
+            (s.end - s.start for w in self.workers for s in w.shifts), default=timedelta(0)
+        )
+        for i, visit in enumerate(self.visits):
+            if visit.client not in clients:
+                yield _error(("visits", i, "client"), f"unknown client {visit.client!r}", visit.client)
+            for j, ident in enumerate(visit.pinned_workers):
+                if ident not in workers:
+                    yield _error(("visits", i, "pinned_workers", j), f"unknown worker {ident!r}", ident)
+            if visit.after is not None:
+                if visit.after.visit not in visits:
+                    yield _error(
+                        ("visits", i, "after", "visit"),
+                        f"unknown visit {visit.after.visit!r}",
+                        visit.after.visit,
+                    )
+                elif visit.after.visit == visit.id:
+                    yield _error(("visits", i, "after", "visit"), "a visit cannot follow itself", visit.id)
+            if timedelta(minutes=visit.duration_minutes) > longest_shift:
+                yield _error(
+                    ("visits", i, "duration_minutes"),
+                    f"{visit.duration_minutes} minutes is longer than any shift "
+                    f"(longest {int(longest_shift.total_seconds() // 60)} minutes)",
+                    visit.duration_minutes,
+                )
+        for i, seen in enumerate(self.history.visits):
+            if seen.client not in clients:
+                yield _error(("history", "visits", i, "client"), f"unknown client {seen.client!r}", seen.client)
+            if seen.worker not in workers:
+                yield _error(("history", "visits", i, "worker"), f"unknown worker {seen.worker!r}", seen.worker)
+        for i, done in enumerate(self.history.coordinator_visits):
+            if done.client not in clients:
+                yield _error(
+                    ("history", "coordinator_visits", i, "client"), f"unknown client {done.client!r}", done.client
+                )
+            if done.coordinator not in workers:
+                yield _error(
+                    ("history", "coordinator_visits", i, "coordinator"),
+                    f"unknown worker {done.coordinator!r}",
+                    done.coordinator,
+                )
+        yield from self._travel_errors(workers.keys() | clients)
+
+    def _datetime_errors(self) -> Iterator[InitErrorDetails]:
+        zone, tz_name = self.zone, self.timezone
+        first, last = self.period.start, self.period.end
+        for i, worker in enumerate(self.workers):
+            for j, shift in enumerate(worker.shifts):
+                for field in ("start", "end"):
+                    loc: Loc = ("workers", i, "shifts", j, field)
+                    problem = _check_local(getattr(shift, field), zone, loc, tz_name)
+                    if problem is not None:
+                        yield problem
+        for i, visit in enumerate(self.visits):
+            for field in ("earliest_start", "latest_start"):
+                moment: datetime = getattr(visit, field)
+                loc = ("visits", i, field)
+                problem = _check_local(moment, zone, loc, tz_name)
+                if problem is not None:
+                    yield problem
+                elif not first <= moment.date() <= last:
+                    text = format_local_datetime(moment)
+                    yield _error(loc, f"{text} is outside the period {first} to {last}", text)
+
+    def _travel_errors(self, place_ids: set[str]) -> Iterator[InitErrorDetails]:
+        travel = self.travel
+        if not isinstance(travel, MatrixTravel):
+            return
+        n = len(travel.places)
+        yield from (
+            _error(("travel", "places", i), f"duplicate place id {p!r}", p)
+            for i, p in enumerate(travel.places)
+            if p in travel.places[:i]
+        )
+        for i, p in enumerate(travel.places):
+            if p not in place_ids:
+                yield _error(("travel", "places", i), f"{p!r} is neither a worker nor a client", p)
+        missing = sorted(place_ids - set(travel.places))
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            yield _error(("travel", "places"), f"no row for {len(missing)} places: {shown}", missing[:5])
+        if len(travel.minutes) != n:
+            yield _error(
+                ("travel", "minutes"),
+                f"{len(travel.minutes)} rows for {n} places; the matrix must be {n}x{n}",
+                len(travel.minutes),
+            )
+        for i, row in enumerate(travel.minutes):
+            if len(row) != n:
+                yield _error(
+                    ("travel", "minutes", i), f"row has {len(row)} entries for {n} places", len(row)
+                )
+
+
+# ---------------------------------------------------------------------------------------------
+# The rota: the answer
+
+
+class Assignment(_Model):
+    visit: str
+    workers: list[str]
+    start: LocalDateTime
+
+
+class CoordinatorVisit(_Model):
+    visit: str
+    coordinator: str
+    mode: Literal["cover", "shadow"]
+
+
+class Unassigned(_Model):
+    visit: str
+    reason: str
+
+
+class Stop(_Model):
+    visit: str
+    start: LocalDateTime
+    end: LocalDateTime
+    travel_minutes_before: float
+    mode: Literal["care", "shadow"] = "care"
+
+
+class Route(_Model):
+    worker: str
+    date: date
+    stops: list[Stop]
+    travel_minutes: float
+    home_travel_minutes: float
+    visit_minutes: int
+
+
+class Metrics(_Model):
+    model_config = ConfigDict(extra="allow")
+
+    visits_total: int
+    visits_assigned: int
+    travel_minutes: float
+    mean_distinct_workers_per_client: float
+    familiar_visit_share: float
+
+
+class Violation(_Model):
+    model_config = ConfigDict(extra="allow")
+
+    rule: str
+    coordinator: str | None = None
+    client: str | None = None
+    month: str | None = None
+    visit: str | None = None
+    worker: str | None = None
+    detail: str
+
+
+Status = Literal["optimal", "feasible", "infeasible", "unknown"]
+
+
+class Rota(_Model):
+    """A rota for one problem: every visit staffed or listed as unstaffed with a reason."""
+
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    status: Status
+    objective: float | None = None
+    best_bound: float | None = None
+    assignments: list[Assignment] = Field(default_factory=list)
+    coordinator_visits: list[CoordinatorVisit] = Field(default_factory=list)
+    unassigned: list[Unassigned] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+    metrics: Metrics | None = None
+    violations: list[Violation] = Field(default_factory=list)

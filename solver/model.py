@@ -1,0 +1,431 @@
+"""The CP-SAT model of a rota neighbourhood: some visits free, everything else fixed.
+
+A *neighbourhood* frees a set of visits and a set of workers; every other assignment of the
+current solution stays as it is and enters the model as constants. With every visit and worker
+free it is the whole-period model. The week-level terms (continuity, contract hours, caps, the
+coordinator rule, largest lateness) see the fixed part as constants, so they stay exact whatever
+the neighbourhood.
+
+Each worker's day is a route per shift: an ``AddCircuit`` over a depot node (home) and the shift's
+candidate visits, with one start variable per visit shared by every worker on it, so double-ups
+start together. Arcs exist only between visits that can follow each other in time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from solver.data import ProblemData
+from solver.rota import Solution, account
+
+# CP-SAT wants integer coefficients; weights such as 0.1 per minute become whole units.
+SCALE = 100
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    visits: frozenset[int]
+    workers: frozenset[int]
+
+
+@dataclass
+class Node:
+    visit: int
+    present: cp_model.IntVar | int  # 1 for a fixed visit of this worker
+    start: cp_model.IntVar | int
+    lo: int  # earliest possible start in this shift
+    hi: int  # latest possible start in this shift
+
+
+@dataclass
+class Variables:
+    """The decision variables, with query methods the constraints and the read-back share."""
+
+    start: dict[int, cp_model.IntVar] = field(default_factory=dict)
+    staffed: dict[int, cp_model.IntVar] = field(default_factory=dict)
+    counted: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)  # (visit, worker)
+    shadow: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)  # (visit, coord)
+    routes: dict[tuple[int, int], list[Node]] = field(default_factory=dict)  # (worker, shift)
+    arcs: dict[tuple[int, int], list[tuple[int, int, cp_model.IntVar]]] = field(
+        default_factory=dict
+    )
+    working: dict[int, cp_model.LinearExpr] = field(default_factory=dict)  # modelled minutes
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """What the current solution fixes outside the neighbourhood."""
+
+    starts: dict[int, int]  # visit -> start, every staffed visit outside the free set
+    per_shift: dict[tuple[int, int], list[tuple[int, int]]]  # (worker, shift) -> (visit, start)
+    outside_minutes: dict[int, float]  # worker -> working minutes in shifts not modelled
+    outside_day: dict[tuple[int, int], float]  # (worker, day) -> same, per day
+    attend: dict[int, set[int]]  # client -> workers attending it outside the free set
+    seen: set[tuple[int, int, int]]  # (coordinator, client, day) outside the free set
+    max_late: int
+
+
+class RotaModel:
+    """One CP-SAT model over a neighbourhood of ``sol``; ``read`` merges its answer back."""
+
+    def __init__(self, data: ProblemData, sol: Solution, hood: Neighbourhood) -> None:
+        self.data, self.sol, self.hood = data, sol, hood
+        self.model = cp_model.CpModel()
+        self.vars = Variables()
+        self.terms: dict[str, list[tuple[cp_model.LinearExprT, float]]] = defaultdict(list)
+        self.free = sorted(v for v in hood.visits if self._movable(v))
+        self._day_work: dict[tuple[int, int], cp_model.LinearExprT] = {}
+        self.shifts = self._modelled_shifts()
+        self.fixed = self._fixed()
+        self.add_visit_variables()
+        self.add_routes()
+        self.add_after_links()
+        self.add_caps()
+        self.add_objective()
+
+    # -- the neighbourhood -------------------------------------------------------------------
+
+    def _movable(self, v: int) -> bool:
+        """A visit is free when the neighbourhood holds its whole crew and can staff it."""
+        crew = self.sol.workers.get(v, []) + self.sol.shadows.get(v, [])
+        if not set(crew) <= self.hood.workers:
+            return False
+        return v in self.sol.start or len(self._candidates(v)) >= int(self.data.required[v])
+
+    def _candidates(self, v: int) -> list[int]:
+        d = self.data
+        return [w for w in self.hood.workers if d.can_count(v, w)]
+
+    def _shadowers(self, v: int) -> list[int]:
+        """Coordinators in the neighbourhood for whom shadowing ``v`` can count for rule 6."""
+        d = self.data
+        c = int(d.visit_client[v])
+        k = int(d.client_coordinator[c])
+        if k < 0 or k not in self.hood.workers or not d.can_shadow(v, k):
+            return []
+        day = int(d.visit_day[v])
+        for req in d.requirements:
+            if req.coordinator == k and day in req.days and c in req.clients:
+                return [k]
+        return []
+
+    def _modelled_shifts(self) -> set[tuple[int, int]]:
+        d = self.data
+        out = set()
+        for v in self.free:
+            for w in self._candidates(v) + self._shadowers(v):
+                out.add((w, d.visit_shift[v][w]))
+        return out
+
+    def _fixed(self) -> Fixed:
+        d, sol, free = self.data, self.sol, set(self.free)
+        acc = account(d, sol)
+        per_shift: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+        outside: dict[int, float] = defaultdict(float)
+        outside_day: dict[tuple[int, int], float] = defaultdict(float)
+        attend: dict[int, set[int]] = defaultdict(set)
+        seen: set[tuple[int, int, int]] = set()
+        for w, legs in acc.legs.items():
+            for leg in legs:
+                if leg.visit in free:
+                    continue
+                c, day = int(d.visit_client[leg.visit]), int(d.visit_day[leg.visit])
+                attend[c].add(w)
+                if d.is_coordinator[w]:
+                    seen.add((w, c, day))
+                if (w, leg.shift) in self.shifts:
+                    per_shift[(w, leg.shift)].append((leg.visit, leg.start))
+                else:
+                    minutes = leg.end - leg.start + (0.0 if leg.home else leg.travel_before)
+                    outside[w] += minutes
+                    outside_day[(w, day)] += minutes
+        late = [max(0, s - int(d.latest[v])) for v, s in sol.start.items() if v not in free]
+        return Fixed(
+            starts={v: s for v, s in sol.start.items() if v not in free},
+            per_shift=dict(per_shift),
+            outside_minutes=dict(outside),
+            outside_day=dict(outside_day),
+            attend=dict(attend),
+            seen=seen,
+            max_late=max(late, default=0),
+        )
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    def add_visit_variables(self) -> None:
+        """Rule 1 (full crew or none), rule 3 (candidates only, pinned workers on it)."""
+        d, m, x = self.data, self.model, self.vars
+        for v in self.free:
+            last = int(d.latest[v] + d.late_allowed[v])
+            x.start[v] = m.new_int_var(int(d.earliest[v]), last, f"start[{d.visit_ids[v]}]")
+            x.staffed[v] = m.new_bool_var(f"staffed[{d.visit_ids[v]}]")
+            crew = []
+            for w in self._candidates(v):
+                lit = m.new_bool_var(f"counted[{d.visit_ids[v]},{d.worker_ids[w]}]")
+                x.counted[(v, w)] = lit
+                crew.append(lit)
+            m.add(sum(crew) == int(d.required[v]) * x.staffed[v])
+            for p in d.pinned[v]:
+                if (v, p) in x.counted:
+                    m.add(x.counted[(v, p)] == x.staffed[v])
+                else:
+                    m.add(x.staffed[v] == 0)
+            for k in self._shadowers(v):
+                lit = m.new_bool_var(f"shadow[{d.visit_ids[v]},{d.worker_ids[k]}]")
+                x.shadow[(v, k)] = lit
+                m.add_implication(lit, x.staffed[v])
+                if (v, k) in x.counted:
+                    m.add(lit + x.counted[(v, k)] <= 1)
+
+    def add_routes(self) -> None:
+        """Rules 3 (shift) and 4 (travel between consecutive visits): a circuit per shift."""
+        d, m, x = self.data, self.model, self.vars
+        by_shift: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for v in self.free:
+            for w in self._candidates(v) + self._shadowers(v):
+                by_shift[(w, d.visit_shift[v][w])].append(v)
+        for key in sorted(self.shifts):
+            w, h = key
+            s0, s1 = int(d.shift_start[h]), int(d.shift_end[h])
+            nodes: list[Node] = []
+            for v, start in self.fixed.per_shift.get(key, []):
+                nodes.append(Node(v, 1, start, start, start))
+            for v in by_shift.get(key, []):
+                lo = max(int(d.earliest[v]), s0)
+                hi = min(int(d.latest[v] + d.late_allowed[v]), s1 - int(d.duration[v]))
+                if lo > hi:
+                    continue
+                counted, shadow = x.counted.get((v, w)), x.shadow.get((v, w))
+                present: cp_model.IntVar
+                if counted is not None and shadow is not None:
+                    present = m.new_bool_var(f"present[{d.visit_ids[v]},{d.worker_ids[w]}]")
+                    m.add(present == counted + shadow)
+                else:
+                    present = counted if counted is not None else shadow  # type: ignore[assignment]
+                m.add(x.start[v] >= lo).only_enforce_if(present)
+                m.add(x.start[v] <= hi).only_enforce_if(present)
+                nodes.append(Node(v, present, x.start[v], lo, hi))
+            x.routes[key] = nodes
+            self._circuit(w, h, nodes)
+
+    def _circuit(self, w: int, h: int, nodes: list[Node]) -> None:
+        d, m = self.data, self.model
+        tt = d.travel[int(d.worker_mode[w])]
+        home = int(d.worker_place[w])
+        places = [d.visit_place(n.visit) for n in nodes]
+        dur = [int(d.duration[n.visit]) for n in nodes]
+        arcs: list[tuple[int, int, cp_model.IntVar]] = []
+        travel_terms: list[cp_model.LinearExprT] = []
+        home_terms: list[cp_model.LinearExprT] = []
+        minutes: list[cp_model.LinearExprT] = []
+        tag = f"{d.worker_ids[w]},{h}"
+        empty = m.new_bool_var(f"idle[{tag}]")
+        arcs.append((0, 0, empty))
+        for i, node in enumerate(nodes, start=1):
+            if not isinstance(node.present, int):
+                arcs.append((i, i, ~node.present))
+                minutes.append(dur[i - 1] * node.present)
+            else:
+                minutes.append(dur[i - 1])
+            out_lit = m.new_bool_var(f"leave[{tag},{i}]")
+            in_lit = m.new_bool_var(f"back[{tag},{i}]")
+            arcs += [(0, i, out_lit), (i, 0, in_lit)]
+            home_terms += [int(tt[home, places[i - 1]]) * out_lit,
+                           int(tt[places[i - 1], home]) * in_lit]
+        # Arcs only where the first visit can end, plus travel, before the second must start.
+        lo = np.array([n.lo for n in nodes], dtype=np.int64)
+        hi = np.array([n.hi for n in nodes], dtype=np.int64)
+        pl = np.array(places, dtype=np.int64)
+        gap = tt[pl[:, None], pl[None, :]]
+        ok = lo[:, None] + np.array(dur)[:, None] + gap <= hi[None, :]
+        np.fill_diagonal(ok, False)
+        for i, j in zip(*np.nonzero(ok), strict=True):
+            a, b = nodes[i], nodes[j]
+            lit = m.new_bool_var(f"arc[{tag},{d.visit_ids[a.visit]},{d.visit_ids[b.visit]}]")
+            arcs.append((int(i) + 1, int(j) + 1, lit))
+            travel = int(gap[i, j])
+            if not (isinstance(a.start, int) and isinstance(b.start, int)):
+                m.add(b.start >= a.start + dur[i] + travel).only_enforce_if(lit)
+            travel_terms.append(travel * lit)
+        m.add_circuit(arcs)
+        self.vars.arcs[(w, h)] = arcs
+        self.terms["travel_minute"].append((sum(travel_terms), 1.0))
+        self.terms["home_travel_minute"].append((sum(home_terms), 1.0))
+        day = int(np.searchsorted(d.day_start, d.shift_start[h], side="right") - 1)
+        work = sum(minutes) + sum(travel_terms)
+        self.vars.working[w] = self.vars.working.get(w, 0) + work
+        self._day_work[(w, day)] = self._day_work.get((w, day), 0) + work
+
+    def add_after_links(self) -> None:
+        """Rule 2's ``after``: enforced whenever both visits are staffed."""
+        d, m, x = self.data, self.model, self.vars
+        for v in range(d.n_visits):
+            u = int(d.after_visit[v])
+            if u < 0 or (v not in x.start and u not in x.start):
+                continue
+            lits = [x.staffed[i] for i in (u, v) if i in x.staffed]
+            if any(i not in x.start and i not in self.fixed.starts for i in (u, v)):
+                continue  # the fixed one is unstaffed: the link does not bind
+            su = x.start.get(u, self.fixed.starts.get(u, 0))
+            sv = x.start.get(v, self.fixed.starts.get(v, 0))
+            m.add(sv - su >= int(d.after_min[v])).only_enforce_if(lits)
+            m.add(sv - su <= int(d.after_max[v])).only_enforce_if(lits)
+
+    def add_caps(self) -> None:
+        """Rule 5: working minutes per week and per day, the fixed part as a constant."""
+        d, m = self.data, self.model
+        for w, work in self.vars.working.items():
+            if d.max_week[w] >= 0:
+                m.add(work + round(self.fixed.outside_minutes.get(w, 0.0)) <= int(d.max_week[w]))
+        for (w, day), work in self._day_work.items():
+            if d.max_day[w] >= 0:
+                m.add(work + round(self.fixed.outside_day.get((w, day), 0.0)) <= int(d.max_day[w]))
+
+    # -- objective -----------------------------------------------------------------------------
+
+    def add_objective(self) -> None:
+        """Every soft term of the contract, each only where its weight is above zero."""
+        self.add_unassigned()
+        self.add_continuity()
+        self.add_contract_shortfall()
+        self.add_lateness()
+        self.add_coordinator_rule()
+        wt = self.data.weights.model_dump()
+        self.model.minimize(sum(
+            round(wt[name] * factor * SCALE) * expr
+            for name, parts in self.terms.items() for expr, factor in parts
+            if wt[name] > 0
+        ))
+
+    def add_unassigned(self) -> None:
+        self.terms["unassigned_visit"].append(
+            (sum(1 - s for s in self.vars.staffed.values()), 1.0)
+        )
+
+    def add_continuity(self) -> None:
+        """Distinct and unfamiliar workers per client over the whole period."""
+        d, m, x = self.data, self.model, self.vars
+        lits: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
+        for (v, w), lit in list(x.counted.items()) + list(x.shadow.items()):
+            lits[(int(d.visit_client[v]), w)].append(lit)
+        new_by_client: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+        for (c, w), group in sorted(lits.items()):
+            if w in self.fixed.attend.get(c, set()):
+                continue  # already attends this client: no new face
+            a = m.new_bool_var(f"attends[client={d.client_ids[c]},worker={d.worker_ids[w]}]")
+            m.add_max_equality(a, group)
+            new_by_client[c].append(a)
+            if not d.familiar[c, w]:
+                self.terms["unfamiliar_worker"].append((a, 1.0))
+        for c, new in new_by_client.items():
+            if self.fixed.attend.get(c):
+                self.terms["distinct_worker"].append((sum(new), 1.0))
+            else:
+                extra = m.new_int_var(0, len(new), f"distinct[client={d.client_ids[c]}]")
+                m.add(extra >= sum(new) - 1)
+                self.terms["distinct_worker"].append((extra, 1.0))
+
+    def add_contract_shortfall(self) -> None:
+        d, m = self.data, self.model
+        for w, work in self.vars.working.items():
+            target = int(d.contracted[w])
+            if target <= 0:
+                continue
+            short = m.new_int_var(0, target, f"shortfall[worker={d.worker_ids[w]}]")
+            m.add(short >= target - round(self.fixed.outside_minutes.get(w, 0.0)) - work)
+            self.terms["contract_shortfall_minute"].append((short, 1.0))
+
+    def add_lateness(self) -> None:
+        d, m, x = self.data, self.model, self.vars
+        if not any(d.late_allowed[v] > 0 for v in self.free):
+            return
+        worst = m.new_int_var(self.fixed.max_late, int(d.late_allowed.max()), "max_late")
+        for v in self.free:
+            allowed = int(d.late_allowed[v])
+            if allowed == 0:
+                continue
+            late = m.new_int_var(0, allowed, f"late[{d.visit_ids[v]}]")
+            m.add(late >= x.start[v] - int(d.latest[v])).only_enforce_if(x.staffed[v])
+            m.add(worst >= late)
+            self.terms["late_minute"].append((late, 1.0))
+        self.terms["max_late_minute"].append((worst, 1.0))
+
+    def add_coordinator_rule(self) -> None:
+        """Rule 6: month-end months in full, other months paced; shortfalls cost, never break."""
+        d, m, x = self.data, self.model, self.vars
+        for req in d.requirements:
+            k = req.coordinator
+            if k not in self.hood.workers or req.clients.size == 0:
+                continue
+            days = set(req.days.tolist())
+            seen_lits: list[cp_model.LinearExprT] = []
+            constant = 0
+            for c in req.clients.tolist():
+                if any((k, c, day) in self.fixed.seen for day in days):
+                    constant += 1
+                    continue
+                group = [
+                    lit for (v, w), lit in list(x.counted.items()) + list(x.shadow.items())
+                    if w == k and int(d.visit_client[v]) == c and int(d.visit_day[v]) in days
+                ]
+                if not group:
+                    continue
+                seen = m.new_bool_var(f"seen[coordinator={d.worker_ids[k]},client={d.client_ids[c]},"
+                                      f"month={req.month}]")
+                m.add_max_equality(seen, group)
+                seen_lits.append(seen)
+            need = req.required - constant
+            if need <= 0:
+                continue
+            short = m.new_int_var(0, need, f"coordinator_short[{d.worker_ids[k]},{req.month}]")
+            m.add(short >= need - sum(seen_lits))
+            self.terms["coordinator_rule"].append((short, 1.0))
+
+    # -- hints and read-back ----------------------------------------------------------------
+
+    def hint(self, sol: Solution) -> None:
+        """A complete hint from ``sol`` (the current rota restricted to this neighbourhood)."""
+        d, m, x = self.data, self.model, self.vars
+        m.clear_hints()
+        for v in self.free:
+            staffed = v in sol.start
+            m.add_hint(x.staffed[v], staffed)
+            m.add_hint(x.start[v], sol.start.get(v, int(d.earliest[v])))
+        for (v, w), lit in x.counted.items():
+            m.add_hint(lit, v in sol.start and w in sol.workers[v])
+        for (v, k), lit in x.shadow.items():
+            m.add_hint(lit, k in sol.shadows.get(v, []))
+        for (w, h), nodes in x.routes.items():
+            on = sorted(
+                (sol.start[n.visit], i)
+                for i, n in enumerate(nodes, start=1)
+                if isinstance(n.present, int)
+                or (n.visit in sol.start
+                    and w in sol.workers[n.visit] + sol.shadows.get(n.visit, []))
+            )
+            order = [0] + [i for _, i in on] + [0]
+            chosen = set(zip(order, order[1:], strict=False)) if on else {(0, 0)}
+            for i, j, lit in x.arcs[(w, h)]:
+                if i != j or i == 0:  # a visit's self-loop is the negation of its presence
+                    m.add_hint(lit, (i, j) in chosen)
+
+    def read(self, solver: cp_model.CpSolver) -> Solution:
+        """The current solution with the neighbourhood replaced by the solver's answer."""
+        x = self.vars
+        out = self.sol.copy()
+        for v in self.free:
+            out.start.pop(v, None)
+            out.workers.pop(v, None)
+            out.shadows.pop(v, None)
+            if solver.boolean_value(x.staffed[v]):
+                out.start[v] = int(solver.value(x.start[v]))
+                out.workers[v] = [w for w in self._candidates(v)
+                                  if solver.boolean_value(x.counted[(v, w)])]
+                ks = [k for k in self._shadowers(v) if solver.boolean_value(x.shadow[(v, k)])]
+                if ks:
+                    out.shadows[v] = ks
+        return out

@@ -1,0 +1,130 @@
+"""Why a visit is unstaffed, or a coordinator visit missing, in words a coordinator can act on.
+
+Each reason is worked out from the data and the final rota by peeling the conditions in the order
+a coordinator would fix them: nobody has the skill; the client's preference or exclusions rule out
+everyone who has it; nobody with it is on shift then; a double-up has only one such worker on
+shift; everyone who could is already busy or at their hours cap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solver.data import ProblemData
+from solver.heuristic import Builder
+from solver.rota import Solution
+
+
+def _skills_phrase(names: list[str]) -> str:
+    if not names:
+        return ""
+    quoted = [f"'{n}'" for n in names]
+    words = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return f" with skill{'s' if len(names) > 1 else ''} {words}"
+
+
+def _when(data: ProblemData, v: int) -> str:
+    clock = data.clock
+    first = clock.local(int(data.earliest[v]))
+    last = clock.local(int(data.latest[v] + data.late_allowed[v] + data.duration[v]))
+    return f"{first:%H:%M}-{last:%H:%M} on {first:%a} {first.day} {first:%b}"
+
+
+def _names(data: ProblemData, workers: list[int], limit: int = 4) -> str:
+    shown = ", ".join(data.worker_ids[w] for w in workers[:limit])
+    return shown + (f" and {len(workers) - limit} more" if len(workers) > limit else "")
+
+
+def unstaffed_reasons(data: ProblemData, sol: Solution) -> dict[int, str]:
+    """A reason for every unstaffed visit of ``sol``."""
+    builder = Builder.loaded(data, sol)
+    return {
+        v: unstaffed_reason(data, builder, v)
+        for v in range(data.n_visits)
+        if v not in sol.start
+    }
+
+
+def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
+    """Why ``v`` is unstaffed given the rota loaded into ``builder``."""
+    skills = [data.skill_names[s] for s in np.flatnonzero(data.visit_skills[v])]
+    need = int(data.required[v])
+    client = data.problem.clients[int(data.visit_client[v])]
+    who = _skills_phrase(skills)
+    for w in data.pinned[v]:
+        wid = data.worker_ids[w]
+        if not data.skilled[v, w]:
+            return f"pinned worker {wid} lacks a required skill{who}"
+        if not data.allowed[v, w]:
+            return f"pinned worker {wid} is excluded by {client.id} or does not match its preference"
+        if w not in data.visit_shift[v]:
+            return f"pinned worker {wid} has no shift that holds the visit ({_when(data, v)})"
+    holders = np.flatnonzero(data.skilled[v])
+    if holders.size < need:
+        return f"no{'' if need == 1 else ' two'} workers{who}" if skills else "no workers at all"
+    allowed = [int(w) for w in holders if data.allowed[v, w]]
+    if len(allowed) < need:
+        if client.gender_preference is not None:
+            return (f"client's gender preference '{client.gender_preference}' leaves "
+                    f"{len(allowed)} worker{'s' if len(allowed) != 1 else ''}{who}")
+        return f"{client.id} excludes every worker{who} but {len(allowed)}"
+    on_shift = [w for w in allowed if w in data.visit_shift[v]]
+    if not on_shift:
+        return f"no worker{who} is on shift {_when(data, v)}"
+    if len(on_shift) < need:
+        return (f"only one worker{who} ({_names(data, on_shift)}) is on shift {_when(data, v)} "
+                "for this double-up")
+    u = int(data.after_visit[v])
+    if u >= 0 and u in builder.sol.start:
+        return (f"must start {data.after_min[v]}-{data.after_max[v]} minutes after "
+                f"{data.visit_ids[u]}, and no crew is free then")
+    capped = [w for w in on_shift if builder.insertion(v, w) is None
+              and builder.insertion(v, w, ignore_caps=True) is not None]
+    busy = [w for w in on_shift if w not in capped]
+    parts = []
+    if busy:
+        parts.append(f"{_names(data, busy)} {'is' if len(busy) == 1 else 'are'} busy with other "
+                     "visits then")
+    if capped:
+        parts.append(f"{_names(data, capped)} would exceed {'their' if len(capped) > 1 else 'the'} "
+                     "hours cap")
+    return f"every worker{who} on shift {_when(data, v)} is taken: " + "; ".join(parts)
+
+
+def coordinator_details(
+    data: ProblemData, sol: Solution, shortfalls: list[tuple[int, int, str]]
+) -> dict[tuple[int, int, str], str]:
+    """Why each required coordinator visit is missing."""
+    builder = Builder.loaded(data, sol)
+    out = {}
+    req_of = {(r.coordinator, r.month): r for r in data.requirements}
+    for k, c, month in shortfalls:
+        req = req_of[(k, month)]
+        kid, cid = data.worker_ids[k], data.client_ids[c]
+        days = set(req.days.tolist())
+        visits = [v for v in np.flatnonzero(data.visit_client == c) if int(data.visit_day[v]) in days]
+        k_days = {int(d) for d in np.searchsorted(data.day_start, data.shift_start[data.worker_shifts[k]],
+                                                   side="right") - 1}
+        paced = "" if req.month_end else (
+            f" (paced month: {req.required} of {len(req.clients)} open clients due this period)"
+        )
+        if not visits:
+            out[(k, c, month)] = f"{cid} has no visit in {month} in this period{paced}"
+        elif not k_days & {int(data.visit_day[v]) for v in visits}:
+            out[(k, c, month)] = f"{kid} has no shift on a day {cid} has a visit{paced}"
+        elif not any(k in data.visit_shift[v] for v in visits):
+            out[(k, c, month)] = f"{kid}'s shifts do not overlap any visit window of {cid}{paced}"
+        elif all(builder.insertion(int(v), k, ignore_caps=True) is None
+                 and not _can_join(builder, int(v), k) for v in visits):
+            out[(k, c, month)] = f"{kid} is busy with other visits at every visit of {cid}{paced}"
+        else:
+            cap = data.max_week[k]
+            out[(k, c, month)] = (
+                f"{kid}'s field time ({cap} minutes a week) is used up by other clients{paced}"
+            )
+    return out
+
+
+def _can_join(builder: Builder, v: int, k: int) -> bool:
+    start = builder.sol.start.get(v)
+    return start is not None and builder.insertion(v, k, at=start, ignore_caps=True) is not None

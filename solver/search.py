@@ -1,0 +1,204 @@
+"""The search: a whole-period CP-SAT model when it is small, large-neighbourhood search otherwise.
+
+How the pieces fit: the construction heuristic gives a complete feasible rota. A *neighbourhood*
+frees a set of visits and the workers who may take them (one day and a group of nearby workers;
+one client's week and the carers who know them; one coordinator's open clients); everything else
+is fixed and enters the CP-SAT model (:mod:`solver.model`) as constants, so the week-level terms
+(continuity, contract hours, caps, the coordinator rule) stay exact. Each sub-model starts from the
+current rota as a complete hint, runs for a short deterministic budget, and its answer replaces the
+current rota when the exact objective (recomputed by :func:`solver.rota.account`) is no worse.
+
+Determinism: each sub-solve is limited in CP-SAT's deterministic time and the whole search by a
+deterministic budget proportional to ``time_limit``; the wall clock only cuts a run short on a
+machine far slower or busier than the calibration, so the same seed and workers give the same rota.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections import defaultdict
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from solver.contract import Status
+from solver.data import ProblemData
+from solver.model import SCALE, Neighbourhood, RotaModel
+from solver.rota import Solution, account
+from solver.solve import Progress, SolveOptions
+
+# Deterministic time units per second of time limit (about one per second on a 2-core machine).
+DTIME_PER_SECOND = 1.0
+# Beyond this many candidate (visit, worker) pairs per shift, squared, the whole model is too big.
+FULL_MODEL_ARCS = 25_000
+SUB_DTIME = 1.5
+
+
+def estimated_arcs(data: ProblemData, visits: list[int], workers: set[int]) -> int:
+    per_shift: dict[int, int] = defaultdict(int)
+    for v in visits:
+        for w, h in data.visit_shift[v].items():
+            if w in workers and (data.can_count(v, w) or data.is_coordinator[w]):
+                per_shift[h] += 1
+    return sum(n * n for n in per_shift.values())
+
+
+def lower_bound(data: ProblemData) -> float:
+    """A cheap valid bound: visits no crew can ever staff, coordinator visits nobody can make."""
+    wt = data.weights
+    unstaffable = sum(
+        1 for v in range(data.n_visits)
+        if sum(1 for w in data.visit_shift[v] if data.can_count(v, w)) < int(data.required[v])
+    )
+    impossible = 0
+    for req in data.requirements:
+        k, days = req.coordinator, set(req.days.tolist())
+        reachable = sum(
+            1 for c in req.clients.tolist()
+            if any(int(data.visit_day[v]) in days and k in data.visit_shift[v]
+                   for v in np.flatnonzero(data.visit_client == c))
+        )
+        impossible += max(0, req.required - reachable)
+    return wt.unassigned_visit * unstaffable + wt.coordinator_rule * impossible
+
+
+class Search:
+    def __init__(self, data: ProblemData, options: SolveOptions, progress: Progress | None) -> None:
+        self.data, self.options, self.progress = data, options, progress
+        self.rng = random.Random(options.seed)
+        self.t0 = time.monotonic()
+        self.dtime = 0.0
+        coords = np.array([(w.home.lat, w.home.lon) for w in data.problem.workers])
+        self.worker_dist = np.hypot(*(coords[:, None, :] - coords[None, :, :]).transpose(2, 0, 1))
+        self.visits_by_day = [np.flatnonzero(data.visit_day == d) for d in range(len(data.days))]
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def sub_solve(self, hood: Neighbourhood, sol: Solution, dtime: float,
+                  wall: float) -> tuple[Solution | None, bool, cp_model.CpSolver]:
+        """Solve one neighbourhood: (its solution or None, proven optimal, the solver)."""
+        model = RotaModel(self.data, sol, hood)
+        model.hint(sol)
+        solver = cp_model.CpSolver()
+        p = solver.parameters
+        p.num_workers = max(1, self.options.workers)
+        p.random_seed = self.options.seed
+        p.max_deterministic_time = dtime
+        p.max_time_in_seconds = max(0.1, wall)
+        p.log_search_progress = self.options.log
+        if p.num_workers > 1:
+            p.interleave_search = True  # parallel yet reproducible
+        status = solver.solve(model.model)
+        self.dtime += solver.response_proto.deterministic_time + 0.02
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return model.read(solver), status == cp_model.OPTIMAL, solver
+        return None, False, solver
+
+    # -- neighbourhoods ------------------------------------------------------------------------
+
+    def day_hood(self, sol: Solution, size: int) -> Neighbourhood:
+        """One day, a seed worker and the workers living nearest to them."""
+        d = self.data
+        unstaffed_days = [int(d.visit_day[v]) for v in range(d.n_visits) if v not in sol.start]
+        day = (self.rng.choice(unstaffed_days) if unstaffed_days and self.rng.random() < 0.5
+               else self.rng.randrange(len(d.days)))
+        on_day = [w for w in range(d.n_workers)
+                  if any(d.day_start[day] <= d.shift_start[h] < d.day_start[day + 1]
+                         for h in d.worker_shifts[w])]
+        if not on_day:
+            return Neighbourhood(frozenset(), frozenset())
+        seed = self.rng.choice(on_day)
+        near = sorted(on_day, key=lambda w: (self.worker_dist[seed, w], w))[:size]
+        return Neighbourhood(frozenset(int(v) for v in self.visits_by_day[day]), frozenset(near))
+
+    def client_hood(self, sol: Solution, size: int) -> Neighbourhood:
+        """A client's whole week with the carers who know them or see them now."""
+        d = self.data
+        c = self.rng.randrange(d.n_clients)
+        visits = [int(v) for v in np.flatnonzero(d.visit_client == c)]
+        team = {w for v in visits for w in sol.workers.get(v, [])}
+        team |= {int(w) for w in np.flatnonzero(d.familiar[c])}
+        k = int(d.client_coordinator[c])
+        if k >= 0:
+            team.add(k)
+        team_list = sorted(team, key=lambda w: (self.rng.random(), w))[:size]
+        return Neighbourhood(frozenset(visits), frozenset(team_list))
+
+    def coordinator_hood(self, sol: Solution, size: int) -> Neighbourhood:
+        """A coordinator's open clients on the coordinator's days, with the carers there."""
+        d = self.data
+        short = account(d, sol).shortfalls
+        if not short:
+            return self.day_hood(sol, size)
+        k, c, _ = self.rng.choice(short)
+        visits = [int(v) for v in np.flatnonzero(d.visit_client == c) if k in d.visit_shift[v]]
+        carers = {w for v in visits for w in sol.workers.get(v, [])}
+        return Neighbourhood(frozenset(visits), frozenset(carers | {k}))
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self, start: Solution) -> tuple[Solution, Status, float | None]:
+        d, opts = self.data, self.options
+        best = start
+        best_obj = account(d, best).objective
+        bound = lower_bound(d)
+        self.report(best_obj, bound)
+        every = frozenset(range(d.n_visits))
+        all_workers = frozenset(range(d.n_workers))
+        budget = opts.time_limit * DTIME_PER_SECOND
+        fractional = bool(np.any(d.travel_exact != np.floor(d.travel_exact)))
+        if estimated_arcs(d, list(every), set(all_workers)) <= FULL_MODEL_ARCS:
+            sol, optimal, solver = self.sub_solve(Neighbourhood(every, all_workers), best, budget,
+                                                opts.time_limit)
+            if sol is not None:
+                obj = account(d, sol).objective
+                if obj <= best_obj:
+                    best, best_obj = sol, obj
+                proven = optimal and not fractional
+                # The model leaves out what no neighbourhood can change (visits nobody can
+                # staff); the exact objective minus the model's value is that constant.
+                offset = obj - solver.objective_value / SCALE
+                model_bound = solver.best_objective_bound / SCALE + offset
+                bound = max(bound, min(model_bound, best_obj)) if not fractional else bound
+                self.report(best_obj, bound)
+                return best, "optimal" if proven else "feasible", bound
+            return best, "feasible", bound
+        size = 6
+        while self.dtime < budget and self.elapsed() < opts.time_limit:
+            pick = self.rng.random()
+            if pick < 0.55:
+                hood = self.day_hood(best, size)
+            elif pick < 0.85:
+                hood = self.client_hood(best, size)
+            else:
+                hood = self.coordinator_hood(best, size)
+            if not hood.visits:
+                continue
+            remaining = opts.time_limit - self.elapsed()
+            sol, _, _ = self.sub_solve(hood, best, min(SUB_DTIME, budget - self.dtime + 0.05),
+                                       remaining)
+            if sol is None:
+                continue
+            obj = account(d, sol).objective
+            if obj <= best_obj - 1e-9 or (obj <= best_obj and sol.start != best.start):
+                improved = obj < best_obj - 1e-9
+                best, best_obj = sol, obj
+                if improved:
+                    self.report(best_obj, bound)
+        return best, "feasible", bound
+
+    def report(self, objective: float, bound: float) -> None:
+        if self.progress is not None:
+            self.progress(self.elapsed(), objective, bound)
+
+
+def optimise(
+    data: ProblemData, start: Solution, options: SolveOptions, progress: Progress | None = None
+) -> tuple[Solution, Status, float | None]:
+    """Improve ``start`` with CP-SAT for ``options.time_limit`` seconds."""
+    if options.log:
+        print(f"carerota: {data.n_visits} visits, {data.n_workers} workers", file=sys.stderr)
+    return Search(data, options, progress).run(start)

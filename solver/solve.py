@@ -1,0 +1,52 @@
+"""The one function the command line and the service call to turn a problem into a rota."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from solver.contract import Problem, Rota, Status
+from solver.data import ProblemData, build
+from solver.heuristic import construct
+from solver.reasons import coordinator_details, unstaffed_reasons
+from solver.rota import Solution, account, to_rota
+
+# (elapsed seconds, objective, best bound) on every improvement.
+Progress = Callable[[float, float, float], None]
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    time_limit: float = 30.0
+    seed: int = 0
+    workers: int = 2
+    method: str = "cpsat"  # "cpsat" or "heuristic"
+    log: bool = False
+
+
+def finish(data: ProblemData, sol: Solution, status: Status, best_bound: float | None) -> Rota:
+    """Write ``sol`` as a rota with reasons for everything it leaves undone."""
+    shortfalls = account(data, sol).shortfalls
+    return to_rota(
+        data,
+        sol,
+        status=status,
+        reasons=unstaffed_reasons(data, sol),
+        best_bound=best_bound,
+        shortfall_details=coordinator_details(data, sol, shortfalls),
+    )
+
+
+def solve(
+    problem: Problem, options: SolveOptions | None = None, progress: Progress | None = None
+) -> Rota:
+    """The best rota found for ``problem`` within ``options.time_limit`` seconds."""
+    options = options or SolveOptions()
+    data = build(problem)
+    start = construct(data)
+    if options.method == "heuristic":
+        return finish(data, start, "feasible", None)
+    from solver.search import optimise  # the CP-SAT import is heavy; the heuristic needs none
+
+    sol, status, bound = optimise(data, start, options, progress)
+    return finish(data, sol, status, bound)
