@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 Loc = tuple[str | int, ...]
 
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
@@ -36,7 +36,9 @@ def _parse_local_datetime(value: Any) -> datetime:
     """Accept only the contract's ``YYYY-MM-DDTHH:MM[:SS]`` wall-clock form, without offset."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            raise ValueError(f"{value.isoformat()!r} carries a UTC offset; give local wall-clock time")
+            raise ValueError(
+                f"{value.isoformat()!r} carries a UTC offset; give local wall-clock time"
+            )
         return value
     if not isinstance(value, str) or not _DATETIME_RE.match(value):
         raise ValueError(f"{value!r} is not a local datetime of the form YYYY-MM-DDTHH:MM")
@@ -330,14 +332,19 @@ class Problem(_Model):
                     if ident not in workers:
                         yield _error(("clients", i, field, j), f"unknown worker {ident!r}", ident)
         longest_shift = max(
-            (s.end - s.start for w in self.workers for s in w.shifts), default=timedelta(0)
+            (self._elapsed(s.start, s.end) for w in self.workers for s in w.shifts),
+            default=timedelta(0),
         )
         for i, visit in enumerate(self.visits):
             if visit.client not in clients:
-                yield _error(("visits", i, "client"), f"unknown client {visit.client!r}", visit.client)
+                yield _error(
+                    ("visits", i, "client"), f"unknown client {visit.client!r}", visit.client
+                )
             for j, ident in enumerate(visit.pinned_workers):
                 if ident not in workers:
-                    yield _error(("visits", i, "pinned_workers", j), f"unknown worker {ident!r}", ident)
+                    yield _error(
+                        ("visits", i, "pinned_workers", j), f"unknown worker {ident!r}", ident
+                    )
             if visit.after is not None:
                 if visit.after.visit not in visits:
                     yield _error(
@@ -346,7 +353,9 @@ class Problem(_Model):
                         visit.after.visit,
                     )
                 elif visit.after.visit == visit.id:
-                    yield _error(("visits", i, "after", "visit"), "a visit cannot follow itself", visit.id)
+                    yield _error(
+                        ("visits", i, "after", "visit"), "a visit cannot follow itself", visit.id
+                    )
             if timedelta(minutes=visit.duration_minutes) > longest_shift:
                 yield _error(
                     ("visits", i, "duration_minutes"),
@@ -356,13 +365,23 @@ class Problem(_Model):
                 )
         for i, seen in enumerate(self.history.visits):
             if seen.client not in clients:
-                yield _error(("history", "visits", i, "client"), f"unknown client {seen.client!r}", seen.client)
+                yield _error(
+                    ("history", "visits", i, "client"),
+                    f"unknown client {seen.client!r}",
+                    seen.client,
+                )
             if seen.worker not in workers:
-                yield _error(("history", "visits", i, "worker"), f"unknown worker {seen.worker!r}", seen.worker)
+                yield _error(
+                    ("history", "visits", i, "worker"),
+                    f"unknown worker {seen.worker!r}",
+                    seen.worker,
+                )
         for i, done in enumerate(self.history.coordinator_visits):
             if done.client not in clients:
                 yield _error(
-                    ("history", "coordinator_visits", i, "client"), f"unknown client {done.client!r}", done.client
+                    ("history", "coordinator_visits", i, "client"),
+                    f"unknown client {done.client!r}",
+                    done.client,
                 )
             if done.coordinator not in workers:
                 yield _error(
@@ -371,6 +390,13 @@ class Problem(_Model):
                     done.coordinator,
                 )
         yield from self._travel_errors(workers.keys() | clients)
+
+    def _elapsed(self, start: datetime, end: datetime) -> timedelta:
+        """Real time between two wall-clock moments (a shift over a clock change)."""
+        utc = ZoneInfo("UTC")
+        return end.replace(tzinfo=self.zone).astimezone(utc) - start.replace(
+            tzinfo=self.zone
+        ).astimezone(utc)
 
     def _datetime_errors(self) -> Iterator[InitErrorDetails]:
         zone, tz_name = self.zone, self.timezone
@@ -409,7 +435,9 @@ class Problem(_Model):
         missing = sorted(place_ids - set(travel.places))
         if missing:
             shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
-            yield _error(("travel", "places"), f"no row for {len(missing)} places: {shown}", missing[:5])
+            yield _error(
+                ("travel", "places"), f"no row for {len(missing)} places: {shown}", missing[:5]
+            )
         if len(travel.minutes) != n:
             yield _error(
                 ("travel", "minutes"),
@@ -469,6 +497,9 @@ class Metrics(_Model):
     travel_minutes: float
     mean_distinct_workers_per_client: float
     familiar_visit_share: float
+    objective_terms: dict[str, float] | None = Field(
+        default=None, description="optional: the objective by weight name, each term weighted"
+    )
 
 
 class Violation(_Model):

@@ -160,8 +160,9 @@ def _months(days: list[date]) -> dict[str, list[int]]:
     return months
 
 
-def _requirements(problem: Problem, days: list[date], worker_index: dict[str, int],
-                  client_index: dict[str, int]) -> list[CoordinatorRequirement]:
+def _requirements(
+    problem: Problem, days: list[date], worker_index: dict[str, int], client_index: dict[str, int]
+) -> list[CoordinatorRequirement]:
     first = problem.period.start
     seen: set[tuple[str, str, str]] = {
         (done.coordinator, done.client, done.date.strftime("%Y-%m"))
@@ -180,17 +181,19 @@ def _requirements(problem: Problem, days: list[date], worker_index: dict[str, in
         dr = (next_month - month_first).days
         for coordinator, clients in caseload.items():
             open_clients = [c for c in clients if (coordinator, c, month) not in seen]
-            needed = len(open_clients) if month_end else math.ceil(
-                len(open_clients) * len(day_idx) / dr
+            needed = (
+                len(open_clients) if month_end else math.ceil(len(open_clients) * len(day_idx) / dr)
             )
-            out.append(CoordinatorRequirement(
-                coordinator=worker_index[coordinator],
-                month=month,
-                clients=np.array([client_index[c] for c in open_clients], dtype=np.int64),
-                required=needed,
-                month_end=month_end,
-                days=np.array(day_idx, dtype=np.int64),
-            ))
+            out.append(
+                CoordinatorRequirement(
+                    coordinator=worker_index[coordinator],
+                    month=month,
+                    clients=np.array([client_index[c] for c in open_clients], dtype=np.int64),
+                    required=needed,
+                    month_end=month_end,
+                    days=np.array(day_idx, dtype=np.int64),
+                )
+            )
     return out
 
 
@@ -201,8 +204,17 @@ def build(problem: Problem) -> ProblemData:
     days = problem.period.days()
     day_start = np.array(
         [clock.minute_up(datetime.combine(d, time(0))) for d in days]
-        + [math.ceil((datetime.combine(days[-1] + timedelta(days=1), time(0), tzinfo=zone)
-                      .astimezone(UTC) - clock.origin).total_seconds() / 60)],
+        + [
+            math.ceil(
+                (
+                    datetime.combine(days[-1] + timedelta(days=1), time(0), tzinfo=zone).astimezone(
+                        UTC
+                    )
+                    - clock.origin
+                ).total_seconds()
+                / 60
+            )
+        ],
         dtype=np.int64,
     )
     workers, clients, visits = problem.workers, problem.clients, problem.visits
@@ -213,7 +225,8 @@ def build(problem: Problem) -> ProblemData:
 
     place_ids = [w.id for w in workers] + [c.id for c in clients]
     coords = np.array(
-        [(w.home.lat, w.home.lon) for w in workers] + [(c.location.lat, c.location.lon) for c in clients],
+        [(w.home.lat, w.home.lon) for w in workers]
+        + [(c.location.lat, c.location.lon) for c in clients],
         dtype=np.float64,
     ).reshape(-1, 2)
     provider = provider_for(problem.travel)
@@ -224,7 +237,9 @@ def build(problem: Problem) -> ProblemData:
             travel_exact[m] = provider.minutes(place_ids, coords, mode)
     travel = np.ceil(travel_exact - 1e-9).astype(np.int64)
 
-    skill_names = sorted({s for w in workers for s in w.skills} | {s for v in visits for s in v.skills})
+    skill_names = sorted(
+        {s for w in workers for s in w.skills} | {s for v in visits for s in v.skills}
+    )
     s_index = {s: i for i, s in enumerate(skill_names)}
     worker_skills = np.zeros((n_w, len(skill_names)), dtype=bool)
     for i, w in enumerate(workers):
@@ -233,10 +248,15 @@ def build(problem: Problem) -> ProblemData:
     for i, v in enumerate(visits):
         visit_skills[i, [s_index[s] for s in v.skills]] = True
     # A worker is skilled for a visit when no required skill is missing.
-    skilled = ~(visit_skills[:, None, :] & ~worker_skills[None, :, :]).any(axis=2)
+    skilled: BoolArray = np.asarray(
+        ~(visit_skills[:, None, :] & ~worker_skills[None, :, :]).any(axis=2), dtype=bool
+    )
 
-    shift_rows = [(i, clock.minute_up(s.start), clock.minute_down(s.end))
-                  for i, w in enumerate(workers) for s in w.shifts]
+    shift_rows = [
+        (i, clock.minute_up(s.start), clock.minute_down(s.end))
+        for i, w in enumerate(workers)
+        for s in w.shifts
+    ]
     shift_worker = np.array([r[0] for r in shift_rows], dtype=np.int64)
     shift_start = np.array([r[1] for r in shift_rows], dtype=np.int64)
     shift_end = np.array([r[2] for r in shift_rows], dtype=np.int64)
@@ -267,8 +287,10 @@ def build(problem: Problem) -> ProblemData:
 
     # A shift can hold a visit when some start in the window fits wholly inside it.
     last = latest + late_allowed
-    fits = (np.maximum(earliest[:, None], shift_start[None, :]) + duration[:, None]
-            <= shift_end[None, :]) & (shift_start[None, :] <= last[:, None])
+    fits = (
+        np.maximum(earliest[:, None], shift_start[None, :]) + duration[:, None]
+        <= shift_end[None, :]
+    ) & (shift_start[None, :] <= last[:, None])
     visit_shift: list[dict[int, int]] = [{} for _ in range(n_v)]
     for v, h in zip(*np.nonzero(fits), strict=True):
         # The first fitting shift wins; two shifts of one worker can only both fit a visit when
@@ -307,7 +329,8 @@ def build(problem: Problem) -> ProblemData:
         client_ids=[c.id for c in clients],
         client_place=np.arange(n_w, n_w + n_c, dtype=np.int64),
         client_coordinator=np.array(
-            [-1 if c.coordinator is None else w_index[c.coordinator] for c in clients], dtype=np.int64
+            [-1 if c.coordinator is None else w_index[c.coordinator] for c in clients],
+            dtype=np.int64,
         ),
         familiar=familiar,
         visit_ids=[v.id for v in visits],

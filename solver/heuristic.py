@@ -207,9 +207,7 @@ class Builder:
         if need - len(fixed) == 0:
             crew = fixed
         elif need - len(fixed) == 1:
-            crew = next(
-                (fixed + [o] for o in free if _common(fixed + [o]) is not None), []
-            )
+            crew = next(([*fixed, o] for o in free if _common([*fixed, o]) is not None), [])
         else:
             crew = self._best_pair(free)
         if len(crew) != need:
@@ -264,9 +262,13 @@ def _coordinator_pass(b: Builder, shadow: bool) -> None:
         k = req.coordinator
         days = set(req.days.tolist())
         done = {
-            int(c) for c in req.clients
-            if any(k in b.sol.workers.get(v, []) + b.sol.shadows.get(v, [])
-                   for v in by_client[int(c)] if int(d.visit_day[v]) in days)
+            int(c)
+            for c in req.clients
+            if any(
+                k in b.sol.workers.get(v, []) + b.sol.shadows.get(v, [])
+                for v in by_client[int(c)]
+                if int(d.visit_day[v]) in days
+            )
         }
         todo = [int(c) for c in req.clients if int(c) not in done]
         # Clients with the fewest reachable visits first: they are the ones that get squeezed out.
@@ -274,10 +276,14 @@ def _coordinator_pass(b: Builder, shadow: bool) -> None:
         for c in todo:
             if len(done) >= req.required:
                 break
-            visits = [v for v in by_client[c] if int(d.visit_day[v]) in days and k in d.visit_shift[v]]
+            visits = [
+                v for v in by_client[c] if int(d.visit_day[v]) in days and k in d.visit_shift[v]
+            ]
             for v in visits:
-                ok = b.shadow(v, k) if shadow else (
-                    v not in b.sol.start and k in b.counted[v] and b.staff(v, must=(k,))
+                ok = (
+                    b.shadow(v, k)
+                    if shadow
+                    else (v not in b.sol.start and k in b.counted[v] and b.staff(v, must=(k,)))
                 )
                 if ok:
                     done.add(c)

@@ -13,6 +13,8 @@ start together. Arcs exist only between visits that can follow each other in tim
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -21,6 +23,12 @@ from ortools.sat.python import cp_model
 
 from solver.data import ProblemData
 from solver.rota import Solution, account
+
+
+def _up(minutes: float) -> int:
+    """Whole minutes at least ``minutes``: fractional travel must never loosen a cap."""
+    return math.ceil(minutes - 1e-9)
+
 
 # CP-SAT wants integer coefficients; weights such as 0.1 per minute become whole units.
 SCALE = 100
@@ -50,10 +58,12 @@ class Variables:
     counted: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)  # (visit, worker)
     shadow: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)  # (visit, coord)
     routes: dict[tuple[int, int], list[Node]] = field(default_factory=dict)  # (worker, shift)
-    arcs: dict[tuple[int, int], list[tuple[int, int, cp_model.IntVar]]] = field(
+    arcs: dict[tuple[int, int], list[tuple[int, int, cp_model.LiteralT]]] = field(
         default_factory=dict
     )
-    working: dict[int, cp_model.LinearExpr] = field(default_factory=dict)  # modelled minutes
+    # Modelled working minutes (visits + between-visit travel) per worker and per (worker, day).
+    working: dict[int, list[cp_model.LinearExprT]] = field(default_factory=dict)
+    working_day: dict[tuple[int, int], list[cp_model.LinearExprT]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,6 @@ class RotaModel:
         self.vars = Variables()
         self.terms: dict[str, list[tuple[cp_model.LinearExprT, float]]] = defaultdict(list)
         self.free = sorted(v for v in hood.visits if self._movable(v))
-        self._day_work: dict[tuple[int, int], cp_model.LinearExprT] = {}
         self.shifts = self._modelled_shifts()
         self.fixed = self._fixed()
         self.add_visit_variables()
@@ -163,6 +172,8 @@ class RotaModel:
             last = int(d.latest[v] + d.late_allowed[v])
             x.start[v] = m.new_int_var(int(d.earliest[v]), last, f"start[{d.visit_ids[v]}]")
             x.staffed[v] = m.new_bool_var(f"staffed[{d.visit_ids[v]}]")
+            # An unstaffed visit's start means nothing; pinning it removes useless branching.
+            m.add(x.start[v] == int(d.earliest[v])).only_enforce_if(~x.staffed[v])
             crew = []
             for w in self._candidates(v):
                 lit = m.new_bool_var(f"counted[{d.visit_ids[v]},{d.worker_ids[w]}]")
@@ -186,7 +197,7 @@ class RotaModel:
         d, m, x = self.data, self.model, self.vars
         by_shift: dict[tuple[int, int], list[int]] = defaultdict(list)
         for v in self.free:
-            for w in self._candidates(v) + self._shadowers(v):
+            for w in dict.fromkeys(self._candidates(v) + self._shadowers(v)):
                 by_shift[(w, d.visit_shift[v][w])].append(v)
         for key in sorted(self.shifts):
             w, h = key
@@ -218,7 +229,7 @@ class RotaModel:
         home = int(d.worker_place[w])
         places = [d.visit_place(n.visit) for n in nodes]
         dur = [int(d.duration[n.visit]) for n in nodes]
-        arcs: list[tuple[int, int, cp_model.IntVar]] = []
+        arcs: list[tuple[int, int, cp_model.LiteralT]] = []
         travel_terms: list[cp_model.LinearExprT] = []
         home_terms: list[cp_model.LinearExprT] = []
         minutes: list[cp_model.LinearExprT] = []
@@ -234,8 +245,10 @@ class RotaModel:
             out_lit = m.new_bool_var(f"leave[{tag},{i}]")
             in_lit = m.new_bool_var(f"back[{tag},{i}]")
             arcs += [(0, i, out_lit), (i, 0, in_lit)]
-            home_terms += [int(tt[home, places[i - 1]]) * out_lit,
-                           int(tt[places[i - 1], home]) * in_lit]
+            home_terms += [
+                int(tt[home, places[i - 1]]) * out_lit,
+                int(tt[places[i - 1], home]) * in_lit,
+            ]
         # Arcs only where the first visit can end, plus travel, before the second must start.
         lo = np.array([n.lo for n in nodes], dtype=np.int64)
         hi = np.array([n.hi for n in nodes], dtype=np.int64)
@@ -253,12 +266,11 @@ class RotaModel:
             travel_terms.append(travel * lit)
         m.add_circuit(arcs)
         self.vars.arcs[(w, h)] = arcs
-        self.terms["travel_minute"].append((sum(travel_terms), 1.0))
-        self.terms["home_travel_minute"].append((sum(home_terms), 1.0))
+        self.terms["travel_minute"].append((cp_model.LinearExpr.sum(travel_terms), 1.0))
+        self.terms["home_travel_minute"].append((cp_model.LinearExpr.sum(home_terms), 1.0))
         day = int(np.searchsorted(d.day_start, d.shift_start[h], side="right") - 1)
-        work = sum(minutes) + sum(travel_terms)
-        self.vars.working[w] = self.vars.working.get(w, 0) + work
-        self._day_work[(w, day)] = self._day_work.get((w, day), 0) + work
+        self.vars.working.setdefault(w, []).extend(minutes + travel_terms)
+        self.vars.working_day.setdefault((w, day), []).extend(minutes + travel_terms)
 
     def add_after_links(self) -> None:
         """Rule 2's ``after``: enforced whenever both visits are staffed."""
@@ -277,13 +289,15 @@ class RotaModel:
 
     def add_caps(self) -> None:
         """Rule 5: working minutes per week and per day, the fixed part as a constant."""
-        d, m = self.data, self.model
-        for w, work in self.vars.working.items():
+        d, m, x = self.data, self.model, self.vars
+        for w, work in x.working.items():
             if d.max_week[w] >= 0:
-                m.add(work + round(self.fixed.outside_minutes.get(w, 0.0)) <= int(d.max_week[w]))
-        for (w, day), work in self._day_work.items():
+                outside = _up(self.fixed.outside_minutes.get(w, 0.0))
+                m.add(cp_model.LinearExpr.sum(work) + outside <= int(d.max_week[w]))
+        for (w, day), work in x.working_day.items():
             if d.max_day[w] >= 0:
-                m.add(work + round(self.fixed.outside_day.get((w, day), 0.0)) <= int(d.max_day[w]))
+                outside = _up(self.fixed.outside_day.get((w, day), 0.0))
+                m.add(cp_model.LinearExpr.sum(work) + outside <= int(d.max_day[w]))
 
     # -- objective -----------------------------------------------------------------------------
 
@@ -295,16 +309,17 @@ class RotaModel:
         self.add_lateness()
         self.add_coordinator_rule()
         wt = self.data.weights.model_dump()
-        self.model.minimize(sum(
-            round(wt[name] * factor * SCALE) * expr
-            for name, parts in self.terms.items() for expr, factor in parts
-            if wt[name] > 0
-        ))
+        self.model.minimize(
+            sum(
+                round(wt[name] * factor * SCALE) * expr
+                for name, parts in self.terms.items()
+                for expr, factor in parts
+                if wt[name] > 0
+            )
+        )
 
     def add_unassigned(self) -> None:
-        self.terms["unassigned_visit"].append(
-            (sum(1 - s for s in self.vars.staffed.values()), 1.0)
-        )
+        self.terms["unassigned_visit"].append((sum(1 - s for s in self.vars.staffed.values()), 1.0))
 
     def add_continuity(self) -> None:
         """Distinct and unfamiliar workers per client over the whole period."""
@@ -336,7 +351,8 @@ class RotaModel:
             if target <= 0:
                 continue
             short = m.new_int_var(0, target, f"shortfall[worker={d.worker_ids[w]}]")
-            m.add(short >= target - round(self.fixed.outside_minutes.get(w, 0.0)) - work)
+            outside = int(self.fixed.outside_minutes.get(w, 0.0))
+            m.add(short >= target - outside - cp_model.LinearExpr.sum(work))
             self.terms["contract_shortfall_minute"].append((short, 1.0))
 
     def add_lateness(self) -> None:
@@ -369,13 +385,16 @@ class RotaModel:
                     constant += 1
                     continue
                 group = [
-                    lit for (v, w), lit in list(x.counted.items()) + list(x.shadow.items())
+                    lit
+                    for (v, w), lit in list(x.counted.items()) + list(x.shadow.items())
                     if w == k and int(d.visit_client[v]) == c and int(d.visit_day[v]) in days
                 ]
                 if not group:
                     continue
-                seen = m.new_bool_var(f"seen[coordinator={d.worker_ids[k]},client={d.client_ids[c]},"
-                                      f"month={req.month}]")
+                seen = m.new_bool_var(
+                    f"seen[coordinator={d.worker_ids[k]},client={d.client_ids[c]},"
+                    f"month={req.month}]"
+                )
                 m.add_max_equality(seen, group)
                 seen_lits.append(seen)
             need = req.required - constant
@@ -390,7 +409,7 @@ class RotaModel:
     def hint(self, sol: Solution) -> None:
         """A complete hint from ``sol`` (the current rota restricted to this neighbourhood)."""
         d, m, x = self.data, self.model, self.vars
-        m.clear_hints()
+        m.clear_hints()  # type: ignore[no-untyped-call]
         for v in self.free:
             staffed = v in sol.start
             m.add_hint(x.staffed[v], staffed)
@@ -404,14 +423,17 @@ class RotaModel:
                 (sol.start[n.visit], i)
                 for i, n in enumerate(nodes, start=1)
                 if isinstance(n.present, int)
-                or (n.visit in sol.start
-                    and w in sol.workers[n.visit] + sol.shadows.get(n.visit, []))
+                or (
+                    n.visit in sol.start
+                    and w in sol.workers[n.visit] + sol.shadows.get(n.visit, [])
+                )
             )
             order = [0] + [i for _, i in on] + [0]
-            chosen = set(zip(order, order[1:], strict=False)) if on else {(0, 0)}
-            for i, j, lit in x.arcs[(w, h)]:
-                if i != j or i == 0:  # a visit's self-loop is the negation of its presence
-                    m.add_hint(lit, (i, j) in chosen)
+            chosen = set(itertools.pairwise(order)) if on else {(0, 0)}
+            for i, j, arc in x.arcs[(w, h)]:
+                # A visit's self-loop is the negation of its presence, hinted through it.
+                if isinstance(arc, cp_model.IntVar):
+                    m.add_hint(arc, (i, j) in chosen)
 
     def read(self, solver: cp_model.CpSolver) -> Solution:
         """The current solution with the neighbourhood replaced by the solver's answer."""
@@ -423,8 +445,9 @@ class RotaModel:
             out.shadows.pop(v, None)
             if solver.boolean_value(x.staffed[v]):
                 out.start[v] = int(solver.value(x.start[v]))
-                out.workers[v] = [w for w in self._candidates(v)
-                                  if solver.boolean_value(x.counted[(v, w)])]
+                out.workers[v] = [
+                    w for w in self._candidates(v) if solver.boolean_value(x.counted[(v, w)])
+                ]
                 ks = [k for k in self._shadowers(v) if solver.boolean_value(x.shadow[(v, k)])]
                 if ks:
                     out.shadows[v] = ks

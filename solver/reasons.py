@@ -39,9 +39,7 @@ def unstaffed_reasons(data: ProblemData, sol: Solution) -> dict[int, str]:
     """A reason for every unstaffed visit of ``sol``."""
     builder = Builder.loaded(data, sol)
     return {
-        v: unstaffed_reason(data, builder, v)
-        for v in range(data.n_visits)
-        if v not in sol.start
+        v: unstaffed_reason(data, builder, v) for v in range(data.n_visits) if v not in sol.start
     }
 
 
@@ -56,7 +54,9 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
         if not data.skilled[v, w]:
             return f"pinned worker {wid} lacks a required skill{who}"
         if not data.allowed[v, w]:
-            return f"pinned worker {wid} is excluded by {client.id} or does not match its preference"
+            return (
+                f"pinned worker {wid} is excluded by {client.id} or does not match its preference"
+            )
         if w not in data.visit_shift[v]:
             return f"pinned worker {wid} has no shift that holds the visit ({_when(data, v)})"
     holders = np.flatnonzero(data.skilled[v])
@@ -65,29 +65,40 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
     allowed = [int(w) for w in holders if data.allowed[v, w]]
     if len(allowed) < need:
         if client.gender_preference is not None:
-            return (f"client's gender preference '{client.gender_preference}' leaves "
-                    f"{len(allowed)} worker{'s' if len(allowed) != 1 else ''}{who}")
+            return (
+                f"client's gender preference '{client.gender_preference}' leaves "
+                f"{len(allowed)} worker{'s' if len(allowed) != 1 else ''}{who}"
+            )
         return f"{client.id} excludes every worker{who} but {len(allowed)}"
     on_shift = [w for w in allowed if w in data.visit_shift[v]]
     if not on_shift:
         return f"no worker{who} is on shift {_when(data, v)}"
     if len(on_shift) < need:
-        return (f"only one worker{who} ({_names(data, on_shift)}) is on shift {_when(data, v)} "
-                "for this double-up")
+        return (
+            f"only one worker{who} ({_names(data, on_shift)}) is on shift {_when(data, v)} "
+            "for this double-up"
+        )
     u = int(data.after_visit[v])
     if u >= 0 and u in builder.sol.start:
-        return (f"must start {data.after_min[v]}-{data.after_max[v]} minutes after "
-                f"{data.visit_ids[u]}, and no crew is free then")
-    capped = [w for w in on_shift if builder.insertion(v, w) is None
-              and builder.insertion(v, w, ignore_caps=True) is not None]
+        return (
+            f"must start {data.after_min[v]}-{data.after_max[v]} minutes after "
+            f"{data.visit_ids[u]}, and no crew is free then"
+        )
+    capped = [
+        w
+        for w in on_shift
+        if builder.insertion(v, w) is None and builder.insertion(v, w, ignore_caps=True) is not None
+    ]
     busy = [w for w in on_shift if w not in capped]
     parts = []
     if busy:
-        parts.append(f"{_names(data, busy)} {'is' if len(busy) == 1 else 'are'} busy with other "
-                     "visits then")
+        parts.append(
+            f"{_names(data, busy)} {'is' if len(busy) == 1 else 'are'} busy with other visits then"
+        )
     if capped:
-        parts.append(f"{_names(data, capped)} would exceed {'their' if len(capped) > 1 else 'the'} "
-                     "hours cap")
+        parts.append(
+            f"{_names(data, capped)} would exceed {'their' if len(capped) > 1 else 'the'} hours cap"
+        )
     return f"every worker{who} on shift {_when(data, v)} is taken: " + "; ".join(parts)
 
 
@@ -102,11 +113,22 @@ def coordinator_details(
         req = req_of[(k, month)]
         kid, cid = data.worker_ids[k], data.client_ids[c]
         days = set(req.days.tolist())
-        visits = [v for v in np.flatnonzero(data.visit_client == c) if int(data.visit_day[v]) in days]
-        k_days = {int(d) for d in np.searchsorted(data.day_start, data.shift_start[data.worker_shifts[k]],
-                                                   side="right") - 1}
-        paced = "" if req.month_end else (
-            f" (paced month: {req.required} of {len(req.clients)} open clients due this period)"
+        visits = [
+            v for v in np.flatnonzero(data.visit_client == c) if int(data.visit_day[v]) in days
+        ]
+        k_days = {
+            int(d)
+            for d in np.searchsorted(
+                data.day_start, data.shift_start[data.worker_shifts[k]], side="right"
+            )
+            - 1
+        }
+        paced = (
+            ""
+            if req.month_end
+            else (
+                f" (paced month: {req.required} of {len(req.clients)} open clients due this period)"
+            )
         )
         if not visits:
             out[(k, c, month)] = f"{cid} has no visit in {month} in this period{paced}"
@@ -114,8 +136,11 @@ def coordinator_details(
             out[(k, c, month)] = f"{kid} has no shift on a day {cid} has a visit{paced}"
         elif not any(k in data.visit_shift[v] for v in visits):
             out[(k, c, month)] = f"{kid}'s shifts do not overlap any visit window of {cid}{paced}"
-        elif all(builder.insertion(int(v), k, ignore_caps=True) is None
-                 and not _can_join(builder, int(v), k) for v in visits):
+        elif all(
+            builder.insertion(int(v), k, ignore_caps=True) is None
+            and not _can_join(builder, int(v), k)
+            for v in visits
+        ):
             out[(k, c, month)] = f"{kid} is busy with other visits at every visit of {cid}{paced}"
         else:
             cap = data.max_week[k]

@@ -160,14 +160,19 @@ def coordinator_shortfalls(data: ProblemData, sol: Solution) -> list[tuple[int, 
         for w in ws + sol.shadows.get(v, []):
             if data.is_coordinator[w]:
                 seen.add((w, int(data.visit_client[v]), int(data.visit_day[v])))
-    out = []
+    out: list[tuple[int, int, str]] = []
     for req in data.requirements:
         days = set(req.days.tolist())
         unseen = [
-            int(c) for c in req.clients
+            int(c)
+            for c in req.clients
             if not any((req.coordinator, int(c), d) in seen for d in days)
         ]
-        gap = len(unseen) if req.month_end else max(0, req.required - (len(req.clients) - len(unseen)))
+        gap = (
+            len(unseen)
+            if req.month_end
+            else max(0, req.required - (len(req.clients) - len(unseen)))
+        )
         out.extend((req.coordinator, c, req.month) for c in unseen[:gap])
     return out
 
@@ -195,14 +200,18 @@ def to_rota(
     ]
     coordinator_visits = [
         CoordinatorVisit(visit=ids[v], coordinator=wids[w], mode="cover")
-        for v in sorted(sol.workers) for w in sol.workers[v] if data.is_coordinator[w]
+        for v in sorted(sol.workers)
+        for w in sol.workers[v]
+        if data.is_coordinator[w]
     ] + [
         CoordinatorVisit(visit=ids[v], coordinator=wids[k], mode="shadow")
-        for v in sorted(sol.shadows) for k in sol.shadows[v]
+        for v in sorted(sol.shadows)
+        for k in sol.shadows[v]
     ]
     unassigned = [
         Unassigned(visit=ids[v], reason=reasons.get(v, "not staffed"))
-        for v in range(data.n_visits) if v not in sol.start
+        for v in range(data.n_visits)
+        if v not in sol.start
     ]
     routes = []
     for w in sorted(acc.legs):
@@ -214,19 +223,27 @@ def to_rota(
             home = sum(leg.travel_before for leg in day_legs if leg.home) + sum(
                 acc.home_after[(w, h)] for h in shifts
             )
-            routes.append(Route(
-                worker=wids[w],
-                date=data.days[d],
-                stops=[
-                    Stop(visit=ids[leg.visit], start=clock.local(leg.start), end=clock.local(leg.end),
-                         travel_minutes_before=_round(leg.travel_before),
-                         mode="care" if leg.counted else "shadow")
-                    for leg in day_legs
-                ],
-                travel_minutes=_round(sum(leg.travel_before for leg in day_legs if not leg.home)),
-                home_travel_minutes=_round(home),
-                visit_minutes=sum(leg.end - leg.start for leg in day_legs),
-            ))
+            routes.append(
+                Route(
+                    worker=wids[w],
+                    date=data.days[d],
+                    stops=[
+                        Stop(
+                            visit=ids[leg.visit],
+                            start=clock.local(leg.start),
+                            end=clock.local(leg.end),
+                            travel_minutes_before=_round(leg.travel_before),
+                            mode="care" if leg.counted else "shadow",
+                        )
+                        for leg in day_legs
+                    ],
+                    travel_minutes=_round(
+                        sum(leg.travel_before for leg in day_legs if not leg.home)
+                    ),
+                    home_travel_minutes=_round(home),
+                    visit_minutes=sum(leg.end - leg.start for leg in day_legs),
+                )
+            )
     attend: dict[int, set[int]] = defaultdict(set)
     pairs = familiar_pairs = 0
     for v, ws in sol.workers.items():
@@ -251,8 +268,10 @@ def to_rota(
             coordinator=wids[k],
             client=data.client_ids[c],
             month=month,
-            detail=details.get((k, c, month), f"{wids[k]} has no visit to {data.client_ids[c]} "
-                               f"in {month} in this rota"),
+            detail=details.get(
+                (k, c, month),
+                f"{wids[k]} has no visit to {data.client_ids[c]} in {month} in this rota",
+            ),
         )
         for k, c, month in acc.shortfalls
     ]

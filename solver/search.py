@@ -34,6 +34,7 @@ DTIME_PER_SECOND = 1.0
 # Beyond this many candidate (visit, worker) pairs per shift, squared, the whole model is too big.
 FULL_MODEL_ARCS = 25_000
 SUB_DTIME = 1.5
+HOOD_WORKERS = 6
 
 
 def estimated_arcs(data: ProblemData, visits: list[int], workers: set[int]) -> int:
@@ -49,16 +50,20 @@ def lower_bound(data: ProblemData) -> float:
     """A cheap valid bound: visits no crew can ever staff, coordinator visits nobody can make."""
     wt = data.weights
     unstaffable = sum(
-        1 for v in range(data.n_visits)
+        1
+        for v in range(data.n_visits)
         if sum(1 for w in data.visit_shift[v] if data.can_count(v, w)) < int(data.required[v])
     )
     impossible = 0
     for req in data.requirements:
         k, days = req.coordinator, set(req.days.tolist())
         reachable = sum(
-            1 for c in req.clients.tolist()
-            if any(int(data.visit_day[v]) in days and k in data.visit_shift[v]
-                   for v in np.flatnonzero(data.visit_client == c))
+            1
+            for c in req.clients.tolist()
+            if any(
+                int(data.visit_day[v]) in days and k in data.visit_shift[v]
+                for v in np.flatnonzero(data.visit_client == c)
+            )
         )
         impossible += max(0, req.required - reachable)
     return wt.unassigned_visit * unstaffable + wt.coordinator_rule * impossible
@@ -77,8 +82,9 @@ class Search:
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
 
-    def sub_solve(self, hood: Neighbourhood, sol: Solution, dtime: float,
-                  wall: float) -> tuple[Solution | None, bool, cp_model.CpSolver]:
+    def sub_solve(
+        self, hood: Neighbourhood, sol: Solution, dtime: float, wall: float
+    ) -> tuple[Solution | None, bool, cp_model.CpSolver]:
         """Solve one neighbourhood: (its solution or None, proven optimal, the solver)."""
         model = RotaModel(self.data, sol, hood)
         model.hint(sol)
@@ -103,16 +109,48 @@ class Search:
         """One day, a seed worker and the workers living nearest to them."""
         d = self.data
         unstaffed_days = [int(d.visit_day[v]) for v in range(d.n_visits) if v not in sol.start]
-        day = (self.rng.choice(unstaffed_days) if unstaffed_days and self.rng.random() < 0.5
-               else self.rng.randrange(len(d.days)))
-        on_day = [w for w in range(d.n_workers)
-                  if any(d.day_start[day] <= d.shift_start[h] < d.day_start[day + 1]
-                         for h in d.worker_shifts[w])]
+        day = (
+            self.rng.choice(unstaffed_days)
+            if unstaffed_days and self.rng.random() < 0.5
+            else self.rng.randrange(len(d.days))
+        )
+        on_day = [
+            w
+            for w in range(d.n_workers)
+            if any(
+                d.day_start[day] <= d.shift_start[h] < d.day_start[day + 1]
+                for h in d.worker_shifts[w]
+            )
+        ]
         if not on_day:
             return Neighbourhood(frozenset(), frozenset())
         seed = self.rng.choice(on_day)
         near = sorted(on_day, key=lambda w: (self.worker_dist[seed, w], w))[:size]
         return Neighbourhood(frozenset(int(v) for v in self.visits_by_day[day]), frozenset(near))
+
+    def unstaffed_hood(self, sol: Solution, size: int) -> Neighbourhood:
+        """An unstaffed visit, the workers who could take it and their visits around that time."""
+        d = self.data
+        open_visits = [
+            v
+            for v in range(d.n_visits)
+            if v not in sol.start
+            and sum(1 for w in d.visit_shift[v] if d.can_count(v, w)) >= d.required[v]
+        ]
+        if not open_visits:
+            return self.day_hood(sol, size)
+        v = self.rng.choice(open_visits)
+        place = d.visit_place(v)
+        dist = d.travel[0, place]
+        crew = sorted(
+            (w for w in d.visit_shift[v] if d.can_count(v, w)),
+            key=lambda w: (dist[d.worker_place[w]] + self.rng.random() * 10, w),
+        )[:size]
+        band = self.rng.choice((90, 150, 240))
+        lo, hi = int(d.earliest[v]) - band, int(d.last_start[v]) + band
+        day = self.visits_by_day[int(d.visit_day[v])]
+        visits = day[(d.last_start[day] >= lo) & (d.earliest[day] <= hi)]
+        return Neighbourhood(frozenset(int(u) for u in visits), frozenset(crew))
 
     def client_hood(self, sol: Solution, size: int) -> Neighbourhood:
         """A client's whole week with the carers who know them or see them now."""
@@ -151,8 +189,9 @@ class Search:
         budget = opts.time_limit * DTIME_PER_SECOND
         fractional = bool(np.any(d.travel_exact != np.floor(d.travel_exact)))
         if estimated_arcs(d, list(every), set(all_workers)) <= FULL_MODEL_ARCS:
-            sol, optimal, solver = self.sub_solve(Neighbourhood(every, all_workers), best, budget,
-                                                opts.time_limit)
+            sol, optimal, solver = self.sub_solve(
+                Neighbourhood(every, all_workers), best, budget, opts.time_limit
+            )
             if sol is not None:
                 obj = account(d, sol).objective
                 if obj <= best_obj:
@@ -166,10 +205,12 @@ class Search:
                 self.report(best_obj, bound)
                 return best, "optimal" if proven else "feasible", bound
             return best, "feasible", bound
-        size = 6
+        size = HOOD_WORKERS
         while self.dtime < budget and self.elapsed() < opts.time_limit:
             pick = self.rng.random()
-            if pick < 0.55:
+            if pick < 0.4:
+                hood = self.unstaffed_hood(best, size)
+            elif pick < 0.6:
                 hood = self.day_hood(best, size)
             elif pick < 0.85:
                 hood = self.client_hood(best, size)
@@ -178,8 +219,9 @@ class Search:
             if not hood.visits:
                 continue
             remaining = opts.time_limit - self.elapsed()
-            sol, _, _ = self.sub_solve(hood, best, min(SUB_DTIME, budget - self.dtime + 0.05),
-                                       remaining)
+            sol, _, _ = self.sub_solve(
+                hood, best, min(SUB_DTIME, budget - self.dtime + 0.05), remaining
+            )
             if sol is None:
                 continue
             obj = account(d, sol).objective

@@ -23,7 +23,7 @@ class TravelProvider(Protocol):
     """Exact travel minutes between places for one travel mode."""
 
     def minutes(self, ids: list[str], coords: Matrix, mode: str) -> Matrix:
-        """Matrix ``m[i, j]``: minutes from place ``ids[i]`` (at ``coords[i] = (lat, lon)``) to j."""
+        """Matrix ``m[i, j]``: minutes from place ``ids[i]`` at ``coords[i]`` (lat, lon) to j."""
         ...
 
 
@@ -34,7 +34,8 @@ def haversine_km(coords: Matrix) -> Matrix:
     dlat = lat[:, None] - lat[None, :]
     dlon = lon[:, None] - lon[None, :]
     a = np.sin(dlat / 2) ** 2 + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    km: Matrix = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return km
 
 
 class HaversineProvider:
@@ -42,12 +43,14 @@ class HaversineProvider:
 
     def __init__(self, spec: HaversineTravel) -> None:
         self.road_factor = spec.road_factor
-        self.speeds = dict(spec.speeds_kmh)
+        self.speeds: dict[str, float] = {str(k): v for k, v in spec.speeds_kmh.items()}
 
     def minutes(self, ids: list[str], coords: Matrix, mode: str) -> Matrix:
         km = haversine_km(coords)
-        out = np.ceil(km * self.road_factor / self.speeds[mode] * 60.0)
-        same = (coords[:, None, 0] == coords[None, :, 0]) & (coords[:, None, 1] == coords[None, :, 1])
+        out: Matrix = np.ceil(km * self.road_factor / self.speeds[mode] * 60.0)
+        same = (coords[:, None, 0] == coords[None, :, 0]) & (
+            coords[:, None, 1] == coords[None, :, 1]
+        )
         out[same] = 0.0
         return out
 
@@ -61,7 +64,8 @@ class MatrixProvider:
 
     def minutes(self, ids: list[str], coords: Matrix, mode: str) -> Matrix:
         rows = np.fromiter((self.index[p] for p in ids), dtype=np.int64, count=len(ids))
-        return self.table[np.ix_(rows, rows)]
+        out: Matrix = self.table[np.ix_(rows, rows)]
+        return out
 
 
 def provider_for(spec: HaversineTravel | MatrixTravel) -> TravelProvider:

@@ -1,0 +1,284 @@
+"""The ``carerota`` command line: solve, check, generate, demo and schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from solver.checker import check, format_report
+from solver.contract import Problem, Rota
+from solver.solve import SolveOptions, solve
+
+EXIT_INVALID = 2
+M = TypeVar("M", bound=BaseModel)
+
+
+class InputError(Exception):
+    """Bad input, reported as one line and exit code 2."""
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def describe(error: ValidationError, limit: int = 3) -> str:
+    """A validation error as one line: the first few field paths and messages."""
+    items = error.errors(include_url=False)
+    parts = []
+    for item in items[:limit]:
+        msg = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{format_loc(item['loc'])}: {msg}")
+    more = f" (and {len(items) - limit} more)" if len(items) > limit else ""
+    return "; ".join(parts) + more
+
+
+def load(path: str, model: type[M]) -> M:
+    what = model.__name__.lower()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(f"{path}: invalid {what}: {describe(exc)}") from None
+
+
+def write_json(path: str, payload: Any) -> None:
+    text = json.dumps(payload, indent=1, ensure_ascii=False) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+class ProgressLine:
+    """A single progress line on stderr, rewritten on every improvement."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.used = False
+
+    def __call__(self, elapsed: float, objective: float, bound: float) -> None:
+        if not self.enabled:
+            return
+        gap = (objective - bound) / objective * 100 if objective > 0 else 0.0
+        sys.stderr.write(
+            f"\r  {elapsed:6.1f}s  objective {objective:12.1f}  bound {bound:12.1f}"
+            f"  gap {gap:5.1f}%"
+        )
+        sys.stderr.flush()
+        self.used = True
+
+    def close(self) -> None:
+        if self.used:
+            sys.stderr.write("\n")
+
+
+def _solve(problem: Problem, args: argparse.Namespace) -> Rota:
+    progress = ProgressLine(not args.quiet)
+    try:
+        return solve(
+            problem,
+            SolveOptions(
+                time_limit=args.time_limit,
+                seed=args.seed,
+                workers=args.workers,
+                method=args.method,
+                log=args.log,
+            ),
+            progress,
+        )
+    finally:
+        progress.close()
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    problem = load(args.problem, Problem)
+    rota = _solve(problem, args)
+    write_json(args.output, rota.model_dump(mode="json", exclude_none=True))
+    m = rota.metrics
+    if m is not None and args.output != "-":
+        print(
+            f"{rota.status}: {m.visits_assigned}/{m.visits_total} visits staffed, "
+            f"objective {rota.objective}, written to {args.output}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    problem = load(args.problem, Problem)
+    rota = load(args.rota, Rota)
+    report = check(problem, rota)
+    print(format_report(report))
+    return 0 if report.ok else 1
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from scenarios.generator import generate
+
+    if args.clients < 1:
+        raise InputError(f"--clients must be at least 1, not {args.clients}")
+    if args.days < 1:
+        raise InputError(f"--days must be at least 1, not {args.days}")
+    problem = generate(args.clients, args.seed, start=args.start, days=args.days)
+    write_json(args.output, problem)
+    return 0
+
+
+def summary(problem: Problem, rota: Rota) -> str:
+    """A coordinator's summary of a rota."""
+    m = rota.metrics
+    assert m is not None
+    report = check(problem, rota)
+    lines = [
+        f"{problem.agency}: {problem.period.start} to {problem.period.end}, "
+        f"{len(problem.workers)} workers, {len(problem.clients)} clients",
+        f"Status {rota.status}, objective {rota.objective:.1f} (bound {rota.best_bound})",
+        f"Staffed {m.visits_assigned} of {m.visits_total} visits "
+        f"({m.visits_assigned / max(1, m.visits_total):.1%})",
+        f"Travel between visits {m.travel_minutes / 60:.1f} h; carers' visit time "
+        f"{sum(r.visit_minutes for r in rota.routes) / 60:.1f} h",
+        f"Continuity: {m.mean_distinct_workers_per_client:.2f} distinct workers per client, "
+        f"{m.familiar_visit_share:.1%} of visits by familiar carers",
+    ]
+    due = sum(1 for v in rota.violations if v.rule == "coordinator_monthly_visit")
+    lines.append(
+        f"Coordinator rule: {len(rota.coordinator_visits)} coordinator visits, "
+        f"{due} required visits missing"
+    )
+    for v in rota.violations[:5]:
+        lines.append(f"  - {v.coordinator} / {v.client} ({v.month}): {v.detail}")
+    if rota.unassigned:
+        lines.append(f"Unstaffed ({len(rota.unassigned)}), most common reasons:")
+        kinds = Counter(
+            u.reason.split(" is taken:")[0].split(" on shift ")[0] for u in rota.unassigned
+        )
+        for reason, n in kinds.most_common(5):
+            lines.append(f"  {n:4d} x {reason}")
+        for u in rota.unassigned[:5]:
+            lines.append(f"  e.g. {u.visit}: {u.reason}")
+    lines.append(
+        "Independent check: "
+        + ("every hard rule holds" if report.ok else f"{len(report.breaches)} breaches!")
+    )
+    return "\n".join(lines)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    text = resources.files("scenarios").joinpath("small.json").read_text(encoding="utf-8")
+    problem = Problem.model_validate_json(text)
+    rota = _solve(problem, args)
+    print(summary(problem, rota))
+    if args.output:
+        write_json(args.output, rota.model_dump(mode="json", exclude_none=True))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    model = Problem if args.which == "problem" else Rota
+    write_json(args.output, model.model_json_schema())
+    return 0
+
+
+def _solve_options(p: argparse.ArgumentParser, time_limit: float) -> None:
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=time_limit,
+        metavar="SECONDS",
+        help=f"search time in seconds (default {time_limit:g})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same rota)")
+    p.add_argument("--workers", type=int, default=2, help="CP-SAT search workers (default 2)")
+    p.add_argument(
+        "--method",
+        choices=("cpsat", "heuristic"),
+        default="cpsat",
+        help="cpsat: CP-SAT optimiser warm-started by the heuristic (default); "
+        "heuristic: the construction heuristic alone",
+    )
+    p.add_argument("--log", action="store_true", help="print CP-SAT's search log on stderr")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="carerota",
+        description="Rota optimisation for home-care "
+        "agencies: continuity, travel and the coordinator rule.",
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("solve", help="solve PROBLEM.json into a rota")
+    p.add_argument("problem", metavar="PROBLEM.json")
+    p.add_argument("-o", "--output", default="-", metavar="ROTA.json", help="default: stdout")
+    _solve_options(p, 30.0)
+    p.set_defaults(run=cmd_solve)
+    p = sub.add_parser("check", help="check ROTA.json against PROBLEM.json (exit 1 on a breach)")
+    p.add_argument("problem", metavar="PROBLEM.json")
+    p.add_argument("rota", metavar="ROTA.json")
+    p.set_defaults(run=cmd_check)
+    p = sub.add_parser("generate", help="generate a realistic sample agency")
+    p.add_argument("--clients", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=date(2026, 11, 30),
+        help="first day of the period (default 2026-11-30)",
+    )
+    p.add_argument("--days", type=int, default=7)
+    p.add_argument("-o", "--output", default="-", metavar="PROBLEM.json")
+    p.set_defaults(run=cmd_generate)
+    p = sub.add_parser("demo", help="solve the bundled sample agency and print a summary")
+    p.add_argument("-o", "--output", metavar="ROTA.json", help="also write the rota")
+    _solve_options(p, 10.0)
+    p.set_defaults(run=cmd_demo)
+    p = sub.add_parser("schema", help="print the JSON Schema of the problem or the rota")
+    p.add_argument("which", choices=("problem", "rota"))
+    p.add_argument("-o", "--output", default="-")
+    p.set_defaults(run=cmd_schema)
+    return top
+
+
+def fail(message: str) -> NoReturn:
+    print(f"carerota: error: {message}", file=sys.stderr)
+    sys.exit(EXIT_INVALID)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except InputError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        print("carerota: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
