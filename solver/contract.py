@@ -19,12 +19,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PlainSerializer,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 SCHEMA_VERSION: Final = 1
 Loc = tuple[str | int, ...]
@@ -242,6 +243,22 @@ def _error(loc: Loc, message: str, value: Any) -> InitErrorDetails:
     )
 
 
+# Pydantic's own messages ("Input should be less than or equal to 90") do not show the value.
+_NAMES_ITS_VALUE: Final = frozenset({"carerota", "value_error", "assertion_error"})
+
+
+def _with_value(item: ErrorDetails) -> InitErrorDetails:
+    """The error with ``(got <value>)`` added to a built-in message that does not show it."""
+    value, message = item["input"], item["msg"]
+    if item["type"] not in _NAMES_ITS_VALUE and isinstance(value, str | int | float | bool):
+        message = f"{message} (got {value!r})"
+    return InitErrorDetails(
+        type=PydanticCustomError(item["type"], "{message}", {"message": message}),
+        loc=item["loc"],
+        input=value,
+    )
+
+
 def _duplicates(ids: Iterable[str], field: str) -> Iterator[InitErrorDetails]:
     first: dict[str, int] = {}
     for i, ident in enumerate(ids):
@@ -282,6 +299,15 @@ class Problem(_Model):
     visits: list[Visit]
     history: History = Field(default_factory=History)
     weights: Weights = Field(default_factory=Weights)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _name_values(cls, data: Any, handler: ModelWrapValidatorHandler[Problem]) -> Problem:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            errors = [_with_value(item) for item in exc.errors()]
+            raise ValidationError.from_exception_data(exc.title, errors) from None
 
     @field_validator("timezone")
     @classmethod

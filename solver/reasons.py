@@ -60,8 +60,10 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
         if w not in data.visit_shift[v]:
             return f"pinned worker {wid} has no shift that holds the visit ({_when(data, v)})"
     holders = np.flatnonzero(data.skilled[v])
+    if holders.size == 0:
+        return f"no worker has {who.removeprefix(' with ')}" if skills else "there are no workers"
     if holders.size < need:
-        return f"no{'' if need == 1 else ' two'} workers{who}" if skills else "no workers at all"
+        return f"only one worker{who} ({_names(data, holders.tolist())}) for this double-up"
     allowed = [int(w) for w in holders if data.allowed[v, w]]
     if len(allowed) < need:
         if client.gender_preference is not None:
@@ -71,6 +73,17 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
             )
         return f"{client.id} excludes every worker{who} but {len(allowed)}"
     on_shift = [w for w in allowed if w in data.visit_shift[v]]
+    ruled_out = [int(w) for w in holders if w in data.visit_shift[v] and not data.allowed[v, w]]
+    if len(on_shift) < need and ruled_out:
+        rule = (
+            f"the client's gender preference '{client.gender_preference}'"
+            if client.gender_preference is not None
+            else "the client's exclusions"
+        )
+        return (
+            f"{rule} rules out {_names(data, ruled_out)}, the only other worker"
+            f"{'s' if len(ruled_out) > 1 else ''}{who} on shift {_when(data, v)}"
+        )
     if not on_shift:
         return f"no worker{who} is on shift {_when(data, v)}"
     if len(on_shift) < need:
