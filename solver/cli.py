@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from solver.checker import check, format_report
 from solver.contract import Problem, Rota
+from solver.explain import explain, format_explanation
 from solver.solve import SolveOptions, solve
 
 EXIT_INVALID = 2
@@ -136,6 +137,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    problem = load(args.problem, Problem)
+    rota = load(args.rota, Rota)
+    print(format_explanation(explain(problem, rota, top=args.top)))
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from scenarios.generator import generate
 
@@ -240,6 +248,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("problem", metavar="PROBLEM.json")
     p.add_argument("rota", metavar="ROTA.json")
     p.set_defaults(run=cmd_check)
+    p = sub.add_parser("explain", help="the objective of ROTA.json by term, and costly clients")
+    p.add_argument("problem", metavar="PROBLEM.json")
+    p.add_argument("rota", metavar="ROTA.json")
+    p.add_argument("--top", type=int, default=10, help="clients to list (default 10)")
+    p.set_defaults(run=cmd_explain)
     p = sub.add_parser("generate", help="generate a realistic sample agency")
     p.add_argument("--clients", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)

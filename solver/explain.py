@@ -1,0 +1,79 @@
+"""Why a rota costs what it costs: the objective by term and the clients continuity costs most.
+
+The figures come from the independent checker (:mod:`solver.checker`), so an explanation never
+repeats a mistake of the model's own accounting.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from solver.checker import check
+from solver.contract import Problem, Rota
+
+LABELS = {
+    "unassigned_visit": "unstaffed visits",
+    "travel_minute": "travel between visits",
+    "home_travel_minute": "travel from and to home",
+    "distinct_worker": "continuity: extra workers per client",
+    "unfamiliar_worker": "continuity: unfamiliar workers",
+    "contract_shortfall_minute": "contracted hours not given",
+    "late_minute": "late starts",
+    "max_late_minute": "largest late start",
+    "coordinator_rule": "coordinator visits missing",
+}
+
+
+@dataclass(frozen=True)
+class ClientCost:
+    client: str
+    workers: int
+    unfamiliar: int
+    cost: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    objective: float
+    terms: dict[str, float]
+    clients: list[ClientCost]
+
+
+def explain(problem: Problem, rota: Rota, top: int = 10) -> Explanation:
+    """The objective by term and the ``top`` clients by continuity cost."""
+    report = check(problem, rota)
+    wt = problem.weights
+    clients = {c.id: c for c in problem.clients}
+    client_of = {v.id: v.client for v in problem.visits}
+    familiar: dict[str, set[str]] = defaultdict(set)
+    for seen in problem.history.visits:
+        familiar[seen.client].add(seen.worker)
+    attend: dict[str, set[str]] = defaultdict(set)
+    for a in rota.assignments:
+        attend[client_of[a.visit]].update(a.workers)
+    for c in rota.coordinator_visits:
+        if c.mode == "shadow":
+            attend[client_of[c.visit]].add(c.coordinator)
+    costs = []
+    for cid, workers in attend.items():
+        known = familiar[cid] | set(clients[cid].preferred_workers)
+        unfamiliar = len(workers - known)
+        cost = wt.distinct_worker * max(0, len(workers) - 1) + wt.unfamiliar_worker * unfamiliar
+        costs.append(ClientCost(cid, len(workers), unfamiliar, cost))
+    costs.sort(key=lambda c: (-c.cost, c.client))
+    return Explanation(report.objective, dict(report.terms), costs[:top])
+
+
+def format_explanation(ex: Explanation) -> str:
+    lines = [f"Objective {ex.objective:.1f}", "By term:"]
+    for name, value in sorted(ex.terms.items(), key=lambda item: -item[1]):
+        share = value / ex.objective if ex.objective else 0.0
+        lines.append(f"  {LABELS.get(name, name):40s} {value:12.1f}  {share:6.1%}")
+    lines.append("Clients with the highest continuity cost:")
+    for c in ex.clients:
+        lines.append(
+            f"  {c.client:12s} {c.workers:3d} workers, {c.unfamiliar:3d} unfamiliar  "
+            f"cost {c.cost:8.1f}"
+        )
+    return "\n".join(lines)
