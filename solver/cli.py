@@ -161,6 +161,7 @@ def summary(problem: Problem, rota: Rota) -> str:
     m = rota.metrics
     assert m is not None
     report = check(problem, rota)
+    visit_day = {v.id: v.earliest_start.date() for v in problem.visits}
     lines = [
         f"{problem.agency}: {problem.period.start} to {problem.period.end}, "
         f"{len(problem.workers)} workers, {len(problem.clients)} clients",
@@ -180,14 +181,15 @@ def summary(problem: Problem, rota: Rota) -> str:
     for v in rota.violations[:5]:
         lines.append(f"  - {v.coordinator} / {v.client} ({v.month}): {v.detail}")
     if rota.unassigned:
-        lines.append(f"Unstaffed ({len(rota.unassigned)}), most common reasons:")
-        kinds = Counter(
-            u.reason.split(" is taken:")[0].split(" on shift ")[0] for u in rota.unassigned
+        days = Counter(visit_day[u.visit] for u in rota.unassigned)
+        lines.append(
+            f"Unstaffed ({len(rota.unassigned)}): "
+            + ", ".join(f"{d:%a %d %b} {n}" for d, n in sorted(days.items()))
         )
-        for reason, n in kinds.most_common(5):
-            lines.append(f"  {n:4d} x {reason}")
-        for u in rota.unassigned[:5]:
-            lines.append(f"  e.g. {u.visit}: {u.reason}")
+        for u in rota.unassigned[:8]:
+            lines.append(f"  {u.visit}: {u.reason}")
+        if len(rota.unassigned) > 8:
+            lines.append(f"  ... and {len(rota.unassigned) - 8} more in the rota's 'unassigned'")
     lines.append(
         "Independent check: "
         + ("every hard rule holds" if report.ok else f"{len(report.breaches)} breaches!")

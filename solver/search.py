@@ -183,9 +183,19 @@ class Search:
         if not short:
             return self.day_hood(sol, size)
         k, c, _ = self.rng.choice(short)
-        visits = [int(v) for v in np.flatnonzero(d.visit_client == c) if k in d.visit_shift[v]]
-        carers = {w for v in visits for w in sol.workers.get(v, [])}
-        return Neighbourhood(frozenset(visits), frozenset(carers | {k}))
+        reachable = [int(v) for v in np.flatnonzero(d.visit_client == c) if k in d.visit_shift[v]]
+        # The coordinator's own visits on those days are free too, so the model may trade one
+        # client's coordinator visit for another's.
+        days = {int(d.visit_day[v]) for v in reachable}
+        own = [
+            v
+            for v, ws in sol.workers.items()
+            if k in ws + sol.shadows.get(v, []) and int(d.visit_day[v]) in days
+        ]
+        visits = reachable + own
+        carers = sorted({w for v in visits for w in sol.workers.get(v, []) if w != k})
+        self.rng.shuffle(carers)
+        return Neighbourhood(frozenset(visits), frozenset([*carers[: 2 * size], k]))
 
     # -- the loop ------------------------------------------------------------------------------
 
