@@ -27,6 +27,7 @@ class _Entry:
     start: int
     end: int
     visit: int = field(compare=False)
+    place: int = field(compare=False)
 
 
 @dataclass
@@ -55,6 +56,14 @@ class Builder:
             [w for w in sorted(data.visit_shift[v]) if data.allowed[v, w] and data.skilled[v, w]]
             for v in range(data.n_visits)
         ]
+        # Plain lists: this loop runs half a million times on a large agency, and indexing
+        # Python lists is several times faster than indexing numpy scalars.
+        self.place_of = [int(data.client_place[c]) for c in data.visit_client]
+        self.window = list(zip(data.earliest.tolist(), data.last_start.tolist(), strict=True))
+        self.dur = data.duration.tolist()
+        self.day_of = data.visit_day.tolist()
+        self.latest = data.latest.tolist()
+        self._tt: dict[int, list[list[int]]] = {}
         self.links: dict[int, list[int]] = defaultdict(list)
         for v in np.flatnonzero(data.after_visit >= 0):
             self.links[int(v)].append(int(data.after_visit[v]))
@@ -102,17 +111,23 @@ class Builder:
         h = d.visit_shift[v].get(w)
         if h is None:
             return None
-        dur = int(d.duration[v])
-        lo0 = max(int(d.earliest[v]), int(d.shift_start[h]))
-        hi0 = min(int(d.latest[v] + d.late_allowed[v]), int(d.shift_end[h]) - dur)
-        link_lo, link_hi = self._link_window(v)
-        lo0, hi0 = max(lo0, link_lo), min(hi0, link_hi)
+        dur = self.dur[v]
+        if not ignore_caps and not self._fits_caps(w, self.day_of[v], dur):
+            return None
+        earliest, last = self.window[v]
+        lo0 = max(earliest, int(d.shift_start[h]))
+        hi0 = min(last, int(d.shift_end[h]) - dur)
+        if v in self.links:
+            link_lo, link_hi = self._link_window(v)
+            lo0, hi0 = max(lo0, link_lo), min(hi0, link_hi)
         if at is not None:
             lo0, hi0 = max(lo0, at), min(hi0, at)
         if lo0 > hi0:
             return None
-        mode, home, place = int(d.worker_mode[w]), int(d.worker_place[w]), d.visit_place(v)
-        tt = d.travel[mode]
+        mode, home, place = int(d.worker_mode[w]), int(d.worker_place[w]), self.place_of[v]
+        tt = self._tt.get(mode)
+        if tt is None:
+            tt = self._tt[mode] = d.travel[mode].tolist()
         entries = self.sched[h]
         best: Insertion | None = None
         # Only gaps whose neighbours bracket the window can hold the visit.
@@ -122,28 +137,28 @@ class Builder:
             nxt = entries[p] if p < len(entries) else None
             if prev is not None and prev.start > hi0:
                 break
-            a = home if prev is None else d.visit_place(prev.visit)
-            b = home if nxt is None else d.visit_place(nxt.visit)
-            lo = max(lo0, -(10**9) if prev is None else prev.end + int(tt[a, place]))
-            hi = min(hi0, 10**9 if nxt is None else nxt.start - int(tt[place, b]) - dur)
+            a = home if prev is None else prev.place
+            b = home if nxt is None else nxt.place
+            lo = max(lo0, -(10**9) if prev is None else prev.end + tt[a][place])
+            hi = min(hi0, 10**9 if nxt is None else nxt.start - tt[place][b] - dur)
             if lo > hi:
                 continue
             if prev is None and nxt is None:
-                between, homeward = 0, int(tt[home, place]) + int(tt[place, home])
+                between, homeward = 0, tt[home][place] + tt[place][home]
             elif prev is None:
-                between, homeward = int(tt[place, b]), int(tt[home, place]) - int(tt[home, b])
+                between, homeward = tt[place][b], tt[home][place] - tt[home][b]
             elif nxt is None:
-                between, homeward = int(tt[a, place]), int(tt[place, home]) - int(tt[a, home])
+                between, homeward = tt[a][place], tt[place][home] - tt[a][home]
             else:
-                between = int(tt[a, place]) + int(tt[place, b]) - int(tt[a, b])
+                between = tt[a][place] + tt[place][b] - tt[a][b]
                 homeward = 0
             working = dur + between
-            if not ignore_caps and not self._fits_caps(w, int(d.visit_day[v]), working):
+            if not ignore_caps and not self._fits_caps(w, self.day_of[v], working):
                 continue
             cost = (
                 wt.travel_minute * between
                 + wt.home_travel_minute * homeward
-                + wt.late_minute * max(0, lo - int(d.latest[v]))
+                + wt.late_minute * max(0, lo - self.latest[v])
                 - wt.contract_shortfall_minute
                 * min(working, max(0, int(d.contracted[w]) - int(self.week[w])))
             )
@@ -175,7 +190,7 @@ class Builder:
         for ins in crew:
             w = ins.worker
             h = d.visit_shift[v][w]
-            bisect.insort(self.sched[h], _Entry(start, start + int(d.duration[v]), v))
+            bisect.insort(self.sched[h], _Entry(start, start + self.dur[v], v, self.place_of[v]))
             self.week[w] += ins.working
             self.day[w, int(d.visit_day[v])] += ins.working
             self.attend[int(d.visit_client[v])].add(w)
@@ -305,8 +320,9 @@ def construct(data: ProblemData) -> Solution:
     )
     for v in order:
         b.staff(v, pool=[w for w in b.counted[v] if not data.is_coordinator[w]])
+    # Then coordinators' spare field time, for what carers alone could not staff.
     for v in order:
-        if v not in b.sol.start:
+        if v not in b.sol.start and any(data.is_coordinator[w] for w in b.counted[v]):
             b.staff(v)
     _coordinator_pass(b, shadow=True)
     return b.sol

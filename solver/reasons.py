@@ -12,7 +12,6 @@ import numpy as np
 
 from solver.data import ProblemData
 from solver.heuristic import Builder
-from solver.rota import Solution
 
 
 def _skills_phrase(names: list[str]) -> str:
@@ -35,9 +34,9 @@ def _names(data: ProblemData, workers: list[int], limit: int = 4) -> str:
     return shown + (f" and {len(workers) - limit} more" if len(workers) > limit else "")
 
 
-def unstaffed_reasons(data: ProblemData, sol: Solution) -> dict[int, str]:
-    """A reason for every unstaffed visit of ``sol``."""
-    builder = Builder.loaded(data, sol)
+def unstaffed_reasons(builder: Builder) -> dict[int, str]:
+    """A reason for every unstaffed visit of the solution loaded into ``builder``."""
+    data, sol = builder.data, builder.sol
     return {
         v: unstaffed_reason(data, builder, v) for v in range(data.n_visits) if v not in sol.start
     }
@@ -116,10 +115,10 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
 
 
 def coordinator_details(
-    data: ProblemData, sol: Solution, shortfalls: list[tuple[int, int, str]]
+    builder: Builder, shortfalls: list[tuple[int, int, str]]
 ) -> dict[tuple[int, int, str], str]:
-    """Why each required coordinator visit is missing."""
-    builder = Builder.loaded(data, sol)
+    """Why each required coordinator visit is missing from the solution in ``builder``."""
+    data = builder.data
     out = {}
     req_of = {(r.coordinator, r.month): r for r in data.requirements}
     for k, c, month in shortfalls:

@@ -73,10 +73,14 @@ def lower_bound(data: ProblemData) -> float:
 
 
 class Search:
-    def __init__(self, data: ProblemData, options: SolveOptions, progress: Progress | None) -> None:
+    def __init__(
+        self, data: ProblemData, options: SolveOptions, progress: Progress | None, started: float
+    ) -> None:
         self.data, self.options, self.progress = data, options, progress
         self.rng = random.Random(options.seed)
-        self.t0 = time.monotonic()
+        self.t0 = started
+        # Writing the rota and its reasons takes about 0.2 ms a visit; leave room for it.
+        self.wall_limit = max(0.5, options.time_limit - 0.0002 * data.n_visits)
         self.dtime = 0.0
         self.steps = 0
         coords = np.array([(w.home.lat, w.home.lon) for w in data.problem.workers])
@@ -211,7 +215,11 @@ class Search:
         fractional = bool(np.any(d.travel_exact != np.floor(d.travel_exact)))
         if estimated_arcs(d, list(every), set(all_workers)) <= FULL_MODEL_ARCS:
             sol, optimal, solver = self.sub_solve(
-                Neighbourhood(every, all_workers), best, budget, opts.time_limit, whole=True
+                Neighbourhood(every, all_workers),
+                best,
+                budget,
+                self.wall_limit - self.elapsed(),
+                whole=True,
             )
             if sol is not None:
                 obj = account(d, sol).objective
@@ -227,7 +235,7 @@ class Search:
                 return best, "optimal" if proven else "feasible", bound
             return best, "feasible", bound
         size = HOOD_WORKERS
-        while self.dtime < budget and self.elapsed() < opts.time_limit:
+        while self.dtime < budget and self.elapsed() < self.wall_limit:
             pick = self.rng.random()
             if pick < 0.4:
                 hood = self.unstaffed_hood(best, size)
@@ -239,7 +247,7 @@ class Search:
                 hood = self.coordinator_hood(best, size)
             if not hood.visits:
                 continue
-            remaining = opts.time_limit - self.elapsed()
+            remaining = self.wall_limit - self.elapsed()
             sol, _, _ = self.sub_solve(
                 hood, best, min(SUB_DTIME, budget - self.dtime + 0.05), remaining
             )
@@ -266,9 +274,14 @@ class Search:
 
 
 def optimise(
-    data: ProblemData, start: Solution, options: SolveOptions, progress: Progress | None = None
+    data: ProblemData,
+    start: Solution,
+    options: SolveOptions,
+    progress: Progress | None = None,
+    started: float | None = None,
 ) -> tuple[Solution, Status, float | None]:
-    """Improve ``start`` with CP-SAT for ``options.time_limit`` seconds."""
+    """Improve ``start`` with CP-SAT until ``options.time_limit`` seconds after ``started``."""
     if options.log:
         print(f"carerota: {data.n_visits} visits, {data.n_workers} workers", file=sys.stderr)
-    return Search(data, options, progress).run(start)
+    began = time.monotonic() if started is None else started
+    return Search(data, options, progress, began).run(start)

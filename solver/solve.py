@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from solver.contract import Problem, Rota, Status
 from solver.data import ProblemData, build
-from solver.heuristic import construct
+from solver.heuristic import Builder, construct
 from solver.reasons import coordinator_details, unstaffed_reasons
 from solver.rota import Solution, account, to_rota
 
@@ -27,13 +28,14 @@ class SolveOptions:
 def finish(data: ProblemData, sol: Solution, status: Status, best_bound: float | None) -> Rota:
     """Write ``sol`` as a rota with reasons for everything it leaves undone."""
     shortfalls = account(data, sol).shortfalls
+    loaded = Builder.loaded(data, sol)
     return to_rota(
         data,
         sol,
         status=status,
-        reasons=unstaffed_reasons(data, sol),
+        reasons=unstaffed_reasons(loaded),
         best_bound=best_bound,
-        shortfall_details=coordinator_details(data, sol, shortfalls),
+        shortfall_details=coordinator_details(loaded, shortfalls),
     )
 
 
@@ -42,11 +44,12 @@ def solve(
 ) -> Rota:
     """The best rota found for ``problem`` within ``options.time_limit`` seconds."""
     options = options or SolveOptions()
+    started = time.monotonic()
     data = build(problem)
     start = construct(data)
     if options.method == "heuristic":
         return finish(data, start, "feasible", None)
     from solver.search import optimise  # the CP-SAT import is heavy; the heuristic needs none
 
-    sol, status, bound = optimise(data, start, options, progress)
+    sol, status, bound = optimise(data, start, options, progress, started=started)
     return finish(data, sol, status, bound)
