@@ -25,7 +25,7 @@ test: $(STAMP) lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/pytest benchmarks --benchmark-only -p no:randomly
+	$(BIN)/pytest benchmarks --benchmark-only
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -218,7 +218,17 @@ class Builder:
         fixed = [o for o in options if o.worker in pinned]
         if len(fixed) < len(pinned):
             return False
-        free = sorted((o for o in options if o.worker not in pinned), key=lambda o: o.cost)
+        c = int(d.visit_client[v])
+        known = self.attend[c]
+        # Familiar carers first (those who already see the client, then those in its history),
+        # cheapest insertion among them; strangers only when no familiar carer fits.
+        free = sorted(
+            (o for o in options if o.worker not in pinned),
+            key=lambda o: (
+                o.worker not in known and not d.familiar[c, o.worker],
+                o.cost,
+            ),
+        )
         if need - len(fixed) == 0:
             crew = fixed
         elif need - len(fixed) == 1:

@@ -38,6 +38,7 @@ FULL_MODEL_ARCS = 25_000
 # workers and half a deterministic second per step staffed the most visits (see docs/search.md).
 SUB_DTIME = 0.5
 HOOD_WORKERS = 3
+TRADE_SHARE = 0.5
 
 
 def estimated_arcs(data: ProblemData, visits: list[int], workers: set[int]) -> int:
@@ -163,14 +164,19 @@ class Search:
         visits = day[(d.last_start[day] >= lo) & (d.earliest[day] <= hi)]
         return Neighbourhood(frozenset(int(u) for u in visits), frozenset(crew))
 
-    def client_hood(self, sol: Solution, size: int) -> Neighbourhood:
-        """A client's whole week with the carers who know them or see them now."""
+    def client_hood(self, sol: Solution, size: int, trade: bool) -> Neighbourhood:
+        """A client's whole week with the carers who know them or see them now.
+
+        With ``trade`` those carers' own weeks are free too, so they can swap clients: a
+        carer can only take over a client's visit if their other visits can move out of the way.
+        """
         d = self.data
         # Clients who see many faces are where continuity can be won back.
-        faces = np.zeros(d.n_clients)
+        faces: dict[int, set[int]] = defaultdict(set)
         for v, ws in sol.workers.items():
-            faces[d.visit_client[v]] += len(ws)
-        c = int(self.rng.choices(range(d.n_clients), weights=(faces + 1).tolist())[0])
+            faces[int(d.visit_client[v])].update(ws)
+        weights = [len(faces.get(c, ())) ** 2 + 1 for c in range(d.n_clients)]
+        c = self.rng.choices(range(d.n_clients), weights=weights)[0]
         visits = [int(v) for v in np.flatnonzero(d.visit_client == c)]
         team = {w for v in visits for w in sol.workers.get(v, [])}
         team |= {int(w) for w in np.flatnonzero(d.familiar[c])}
@@ -178,6 +184,9 @@ class Search:
         if k >= 0:
             team.add(k)
         team_list = sorted(team, key=lambda w: (self.rng.random(), w))[:size]
+        if trade:
+            chosen = set(team_list)
+            visits += [v for v, ws in sol.workers.items() if chosen.intersection(ws)]
         return Neighbourhood(frozenset(visits), frozenset(team_list))
 
     def coordinator_hood(self, sol: Solution, size: int) -> Neighbourhood:
@@ -242,7 +251,7 @@ class Search:
             elif pick < 0.6:
                 hood = self.day_hood(best, size)
             elif pick < 0.85:
-                hood = self.client_hood(best, size)
+                hood = self.client_hood(best, size, trade=self.rng.random() < TRADE_SHARE)
             else:
                 hood = self.coordinator_hood(best, size)
             if not hood.visits:
