@@ -106,6 +106,7 @@ def _solve(problem: Problem, args: argparse.Namespace) -> Rota:
                 time_limit=args.time_limit,
                 seed=args.seed,
                 workers=args.workers,
+                effort=args.effort,
                 method=args.method,
                 log=args.log,
             ),
@@ -223,6 +224,13 @@ def _solve_options(p: argparse.ArgumentParser, time_limit: float) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same rota)")
     p.add_argument("--workers", type=int, default=2, help="CP-SAT search workers (default 2)")
+    p.add_argument(
+        "--effort",
+        type=float,
+        metavar="UNITS",
+        help="stop after this much CP-SAT deterministic time: the same rota on any "
+        "machine, however busy (default: 0.6 units per second of --time-limit)",
+    )
     p.add_argument(
         "--method",
         choices=("cpsat", "heuristic"),

@@ -220,7 +220,7 @@ class Search:
         self.report(best_obj, bound)
         every = frozenset(range(d.n_visits))
         all_workers = frozenset(range(d.n_workers))
-        budget = opts.time_limit * DTIME_PER_SECOND
+        budget = opts.effort if opts.effort is not None else opts.time_limit * DTIME_PER_SECOND
         fractional = bool(np.any(d.travel_exact != np.floor(d.travel_exact)))
         if estimated_arcs(d, list(every), set(all_workers)) <= FULL_MODEL_ARCS:
             sol, optimal, solver = self.sub_solve(

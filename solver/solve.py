@@ -23,6 +23,9 @@ class SolveOptions:
     workers: int = 2
     method: str = "cpsat"  # "cpsat" or "heuristic"
     log: bool = False
+    # CP-SAT deterministic time to spend; None: 0.6 units per second of ``time_limit``. Set it to
+    # make a run reproducible on any machine, however loaded (``time_limit`` still caps it).
+    effort: float | None = None
 
 
 def finish(data: ProblemData, sol: Solution, status: Status, best_bound: float | None) -> Rota:
