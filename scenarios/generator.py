@@ -574,7 +574,9 @@ class _Agency:
         plan.prune(rng)
         for _ in range(CARER_ROUNDS):
             trial = plan.copy()
-            for shape in rng.sample(trial.shapes, max(2, len(trial.shapes) // 10)):
+            for shape in rng.sample(
+                trial.shapes, min(len(trial.shapes), max(2, len(trial.shapes) // 10))
+            ):
                 trial.remove(shape)
             trial.fill(rng)
             trial.prune(rng)

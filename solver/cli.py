@@ -283,6 +283,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("which", choices=("problem", "rota"))
     p.add_argument("-o", "--output", default="-")
     p.set_defaults(run=cmd_schema)
+    from api.cli import add_commands  # the service: serve, worker, agency
+
+    add_commands(sub)
     return top
 
 

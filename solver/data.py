@@ -280,10 +280,15 @@ def build(problem: Problem) -> ProblemData:
     allowed = client_ok[visit_client] if n_v else allowed
     earliest = np.array([clock.minute_up(v.earliest_start) for v in visits], dtype=np.int64)
     latest = np.array([clock.minute_down(v.latest_start) for v in visits], dtype=np.int64)
-    late_allowed = np.array([v.late_allowed_minutes for v in visits], dtype=np.int64)
     duration = np.array([v.duration_minutes for v in visits], dtype=np.int64)
     day_of = {d: i for i, d in enumerate(days)}
     visit_day = np.array([day_of[v.earliest_start.date()] for v in visits], dtype=np.int64)
+    # A late start stays on the window's day: past midnight it would move the visit's day, its
+    # caps and its month under the coordinator rule, which no coordinator would expect.
+    late_allowed = np.minimum(
+        np.array([v.late_allowed_minutes for v in visits], dtype=np.int64),
+        np.maximum(0, day_start[visit_day + 1] - 1 - latest) if n_v else 0,
+    ).astype(np.int64)
 
     # A shift can hold a visit when some start in the window fits wholly inside it.
     last = latest + late_allowed

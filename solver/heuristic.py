@@ -39,6 +39,10 @@ class Insertion:
     hi: int
     cost: float
     working: int  # extra working minutes (visit + between-visit travel)
+    # The part of ``working`` that lands on the next visit's day (the changed leg into it),
+    # which differs from the visit's own day only in a shift over midnight.
+    spill: int = 0
+    spill_day: int = -1
 
 
 class Builder:
@@ -153,7 +157,13 @@ class Builder:
                 between = tt[a][place] + tt[place][b] - tt[a][b]
                 homeward = 0
             working = dur + between
-            if not ignore_caps and not self._fits_caps(w, self.day_of[v], working):
+            spill = 0 if nxt is None else tt[place][b] - (0 if prev is None else tt[a][b])
+            spill_day = -1 if nxt is None else self.day_of[nxt.visit]
+            if spill_day == self.day_of[v]:
+                spill, spill_day = 0, -1
+            if not ignore_caps and not self._fits_caps(
+                w, self.day_of[v], working - spill, spill_day, spill
+            ):
                 continue
             cost = (
                 wt.travel_minute * between
@@ -163,16 +173,22 @@ class Builder:
                 * min(working, max(0, int(d.contracted[w]) - int(self.week[w])))
             )
             if best is None or cost < best.cost:
-                best = Insertion(w, lo, hi, cost, working)
+                best = Insertion(w, lo, hi, cost, working, spill, spill_day)
         if best is not None:
             best.cost += self._continuity(v, w)
         return best
 
-    def _fits_caps(self, w: int, day: int, working: int) -> bool:
+    def _fits_caps(
+        self, w: int, day: int, working: int, spill_day: int = -1, spill: int = 0
+    ) -> bool:
         d = self.data
-        if d.max_week[w] >= 0 and self.week[w] + working > d.max_week[w]:
+        if d.max_week[w] >= 0 and self.week[w] + working + spill > d.max_week[w]:
             return False
-        return not (d.max_day[w] >= 0 and self.day[w, day] + working > d.max_day[w])
+        if d.max_day[w] < 0:
+            return True
+        if spill_day >= 0 and self.day[w, spill_day] + spill > d.max_day[w]:
+            return False
+        return bool(self.day[w, day] + working <= d.max_day[w])
 
     def _continuity(self, v: int, w: int) -> float:
         d, wt = self.data, self.data.weights
@@ -192,7 +208,9 @@ class Builder:
             h = d.visit_shift[v][w]
             bisect.insort(self.sched[h], _Entry(start, start + self.dur[v], v, self.place_of[v]))
             self.week[w] += ins.working
-            self.day[w, int(d.visit_day[v])] += ins.working
+            self.day[w, int(d.visit_day[v])] += ins.working - ins.spill
+            if ins.spill_day >= 0:
+                self.day[w, ins.spill_day] += ins.spill
             self.attend[int(d.visit_client[v])].add(w)
         if counted:
             self.sol.start[v] = start

@@ -232,16 +232,19 @@ class RotaModel:
         arcs: list[tuple[int, int, cp_model.LiteralT]] = []
         travel_terms: list[cp_model.LinearExprT] = []
         home_terms: list[cp_model.LinearExprT] = []
-        minutes: list[cp_model.LinearExprT] = []
+        # Working minutes per calendar day: a visit's minutes and the leg into it count on the
+        # day the visit starts (a night shift spreads over two days).
+        by_day: dict[int, list[cp_model.LinearExprT]] = defaultdict(list)
+        days = [int(d.visit_day[n.visit]) for n in nodes]
         tag = f"{d.worker_ids[w]},{h}"
         empty = m.new_bool_var(f"idle[{tag}]")
         arcs.append((0, 0, empty))
         for i, node in enumerate(nodes, start=1):
             if not isinstance(node.present, int):
                 arcs.append((i, i, ~node.present))
-                minutes.append(dur[i - 1] * node.present)
+                by_day[days[i - 1]].append(dur[i - 1] * node.present)
             else:
-                minutes.append(dur[i - 1])
+                by_day[days[i - 1]].append(dur[i - 1])
             out_lit = m.new_bool_var(f"leave[{tag},{i}]")
             in_lit = m.new_bool_var(f"back[{tag},{i}]")
             arcs += [(0, i, out_lit), (i, 0, in_lit)]
@@ -264,13 +267,14 @@ class RotaModel:
             if not (isinstance(a.start, int) and isinstance(b.start, int)):
                 m.add(b.start >= a.start + dur[i] + travel).only_enforce_if(lit)
             travel_terms.append(travel * lit)
+            by_day[days[j]].append(travel * lit)
         m.add_circuit(arcs)
         self.vars.arcs[(w, h)] = arcs
         self.terms["travel_minute"].append((cp_model.LinearExpr.sum(travel_terms), 1.0))
         self.terms["home_travel_minute"].append((cp_model.LinearExpr.sum(home_terms), 1.0))
-        day = int(np.searchsorted(d.day_start, d.shift_start[h], side="right") - 1)
-        self.vars.working.setdefault(w, []).extend(minutes + travel_terms)
-        self.vars.working_day.setdefault((w, day), []).extend(minutes + travel_terms)
+        for day, work in by_day.items():
+            self.vars.working.setdefault(w, []).extend(work)
+            self.vars.working_day.setdefault((w, day), []).extend(work)
 
     def add_after_links(self) -> None:
         """Rule 2's ``after``: enforced whenever both visits are staffed."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from solver.contract import Violation
 from solver.data import ProblemData
 from solver.heuristic import Builder
 
@@ -157,7 +158,8 @@ def coordinator_details(
         else:
             cap = data.max_week[k]
             out[(k, c, month)] = (
-                f"{kid}'s field time ({cap} minutes a week) is used up by other clients{paced}"
+                f"{kid}'s field time ({cap} minutes a week) does not stretch to a visit of "
+                f"{cid}{paced}"
             )
     return out
 
@@ -165,3 +167,30 @@ def coordinator_details(
 def _can_join(builder: Builder, v: int, k: int) -> bool:
     start = builder.sol.start.get(v)
     return start is not None and builder.insertion(v, k, at=start, ignore_caps=True) is not None
+
+
+def pinned_contradictions(data: ProblemData) -> list[Violation]:
+    """Pins the hard rules themselves forbid: the contract's ``infeasible`` case."""
+    out = []
+    for v, pins in enumerate(data.pinned):
+        for w in pins:
+            why = (
+                "lacks a required skill"
+                if not data.skilled[v, w]
+                else "is excluded by the client or does not match its gender preference"
+                if not data.allowed[v, w]
+                else "has no shift that holds the visit's window"
+                if w not in data.visit_shift[v]
+                else ""
+            )
+            if why:
+                wid = data.worker_ids[w]
+                out.append(
+                    Violation(
+                        rule="pinned_worker",
+                        visit=data.visit_ids[v],
+                        worker=wid,
+                        detail=f"{wid} is pinned to {data.visit_ids[v]} but {why}",
+                    )
+                )
+    return out

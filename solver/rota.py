@@ -218,8 +218,10 @@ def to_rota(
         by_day: dict[int, list[Leg]] = defaultdict(list)
         for leg in acc.legs[w]:
             by_day[int(data.visit_day[leg.visit])].append(leg)
+        # A shift over midnight goes home once: that leg belongs to the day of its last visit.
+        last_day = {leg.shift: int(data.visit_day[leg.visit]) for leg in acc.legs[w]}
         for d, day_legs in sorted(by_day.items()):
-            shifts = {leg.shift for leg in day_legs}
+            shifts = {leg.shift for leg in day_legs if last_day[leg.shift] == d}
             home = sum(leg.travel_before for leg in day_legs if leg.home) + sum(
                 acc.home_after[(w, h)] for h in shifts
             )

@@ -39,6 +39,9 @@ FULL_MODEL_ARCS = 25_000
 SUB_DTIME = 0.5
 HOOD_WORKERS = 3
 TRADE_SHARE = 0.5
+# After this many steps without improvement, one wide step (up to WIDE_WORKERS workers).
+STALE_STEPS = 15
+WIDE_WORKERS = 12
 
 
 def estimated_arcs(data: ProblemData, visits: list[int], workers: set[int]) -> int:
@@ -152,14 +155,23 @@ class Search:
         if not open_visits:
             return self.day_hood(sol, size)
         v = self.rng.choice(open_visits)
-        place = d.visit_place(v)
-        dist = d.travel[0, place]
-        crew = sorted(
-            self.crews[v],
-            key=lambda w: (dist[d.worker_place[w]] + self.rng.random() * 10, w),
-        )[:size]
         band = self.rng.choice((90, 150, 240))
         lo, hi = int(d.earliest[v]) - band, int(d.last_start[v]) + band
+        # Rank candidates by how close they are at that time of day: the nearest of their own
+        # visits within the band (or their home when they have none there).
+        near = d.travel[0, d.visit_place(v)]
+        where: dict[int, float] = {}
+        for u, s in sol.start.items():
+            if lo <= s <= hi:
+                for w in sol.workers[u]:
+                    where[w] = min(where.get(w, 1e9), float(near[d.visit_place(u)]))
+        crew = sorted(
+            self.crews[v],
+            key=lambda w: (
+                where.get(w, float(near[d.worker_place[w]])) + self.rng.random() * 10,
+                w,
+            ),
+        )[:size]
         day = self.visits_by_day[int(d.visit_day[v])]
         visits = day[(d.last_start[day] >= lo) & (d.earliest[day] <= hi)]
         return Neighbourhood(frozenset(int(u) for u in visits), frozenset(crew))
@@ -243,10 +255,15 @@ class Search:
                 self.report(best_obj, bound)
                 return best, "optimal" if proven else "feasible", bound
             return best, "feasible", bound
-        size = HOOD_WORKERS
+        size, stale = HOOD_WORKERS, 0
         while self.dtime < budget and self.elapsed() < self.wall_limit:
             pick = self.rng.random()
-            if pick < 0.4:
+            step = SUB_DTIME
+            if stale >= STALE_STEPS:
+                # Small neighbourhoods have stopped paying: one wide, longer step around an
+                # unstaffed visit, with every worker who could take it.
+                hood, step, stale = self.unstaffed_hood(best, WIDE_WORKERS), 4 * SUB_DTIME, 0
+            elif pick < 0.4:
                 hood = self.unstaffed_hood(best, size)
             elif pick < 0.6:
                 hood = self.day_hood(best, size)
@@ -257,18 +274,17 @@ class Search:
             if not hood.visits:
                 continue
             remaining = self.wall_limit - self.elapsed()
-            sol, _, _ = self.sub_solve(
-                hood, best, min(SUB_DTIME, budget - self.dtime + 0.05), remaining
-            )
+            sol, _, _ = self.sub_solve(hood, best, min(step, budget - self.dtime + 0.05), remaining)
+            self.steps += 1
+            stale += 1
             if sol is None:
                 continue
             obj = account(d, sol).objective
             if obj <= best_obj - 1e-9 or (obj <= best_obj and sol.start != best.start):
-                improved = obj < best_obj - 1e-9
+                if obj < best_obj - 1e-9:
+                    stale = 0
+                    self.report(obj, bound)
                 best, best_obj = sol, obj
-                if improved:
-                    self.report(best_obj, bound)
-            self.steps += 1
         if opts.log:
             print(
                 f"carerota: {self.steps} neighbourhoods, {self.dtime:.1f} deterministic time "

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from solver.contract import Problem, Rota, Status
 from solver.data import ProblemData, build
 from solver.heuristic import Builder, construct
-from solver.reasons import coordinator_details, unstaffed_reasons
+from solver.reasons import coordinator_details, pinned_contradictions, unstaffed_reasons
 from solver.rota import Solution, account, to_rota
 
 # (elapsed seconds, objective, best bound) on every improvement.
@@ -32,7 +32,10 @@ def finish(data: ProblemData, sol: Solution, status: Status, best_bound: float |
     """Write ``sol`` as a rota with reasons for everything it leaves undone."""
     shortfalls = account(data, sol).shortfalls
     loaded = Builder.loaded(data, sol)
-    return to_rota(
+    contradictions = pinned_contradictions(data)
+    if contradictions:
+        status = "infeasible"
+    rota = to_rota(
         data,
         sol,
         status=status,
@@ -40,6 +43,8 @@ def finish(data: ProblemData, sol: Solution, status: Status, best_bound: float |
         best_bound=best_bound,
         shortfall_details=coordinator_details(loaded, shortfalls),
     )
+    rota.violations = contradictions + rota.violations
+    return rota
 
 
 def solve(

@@ -32,19 +32,19 @@ def verified(problem: Problem, rota: Rota) -> Report:
     assert sorted(ids) == sorted(v.id for v in problem.visits)  # every visit exactly once
     assert all(u.reason.strip() for u in rota.unassigned)
     assert rota.objective == pytest.approx(report.objective, abs=0.01)
-    assert len(rota.violations) == len(report.shortfalls)
+    coordinator = [v for v in rota.violations if v.rule == "coordinator_monthly_visit"]
+    assert len(coordinator) == len(report.shortfalls)
     return report
 
 
 @st.composite
 def agencies(draw: st.DrawFn) -> Problem:
     """A small generated agency, its weights and lateness perturbed."""
-    raw: dict[str, Any] = generate(
-        draw(st.integers(3, 12), label="clients"),
-        draw(st.integers(0, 10_000), label="seed"),
-        start=draw(st.sampled_from(STARTS), label="start"),
-        days=draw(st.integers(1, 3), label="days"),
-    )
+    clients = draw(st.integers(3, 12), label="clients")
+    seed = draw(st.integers(0, 10_000), label="seed")
+    start = draw(st.sampled_from(STARTS), label="start")
+    days = draw(st.integers(1, 3), label="days")
+    raw: dict[str, Any] = generate(clients, seed, start=start, days=days)
     raw["weights"] = {
         "home_travel_minute": draw(st.sampled_from([0, 0.5, 1])),
         "late_minute": draw(st.sampled_from([0, 5, 20])),
@@ -74,3 +74,7 @@ def test_every_rota_passes_the_checker(problem: Problem) -> None:
         assert best.best_bound <= report.objective + 1e-6
     if best.status == "optimal":
         assert best.best_bound == pytest.approx(best.objective, abs=0.01)
+
+
+def test_generator_copes_with_a_three_client_day() -> None:
+    Problem.model_validate(generate(3, 9, start=date(2026, 11, 23), days=1))
