@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from helpers import verified
 
 from solver.checker import Report, check
 from solver.contract import Problem, Rota
@@ -118,19 +119,6 @@ def agency(**changes: Any) -> Problem:
     }
     base.update(changes)
     return Problem.model_validate(base)
-
-
-def verified(problem: Problem, rota: Rota) -> Report:
-    """Check ``rota`` and the invariants every rota must keep; return the checker's report."""
-    report = check(problem, rota)
-    assert report.ok, [str(b) for b in report.breaches[:5]]
-    ids = [a.visit for a in rota.assignments] + [u.visit for u in rota.unassigned]
-    assert sorted(ids) == sorted(v.id for v in problem.visits)  # every visit exactly once
-    assert all(u.reason.strip() for u in rota.unassigned)
-    assert rota.objective == pytest.approx(report.objective, abs=0.01)
-    coordinator = [v for v in rota.violations if v.rule == "coordinator_monthly_visit"]
-    assert len(coordinator) == len(report.shortfalls)
-    return report
 
 
 def solved(problem: Problem) -> tuple[Rota, Report]:

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import verified
 
-from solver.checker import Report, check
-from solver.contract import Problem, Rota
+from solver.contract import Problem
 from solver.solve import SolveOptions, solve
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
@@ -18,19 +18,6 @@ SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 def load(path: Path) -> Problem:
     return Problem.model_validate_json(path.read_text())
-
-
-def verified(problem: Problem, rota: Rota) -> Report:
-    """Check ``rota`` and the invariants every rota must keep; return the checker's report."""
-    report = check(problem, rota)
-    assert report.ok, [str(b) for b in report.breaches[:5]]
-    ids = [a.visit for a in rota.assignments] + [u.visit for u in rota.unassigned]
-    assert sorted(ids) == sorted(v.id for v in problem.visits)  # every visit exactly once
-    assert all(u.reason.strip() for u in rota.unassigned)
-    assert rota.objective == pytest.approx(report.objective, abs=0.01)
-    coordinator = [v for v in rota.violations if v.rule == "coordinator_monthly_visit"]
-    assert len(coordinator) == len(report.shortfalls)
-    return report
 
 
 def quick(method: str = "cpsat", time_limit: float = 3.0, seed: int = 0) -> SolveOptions:
