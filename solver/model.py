@@ -22,7 +22,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from solver.data import ProblemData
-from solver.rota import Solution, account
+from solver.rota import Account, Solution, account
 
 
 def _up(minutes: float) -> int:
@@ -82,8 +82,11 @@ class Fixed:
 class RotaModel:
     """One CP-SAT model over a neighbourhood of ``sol``; ``read`` merges its answer back."""
 
-    def __init__(self, data: ProblemData, sol: Solution, hood: Neighbourhood) -> None:
+    def __init__(
+        self, data: ProblemData, sol: Solution, hood: Neighbourhood, acc: Account | None = None
+    ) -> None:
         self.data, self.sol, self.hood = data, sol, hood
+        self._acc = acc if acc is not None else account(data, sol)
         self.model = cp_model.CpModel()
         self.vars = Variables()
         self.terms: dict[str, list[tuple[cp_model.LinearExprT, float]]] = defaultdict(list)
@@ -132,7 +135,7 @@ class RotaModel:
 
     def _fixed(self) -> Fixed:
         d, sol, free = self.data, self.sol, set(self.free)
-        acc = account(d, sol)
+        acc = self._acc
         per_shift: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
         outside: dict[int, float] = defaultdict(float)
         outside_day: dict[tuple[int, int], float] = defaultdict(float)

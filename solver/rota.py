@@ -51,8 +51,11 @@ class Solution:
         return out
 
 
-def shift_of(data: ProblemData, w: int, start: int, end: int) -> int:
-    """The shift of worker ``w`` that holds ``[start, end]``, or -1."""
+def shift_of(data: ProblemData, w: int, start: int, end: int, v: int = -1) -> int:
+    """The shift of worker ``w`` that holds ``[start, end]`` (visit ``v``'s first), or -1."""
+    h = data.visit_shift[v].get(w, -1) if v >= 0 else -1
+    if h >= 0 and data.shift_start[h] <= start and end <= data.shift_end[h]:
+        return h
     for h in data.worker_shifts[w]:
         if data.shift_start[h] <= start and end <= data.shift_end[h]:
             return int(h)
@@ -101,7 +104,7 @@ def account(data: ProblemData, sol: Solution) -> Account:
         for v, counted in ordered:
             s = sol.start[v]
             e = s + int(data.duration[v])
-            h = shift_of(data, w, s, e)
+            h = shift_of(data, w, s, e, v)
             place = data.visit_place(v)
             if mine and mine[-1].shift == h:
                 before = float(data.travel_exact[mode, data.visit_place(mine[-1].visit), place])

@@ -26,7 +26,7 @@ from ortools.sat.python import cp_model
 from solver.contract import Status
 from solver.data import ProblemData
 from solver.model import SCALE, Neighbourhood, RotaModel
-from solver.rota import Solution, account
+from solver.rota import Account, Solution, account
 from solver.solve import Progress, SolveOptions
 
 # Deterministic time units per second of time limit: CP-SAT does about 0.7-0.9 a second here,
@@ -98,10 +98,19 @@ class Search:
         return time.monotonic() - self.t0
 
     def sub_solve(
-        self, hood: Neighbourhood, sol: Solution, dtime: float, wall: float, whole: bool = False
+        self,
+        hood: Neighbourhood,
+        sol: Solution,
+        dtime: float,
+        wall: float,
+        whole: bool = False,
+        acc: Account | None = None,
     ) -> tuple[Solution | None, bool, cp_model.CpSolver]:
-        """Solve one neighbourhood: (its solution or None, proven optimal, the solver)."""
-        model = RotaModel(self.data, sol, hood)
+        """Solve one neighbourhood of ``sol`` (``acc``: its account, if known).
+
+        Returns its solution or None, whether it was proven optimal, and the solver.
+        """
+        model = RotaModel(self.data, sol, hood, acc)
         model.hint(sol)
         solver = cp_model.CpSolver()
         p = solver.parameters
@@ -201,10 +210,10 @@ class Search:
             visits += [v for v, ws in sol.workers.items() if chosen.intersection(ws)]
         return Neighbourhood(frozenset(visits), frozenset(team_list))
 
-    def coordinator_hood(self, sol: Solution, size: int) -> Neighbourhood:
+    def coordinator_hood(self, sol: Solution, acc: Account, size: int) -> Neighbourhood:
         """A coordinator's open clients on the coordinator's days, with the carers there."""
         d = self.data
-        short = account(d, sol).shortfalls
+        short = acc.shortfalls
         if not short:
             return self.day_hood(sol, size)
         k, c, _ = self.rng.choice(short)
@@ -226,10 +235,9 @@ class Search:
 
     def run(self, start: Solution) -> tuple[Solution, Status, float | None]:
         d, opts = self.data, self.options
-        best = start
-        best_obj = account(d, best).objective
+        best, best_acc = start, account(d, start)
         bound = lower_bound(d)
-        self.report(best_obj, bound)
+        self.report(best_acc.objective, bound)
         every = frozenset(range(d.n_visits))
         all_workers = frozenset(range(d.n_workers))
         budget = opts.effort if opts.effort is not None else opts.time_limit * DTIME_PER_SECOND
@@ -241,11 +249,14 @@ class Search:
                 budget,
                 self.wall_limit - self.elapsed(),
                 whole=True,
+                acc=best_acc,
             )
             if sol is not None:
-                obj = account(d, sol).objective
-                if obj <= best_obj:
-                    best, best_obj = sol, obj
+                acc = account(d, sol)
+                obj = acc.objective
+                if obj <= best_acc.objective:
+                    best, best_acc = sol, acc
+                best_obj = best_acc.objective
                 proven = optimal and not fractional
                 # The model leaves out what no neighbourhood can change (visits nobody can
                 # staff); the exact objective minus the model's value is that constant.
@@ -270,21 +281,25 @@ class Search:
             elif pick < 0.85:
                 hood = self.client_hood(best, size, trade=self.rng.random() < TRADE_SHARE)
             else:
-                hood = self.coordinator_hood(best, size)
+                hood = self.coordinator_hood(best, best_acc, size)
             if not hood.visits:
                 continue
             remaining = self.wall_limit - self.elapsed()
-            sol, _, _ = self.sub_solve(hood, best, min(step, budget - self.dtime + 0.05), remaining)
+            sol, _, _ = self.sub_solve(
+                hood, best, min(step, budget - self.dtime + 0.05), remaining, acc=best_acc
+            )
             self.steps += 1
             stale += 1
             if sol is None:
                 continue
-            obj = account(d, sol).objective
-            if obj <= best_obj - 1e-9 or (obj <= best_obj and sol.start != best.start):
-                if obj < best_obj - 1e-9:
+            acc = account(d, sol)
+            gain = best_acc.objective - acc.objective
+            # Equal-cost moves are kept too: they let the search drift across plateaus.
+            if gain > 1e-9 or (gain >= 0 and sol.start != best.start):
+                if gain > 1e-9:
                     stale = 0
-                    self.report(obj, bound)
-                best, best_obj = sol, obj
+                    self.report(acc.objective, bound)
+                best, best_acc = sol, acc
         if opts.log:
             print(
                 f"carerota: {self.steps} neighbourhoods, {self.dtime:.1f} deterministic time "
