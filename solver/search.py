@@ -23,6 +23,7 @@ from collections import defaultdict
 import numpy as np
 from ortools.sat.python import cp_model
 
+from solver.bounds import lower_bound
 from solver.contract import Status
 from solver.data import ProblemData
 from solver.model import SCALE, Neighbourhood, RotaModel
@@ -51,29 +52,6 @@ def estimated_arcs(data: ProblemData, visits: list[int], workers: set[int]) -> i
             if w in workers and (data.can_count(v, w) or data.is_coordinator[w]):
                 per_shift[h] += 1
     return sum(n * n for n in per_shift.values())
-
-
-def lower_bound(data: ProblemData) -> float:
-    """A cheap valid bound: visits no crew can ever staff, coordinator visits nobody can make."""
-    wt = data.weights
-    unstaffable = sum(
-        1
-        for v in range(data.n_visits)
-        if sum(1 for w in data.visit_shift[v] if data.can_count(v, w)) < int(data.required[v])
-    )
-    impossible = 0
-    for req in data.requirements:
-        k, days = req.coordinator, set(req.days.tolist())
-        reachable = sum(
-            1
-            for c in req.clients.tolist()
-            if any(
-                int(data.visit_day[v]) in days and k in data.visit_shift[v]
-                for v in np.flatnonzero(data.visit_client == c)
-            )
-        )
-        impossible += max(0, req.required - reachable)
-    return wt.unassigned_visit * unstaffable + wt.coordinator_rule * impossible
 
 
 class Search:
@@ -236,7 +214,9 @@ class Search:
     def run(self, start: Solution) -> tuple[Solution, Status, float | None]:
         d, opts = self.data, self.options
         best, best_acc = start, account(d, start)
-        bound = lower_bound(d)
+        # A twentieth of the time limit at most goes to proving coordinator visits impossible.
+        share = 0.05 * opts.time_limit / max(1, len(d.requirements))
+        bound = lower_bound(d, time_limit=min(0.5, share))
         self.report(best_acc.objective, bound)
         every = frozenset(range(d.n_visits))
         all_workers = frozenset(range(d.n_workers))
