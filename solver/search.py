@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import random
 import sys
+import threading
 import time
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -28,7 +30,7 @@ from solver.contract import Status
 from solver.data import ProblemData
 from solver.model import SCALE, Neighbourhood, RotaModel
 from solver.rota import Account, Solution, account
-from solver.solve import Progress, SolveOptions
+from solver.solve import Progress, SolveOptions, StopRequest
 
 # Deterministic time units per second of time limit: CP-SAT does about 0.7-0.9 a second here,
 # so the deterministic budget, not the wall clock, normally ends the search (reproducible).
@@ -56,9 +58,16 @@ def estimated_arcs(data: ProblemData, visits: list[int], workers: set[int]) -> i
 
 class Search:
     def __init__(
-        self, data: ProblemData, options: SolveOptions, progress: Progress | None, started: float
+        self,
+        data: ProblemData,
+        options: SolveOptions,
+        progress: Progress | None,
+        started: float,
+        should_stop: StopRequest | None = None,
     ) -> None:
         self.data, self.options, self.progress = data, options, progress
+        self.stoppable = should_stop is not None
+        self.should_stop = should_stop or (lambda: False)
         self.rng = random.Random(options.seed)
         self.t0 = started
         # Writing the rota and its reasons takes about 0.2 ms a visit; leave room for it.
@@ -100,11 +109,32 @@ class Search:
         p.log_search_progress = self.options.log
         if p.num_workers > 1:
             p.interleave_search = True  # parallel yet reproducible
-        status = solver.solve(model.model)
+        if whole and self.stoppable:
+            status = self._solve_stoppable(solver, model.model)
+        else:
+            status = solver.solve(model.model)
         self.dtime += solver.response_proto.deterministic_time + 0.02
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return model.read(solver), status == cp_model.OPTIMAL, solver
         return None, False, solver
+
+    def _solve_stoppable(self, solver: cp_model.CpSolver, model: cp_model.CpModel) -> Any:
+        """A long whole-period solve that a stop request can end early."""
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.25):
+                if self.should_stop():
+                    solver.stop_search()
+                    return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            return solver.solve(model)
+        finally:
+            done.set()
+            watcher.join()
 
     # -- neighbourhoods ------------------------------------------------------------------------
 
@@ -247,7 +277,7 @@ class Search:
                 return best, "optimal" if proven else "feasible", bound
             return best, "feasible", bound
         size, stale = HOOD_WORKERS, 0
-        while self.dtime < budget and self.elapsed() < self.wall_limit:
+        while self.dtime < budget and self.elapsed() < self.wall_limit and not self.should_stop():
             pick = self.rng.random()
             step = SUB_DTIME
             if stale >= STALE_STEPS:
@@ -299,9 +329,10 @@ def optimise(
     options: SolveOptions,
     progress: Progress | None = None,
     started: float | None = None,
+    should_stop: StopRequest | None = None,
 ) -> tuple[Solution, Status, float | None]:
     """Improve ``start`` with CP-SAT until ``options.time_limit`` seconds after ``started``."""
     if options.log:
         print(f"carerota: {data.n_visits} visits, {data.n_workers} workers", file=sys.stderr)
     began = time.monotonic() if started is None else started
-    return Search(data, options, progress, began).run(start)
+    return Search(data, options, progress, began, should_stop).run(start)

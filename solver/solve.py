@@ -14,6 +14,8 @@ from solver.rota import Solution, account, to_rota
 
 # (elapsed seconds, objective, best bound) on every improvement.
 Progress = Callable[[float, float, float], None]
+# Asked between search steps: True ends the search early with the best rota so far.
+StopRequest = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,16 @@ def finish(data: ProblemData, sol: Solution, status: Status, best_bound: float |
 
 
 def solve(
-    problem: Problem, options: SolveOptions | None = None, progress: Progress | None = None
+    problem: Problem,
+    options: SolveOptions | None = None,
+    progress: Progress | None = None,
+    should_stop: StopRequest | None = None,
 ) -> Rota:
-    """The best rota found for ``problem`` within ``options.time_limit`` seconds."""
+    """The best rota found for ``problem`` within ``options.time_limit`` seconds.
+
+    ``should_stop`` lets a caller cancel: the search ends within a step (about half a second)
+    and the best rota found so far comes back, status ``feasible``.
+    """
     options = options or SolveOptions()
     started = time.monotonic()
     data = build(problem)
@@ -59,5 +68,5 @@ def solve(
         return finish(data, start, "feasible", None)
     from solver.search import optimise  # the CP-SAT import is heavy; the heuristic needs none
 
-    sol, status, bound = optimise(data, start, options, progress, started=started)
+    sol, status, bound = optimise(data, start, options, progress, started, should_stop)
     return finish(data, sol, status, bound)

@@ -213,6 +213,20 @@ def backend(
         yield Backend("postgres", settings, databases.fresh, worker)
     finally:
         worker.stop()
+        forget_queue(broker, settings.celery_queue)
+
+
+def forget_queue(broker: str, queue: str) -> None:
+    """Delete the test queue's keys from Redis (the queue and Kombu's bindings of it)."""
+    import redis
+
+    client = redis.Redis.from_url(broker)
+    try:
+        keys = list(client.scan_iter(match=f"*{queue}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 class Service:

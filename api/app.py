@@ -1,0 +1,121 @@
+"""The FastAPI application: ``create_app(settings)`` builds one (``carerota serve`` runs it)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+
+from api import errors
+from api.db import Database, migrate
+from api.deps import CredentialCache
+from api.jobs import JobRunner, LocalProcessRunner
+from api.middleware import BodySizeLimit, ServerTiming
+from api.routers import health, rotas, runsheets
+from api.schemas import RotaRequest
+from api.settings import Settings
+
+log = logging.getLogger("carerota.api")
+
+PARSING_AT_ONCE = 1  # request bodies validated at the same time (see routers/rotas.py)
+
+DESCRIPTION = """
+Rota optimisation for home-care agencies, as a service.
+
+Ask for a rota (`POST /v1/rotas`), watch it improve (`GET /v1/rotas/{id}` or its `events`),
+publish it, and hand each carer their run sheet and calendar. Every request carries an
+agency's API key (`Authorization: Bearer crk_...`); a carer's link token opens only that carer's
+run sheet and calendar. Errors share one shape: `{"error": {"code", "message", "details"}}`.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("carerota")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0"
+
+
+def default_runner(settings: Settings, db: Database) -> JobRunner:
+    """Celery when a broker URL is set, else solve processes beside the web process."""
+    if settings.uses_celery:
+        from api.celery_app import CeleryRunner
+
+        return CeleryRunner(settings, db)
+    return LocalProcessRunner(settings, db)
+
+
+def create_app(settings: Settings | None = None, *, runner: JobRunner | None = None) -> FastAPI:
+    """The API for ``settings`` (from the environment by default).
+
+    Starting it (its lifespan) migrates the database, recovers jobs a previous run left behind
+    and starts the runner; ``runner`` replaces the default one (tests hand in their own).
+    """
+    settings = settings or Settings()
+    db = Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.parsing = asyncio.Semaphore(PARSING_AT_ONCE)
+        app.state.admitting = 0
+        await run_in_threadpool(migrate, settings.database_url)
+        active = runner or default_runner(settings, db)
+        app.state.runner = active
+        await run_in_threadpool(active.start)
+        # Everything loaded so far lives as long as the process. Frozen, it is left out of the
+        # collector's full passes, which would otherwise stall a request for ~50 ms now and then.
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(active.stop)
+            db.dispose()
+
+    app = FastAPI(
+        title="carerota",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.runner = runner
+    app.state.credentials = CredentialCache()
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(ServerTiming)
+    app.include_router(health.router)
+    app.include_router(rotas.router, prefix="/v1")
+    app.include_router(runsheets.router, prefix="/v1")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi_with_request_bodies(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def openapi_with_request_bodies(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's OpenAPI document, plus the schemas of bodies the endpoints parse themselves."""
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components: dict[str, Any] = schema.setdefault("components", {}).setdefault("schemas", {})
+    request = RotaRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in request.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    components["RotaRequest"] = request
+    return schema

@@ -1,0 +1,145 @@
+"""The production worker pool: solve jobs as Celery tasks over Redis (``carerota worker``).
+
+A task carries only a job id; the job's problem, options and state are in the database. The task
+calls the same :func:`api.jobs.run_job` as the local solve processes, so both give the same
+results. The database, not the broker, decides who runs a job (see :mod:`api.jobs`), so a task
+delivered twice runs once, and a job whose message was lost is sent again by
+:func:`recover_and_resend` when the API or a worker starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Final
+
+from celery import Celery
+
+from api.db import Database
+from api.jobs import ReaperThread, prewarm, queued_ids, recover, run_job
+from api.settings import Settings
+
+log = logging.getLogger("carerota.celery")
+
+TASK_NAME: Final = "carerota.run_job"
+
+# Per pool process: the settings the worker started with and a database opened after the fork
+# (connections must never be shared across fork).
+_state: dict[str, Any] = {}
+
+
+def make_celery(settings: Settings) -> Celery:
+    """The Celery application for ``settings``, with the solve task registered."""
+    app = Celery("carerota", broker=settings.broker_url)
+    app.conf.update(
+        task_default_queue=settings.celery_queue,
+        task_ignore_result=True,
+        # Solves are long: a worker takes one job at a time, never a batch it cannot start.
+        worker_prefetch_multiplier=1,
+        task_acks_late=False,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=5,
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+    )
+    app.task(name=TASK_NAME, ignore_result=True)(_run_job_task)
+    _state["settings"] = settings
+    return app
+
+
+def _database() -> Database:
+    pid = os.getpid()
+    if _state.get("pid") != pid:
+        _state["pid"] = pid
+        _state["db"] = Database(_state["settings"].database_url)
+    db: Database = _state["db"]
+    return db
+
+
+def _run_job_task(job_id: str) -> str | None:
+    """The Celery task: run one job to a final state in this pool process."""
+    settings: Settings = _state["settings"]
+    parent = os.getppid()
+    app = _state["app"]
+    return run_job(
+        _database(),
+        settings,
+        job_id,
+        # If the worker's main process dies, hand the job back rather than solve unseen.
+        stopping=lambda: os.getppid() != parent,
+        requeue=lambda ident: send(app, settings, ident),
+    )
+
+
+def send(app: Celery, settings: Settings, job_id: str) -> None:
+    """Queue the solve task for ``job_id``."""
+    app.send_task(TASK_NAME, args=[job_id], queue=settings.celery_queue)
+
+
+def recover_and_resend(app: Celery, db: Database, settings: Settings) -> None:
+    """Recover dead workers' jobs, then send a task for every queued job.
+
+    Redis may have lost its messages over a restart; sending again is harmless because a job
+    is claimed in the database by exactly one task.
+    """
+    recover(db, settings)
+    for job_id in queued_ids(db):
+        send(app, settings, job_id)
+
+
+class CeleryRunner:
+    """Jobs go to ``carerota worker`` processes through the broker; this process only sends."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.app = make_celery(settings)
+        _state["app"] = self.app
+        self._reaper = ReaperThread(db, settings, self.submit)
+        self._workers = 0
+
+    @property
+    def slots(self) -> int:
+        return max(1, self._workers)
+
+    def start(self) -> None:
+        try:
+            recover_and_resend(self.app, self.db, self.settings)
+        except Exception:
+            log.exception("could not reach the broker to re-send queued jobs")
+        self._reaper.start()
+
+    def stop(self) -> None:
+        self._reaper.stop()
+
+    def submit(self, job_id: str) -> None:
+        send(self.app, self.settings, job_id)
+
+    def ready(self) -> tuple[bool, str]:
+        replies = self.app.control.ping(timeout=1.0) or []
+        self._workers = len(replies)
+        return bool(replies), f"{len(replies)} Celery workers answered"
+
+
+def worker_main(settings: Settings, concurrency: int, loglevel: str) -> None:
+    """Run a Celery worker (``carerota worker``): recover, then take solve tasks."""
+    prewarm()  # before the pool forks, so every pool process has the solver imported
+    app = make_celery(settings)
+    _state["app"] = app
+    db = Database(settings.database_url)
+    try:
+        recover_and_resend(app, db, settings)
+    finally:
+        db.dispose()  # pool processes open their own connections
+    app.worker_main(
+        [
+            "worker",
+            f"--loglevel={loglevel.upper()}",
+            f"--concurrency={concurrency}",
+            f"--queues={settings.celery_queue}",
+            f"--hostname=carerota-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )

@@ -1,0 +1,173 @@
+"""The service's commands: ``carerota serve``, ``carerota worker``, ``carerota agency ...``.
+
+:func:`add_commands` registers them on the ``carerota`` command line (``solver/cli.py``). This
+module imports nothing heavy at load time, so ``carerota check`` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from api.settings import Settings
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    """Settings from the environment, with the command line's options on top."""
+    overrides = {k: v for k, v in extra.items() if v is not None}
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    if not overrides:
+        return Settings()
+    return Settings(**overrides)
+
+
+def _input_error(message: str) -> Exception:
+    from solver.cli import InputError
+
+    return InputError(message)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the API (and, with the local broker, its solve processes) until interrupted."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(args, local_workers=args.workers)
+    logging.basicConfig(level=settings.log_level.upper(), format=_LOG_FORMAT)
+    where = "Celery workers" if settings.uses_celery else f"{settings.local_workers} local"
+    print(
+        f"carerota: serving on http://{args.host}:{args.port} (docs at /docs); "
+        f"database {_safe_url(settings.database_url)}; solves on {where}",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level,
+        # One web process: with the local broker it owns the solve processes.
+        workers=None,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run a Celery worker that takes solve jobs from the broker."""
+    settings = _settings(args)
+    if args.broker_url:
+        settings = Settings(**{**settings.model_dump(), "broker_url": args.broker_url})
+    if not settings.uses_celery:
+        raise _input_error(
+            "carerota worker needs a broker: set CELERY_BROKER_URL (e.g. redis://host:6379/0); "
+            "with the local broker 'carerota serve' runs its own solve processes"
+        )
+    logging.basicConfig(level=settings.log_level.upper(), format=_LOG_FORMAT)
+    from api.celery_app import worker_main
+    from api.db import migrate
+
+    migrate(settings.database_url)
+    worker_main(settings, args.concurrency, settings.log_level)
+    return 0
+
+
+def cmd_agency_create(args: argparse.Namespace) -> int:
+    """Create an agency; its first API key is the only line on stdout."""
+    from api.db import Database, migrate
+    from api.store import AgencyExists, create_agency
+
+    name = args.name.strip()
+    if not name:
+        raise _input_error("an agency needs a name")
+    settings = _settings(args)
+    migrate(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        _, key = create_agency(db, name)
+    except AgencyExists:
+        raise _input_error(
+            f"agency {name!r} already exists; 'carerota agency key' adds a key"
+        ) from None
+    finally:
+        db.dispose()
+    print(key)
+    print(
+        f"carerota: created agency {name!r}; keep the key above safe, it is not shown again",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_agency_key(args: argparse.Namespace) -> int:
+    """Issue another API key for an existing agency (the only line on stdout)."""
+    from api.db import Database, migrate
+    from api.store import issue_key
+
+    settings = _settings(args)
+    migrate(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        key = issue_key(db, args.name)
+    except KeyError:
+        raise _input_error(f"no agency called {args.name!r}") from None
+    finally:
+        db.dispose()
+    print(key)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for logs."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        creds, _, host = rest.rpartition("@")
+        user = creds.split(":", 1)[0]
+        return f"{scheme}{sep}{user}@{host}"
+    return url
+
+
+def _database_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy database URL (default: $DATABASE_URL, else sqlite:///./carerota.db)",
+    )
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``serve``, ``worker`` and ``agency`` on the ``carerota`` subcommand parser."""
+    p = sub.add_parser("serve", help="run the HTTP API with its solve workers")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local solve processes (default: $CAREROTA_LOCAL_WORKERS, else half the cores)",
+    )
+    _database_option(p)
+    p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser("worker", help="run a Celery worker taking solve jobs (production)")
+    p.add_argument(
+        "--concurrency", type=int, default=1, metavar="N", help="solves at once (default 1)"
+    )
+    p.add_argument("--broker-url", metavar="URL", help="default: $CELERY_BROKER_URL")
+    _database_option(p)
+    p.set_defaults(run=cmd_worker)
+
+    p = sub.add_parser("agency", help="create agencies and their API keys")
+    agency = p.add_subparsers(dest="agency_command", required=True)
+    q = agency.add_parser("create", help="create an agency; prints its first API key, once")
+    q.add_argument("name", metavar="NAME")
+    _database_option(q)
+    q.set_defaults(run=cmd_agency_create)
+    q = agency.add_parser("key", help="print a new API key for an existing agency")
+    q.add_argument("name", metavar="NAME")
+    _database_option(q)
+    q.set_defaults(run=cmd_agency_key)

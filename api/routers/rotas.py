@@ -1,0 +1,460 @@
+"""``/v1/rotas``: ask for a rota, watch it improve, fetch it, explain it, cancel it, publish it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy import select, update
+
+from api.db import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    FINAL_STATES,
+    QUEUED,
+    SOLVING,
+    Database,
+    Job,
+    Publication,
+    RotaVersion,
+    StoredProblem,
+    new_id,
+    utcnow,
+)
+from api.deps import AgencyDep, AgencyRef, DbDep, RunnerDep, SettingsDep
+from api.errors import ApiError, ErrorBody, ErrorDetail, not_found, validation_details
+from api.jobs import JobRunner
+from api.schemas import ExplanationOut, JobStatus, RotaOut, RotaPage, RotaRequest, RotaSummary
+from api.settings import Settings
+from api.store import (
+    current_publications,
+    job_row,
+    one_summary,
+    page,
+    queue_state,
+    retry_after,
+    rota_url,
+    summary,
+)
+
+log = logging.getLogger("carerota.api")
+
+router = APIRouter(prefix="/rotas", tags=["rotas"])
+
+EVENT_POLL_SECONDS: Final = 0.5
+KEEPALIVE_SECONDS: Final = 15.0
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "missing or unknown API key"},
+    404: {"model": ErrorBody, "description": "no such rota in this agency"},
+}
+
+
+def base_url(request: Request, public_url: str | None) -> str:
+    """Where the API is reached: the configured public URL, or the request's own."""
+    return (public_url or str(request.base_url)).rstrip("/")
+
+
+# The body is parsed by the endpoint, not by FastAPI: validating a large problem takes tens of
+# milliseconds, and FastAPI would do it on the event loop, stalling every other request.
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RotaRequest"}}},
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=RotaSummary,
+    summary="Ask for a rota",
+    openapi_extra=_BODY_DOC,
+    responses={
+        **_ERRORS,
+        413: {"model": ErrorBody, "description": "body over the size limit"},
+        422: {"model": ErrorBody, "description": "invalid problem; details name the field"},
+        429: {"model": ErrorBody, "description": "the job queue is full; see Retry-After"},
+        503: {"model": ErrorBody, "description": "the worker pool cannot be reached"},
+    },
+)
+async def create_rota(
+    agency: AgencyDep,
+    db: DbDep,
+    settings: SettingsDep,
+    runner: RunnerDep,
+    request: Request,
+    response: Response,
+) -> RotaSummary:
+    """Queue a solve of ``problem`` (or of the ``parent`` rota's problem) and return at once.
+
+    The body is a ``RotaRequest``. The answer's ``url`` is the rota's; poll it or stream its
+    ``events`` to watch the solve.
+    """
+    state = request.app.state
+    # A full queue is refused before the body is even read, let alone validated. Submissions
+    # still being read count as queued: a burst is refused at once instead of parsed first.
+    await run_in_threadpool(_refuse_if_full, db, settings, runner, state.admitting)
+    state.admitting += 1  # only the event loop's thread touches it
+    try:
+        raw = await request.body()
+        # Validation holds the GIL for tens of milliseconds per large problem; several at once
+        # would starve the reads, so one is parsed at a time.
+        async with state.parsing:
+            rota_id = await run_in_threadpool(_create, raw, agency, db, settings, runner)
+    finally:
+        state.admitting -= 1
+    base = base_url(request, settings.public_url)
+    response.headers["Location"] = rota_url(base, rota_id)
+
+    def view() -> RotaSummary:
+        with db.read() as s:
+            return one_summary(s, agency.id, rota_id, base)
+
+    return await run_in_threadpool(view)
+
+
+def parse_request(raw: bytes) -> RotaRequest:
+    """The request body as a :class:`RotaRequest`, or a 422 naming each bad field."""
+    try:
+        return RotaRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        details = validation_details(errors)
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise ApiError(
+                422, "the request body is not valid JSON", code="invalid_json", details=details
+            ) from None
+        first = details[0]
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        raise ApiError(
+            422, f"invalid request: {first.loc}: {first.message}{more}", details=details
+        ) from None
+
+
+def _refuse_if_full(db: Database, settings: Settings, runner: JobRunner, pending: int) -> None:
+    """429 with Retry-After when ``max_queued_jobs`` jobs are waiting to start (counting the
+    ``pending`` submissions this process is still admitting)."""
+    with db.read() as s:
+        queued, seconds = queue_state(s)
+    queued += pending
+    if queued >= settings.max_queued_jobs:
+        wait = retry_after(queued, seconds, runner.slots)
+        raise ApiError(
+            429,
+            f"the job queue is full ({queued} waiting); try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def _create(
+    raw: bytes, agency: AgencyRef, db: Database, settings: Settings, runner: JobRunner
+) -> str:
+    body = parse_request(raw)
+    options = body.options
+    time_limit = options.time_limit or settings.default_time_limit
+    if time_limit > settings.max_time_limit:
+        raise ApiError(
+            422,
+            f"time_limit {time_limit:g} is over this service's limit of "
+            f"{settings.max_time_limit:g} seconds",
+            details=[ErrorDetail(loc="options.time_limit", message="over the service's limit")],
+        )
+    problem = body.problem
+    problem_body = problem.model_dump_json(exclude_none=True) if problem is not None else None
+    with db.write() as s:
+        # Checked again under the write lock: the queue may have filled while we parsed.
+        queued, seconds = queue_state(s)
+        if queued >= settings.max_queued_jobs:
+            wait = retry_after(queued, seconds, runner.slots)
+            raise ApiError(
+                429,
+                f"the job queue is full ({queued} waiting); try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        problem_id = None
+        if body.parent is not None:
+            problem_id = s.scalar(
+                select(Job.problem_id).where(Job.id == body.parent, Job.agency_id == agency.id)
+            )
+            if problem_id is None:
+                raise not_found("parent rota", body.parent)
+        if problem is not None and problem_body is not None:
+            stored = StoredProblem(
+                id=new_id("problem"),
+                agency_id=agency.id,
+                name=problem.agency[:200],
+                timezone=problem.timezone,
+                period_start=problem.period.start,
+                period_end=problem.period.end,
+                visits=len(problem.visits),
+                workers=len(problem.workers),
+                body=problem_body,
+            )
+            s.add(stored)
+            s.flush()  # no ORM relationships, so the insert order is ours to keep
+            problem_id = stored.id
+        assert problem_id is not None
+        job = Job(
+            id=new_id("rota"),
+            agency_id=agency.id,
+            problem_id=problem_id,
+            parent_id=body.parent,
+            status=QUEUED,
+            time_limit=time_limit,
+            seed=options.seed,
+            method=options.method,
+            attempts=0,
+            cancel_requested=False,
+            progress_seq=0,
+        )
+        s.add(job)
+    try:
+        runner.submit(job.id)
+    except Exception as exc:
+        log.exception("could not hand job %s to the worker pool", job.id)
+        with db.write() as s:
+            s.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.status == QUEUED)
+                .values(
+                    status=FAILED,
+                    finished_at=utcnow(),
+                    error=f"the worker pool could not be reached: {type(exc).__name__}",
+                )
+            )
+        raise ApiError(503, "the worker pool cannot be reached; try again later") from exc
+    return job.id
+
+
+@router.get("", response_model=RotaPage, summary="List rotas, newest first", responses=_ERRORS)
+def list_rotas(
+    agency: AgencyDep,
+    db: DbDep,
+    settings: SettingsDep,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    cursor: Annotated[str | None, Query(description="the 'next' of the previous page")] = None,
+    status: Annotated[JobStatus | None, Query()] = None,
+) -> RotaPage:
+    """The agency's rotas, newest first, ``limit`` at a time; follow ``next`` for more."""
+    with db.read() as session:
+        rows, following = page(session, agency.id, limit=limit, cursor=cursor, status=status)
+    base = base_url(request, settings.public_url)
+    items = [summary(r, base) for r in rows]
+    next_url = None
+    if following is not None:
+        next_url = str(request.url.include_query_params(cursor=following))
+        if settings.public_url:
+            next_url = base + next_url.removeprefix(str(request.base_url).rstrip("/"))
+    return RotaPage(items=items, next=next_url)
+
+
+@router.get(
+    "/{rota_id}",
+    response_model=None,
+    summary="A rota: status, progress, and the rota once there is one",
+    responses={**_ERRORS, 200: {"model": RotaOut}},
+)
+def get_rota(
+    rota_id: str,
+    agency: AgencyDep,
+    db: DbDep,
+    settings: SettingsDep,
+    request: Request,
+) -> Response:
+    """The rota job with its progress; ``rota`` is the contract's rota when done or cancelled."""
+    base = base_url(request, settings.public_url)
+    with db.read() as session:
+        row = job_row(session, agency.id, rota_id, with_rota=True)
+    stored: str | None = row.rota
+    head = summary(row, base).model_dump_json()
+    # The stored rota is already JSON: splice it in rather than parse and re-encode it.
+    content = head[:-1] + ',"rota":' + (stored if stored is not None else "null") + "}"
+    return Response(content=content, media_type="application/json")
+
+
+@router.get(
+    "/{rota_id}/events",
+    summary="The solve's progress as server-sent events",
+    response_class=StreamingResponse,
+    responses={
+        **_ERRORS,
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "events 'status' and 'progress' while solving, then one final event "
+            "named after the final status ('done', 'failed' or 'cancelled') and the end",
+        },
+    },
+)
+async def rota_events(
+    rota_id: str,
+    agency: AgencyDep,
+    db: DbDep,
+    settings: SettingsDep,
+    request: Request,
+) -> StreamingResponse:
+    """Each data line is the rota's summary as JSON; event ids follow the job's progress."""
+    base = base_url(request, settings.public_url)
+    agency_id = agency.id
+
+    def load() -> RotaSummary:
+        with db.read() as s:
+            return one_summary(s, agency_id, rota_id, base)
+
+    first = await run_in_threadpool(load)  # 404 before the stream starts
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b"retry: 2000\n\n"
+        view: RotaSummary | None = first
+        seen: tuple[str, float | None, float | None] | None = None
+        idle = 0.0
+        seq = 0
+        while True:
+            if view is None:
+                view = await run_in_threadpool(load)
+            key = (view.status, view.progress.objective, view.progress.elapsed)
+            if key != seen:
+                seen, idle = key, 0.0
+                seq += 1
+                name: str = view.status
+                if view.status not in FINAL_STATES:
+                    name = "progress" if view.progress.objective is not None else "status"
+                data = view.model_dump_json()
+                yield f"id: {seq}\nevent: {name}\ndata: {data}\n\n".encode()
+                if view.status in FINAL_STATES:
+                    return
+            elif idle >= KEEPALIVE_SECONDS:
+                idle = 0.0
+                yield b": keep-alive\n\n"
+            await asyncio.sleep(EVENT_POLL_SECONDS)
+            idle += EVENT_POLL_SECONDS
+            view = None
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.delete(
+    "/{rota_id}",
+    response_model=RotaSummary,
+    summary="Cancel a solve, keeping a rota",
+    responses={
+        **_ERRORS,
+        202: {"model": RotaSummary, "description": "the solve is being stopped"},
+        409: {"model": ErrorBody, "description": "the solve already ended"},
+    },
+)
+def cancel_rota(
+    rota_id: str,
+    agency: AgencyDep,
+    db: DbDep,
+    settings: SettingsDep,
+    request: Request,
+    response: Response,
+) -> RotaSummary:
+    """Stop a queued or running solve.
+
+    A queued job ends ``cancelled`` at once (200). A running one is stopped within a second and
+    ends ``cancelled`` with a rota kept (202 now; watch the rota or its events).
+    """
+    with db.write() as s:
+        job = s.scalar(select(Job).where(Job.id == rota_id, Job.agency_id == agency.id))
+        if job is None:
+            raise not_found("rota", rota_id)
+        if job.status in (DONE, FAILED):
+            raise ApiError(409, f"the rota is already {job.status}; there is nothing to cancel")
+        if job.status == QUEUED:
+            job.status, job.finished_at = CANCELLED, utcnow()
+            job.cancel_requested = True
+            job.note = "cancelled before it started"
+            job.progress_seq += 1
+        elif job.status == SOLVING:
+            job.cancel_requested = True
+            response.status_code = 202
+    with db.read() as s:
+        return one_summary(s, agency.id, rota_id, base_url(request, settings.public_url))
+
+
+@router.get(
+    "/{rota_id}/explain",
+    response_model=ExplanationOut,
+    summary="The rota's objective by term",
+    responses={**_ERRORS, 409: {"model": ErrorBody, "description": "no rota yet"}},
+)
+def explain_rota(rota_id: str, agency: AgencyDep, db: DbDep) -> Response:
+    """The objective by term (largest first), the costliest clients for continuity, every
+    unstaffed visit with its reason, and the independent checker's verdict."""
+    with db.read() as session:
+        text = session.scalar(
+            select(RotaVersion.explanation).where(
+                RotaVersion.id == rota_id, RotaVersion.agency_id == agency.id
+            )
+        )
+        if text is None:
+            row = job_row(session, agency.id, rota_id)  # 404 when not the agency's
+            raise ApiError(409, f"the rota is {row.status}; there is nothing to explain yet")
+    return Response(
+        content=f'{{"id":{json.dumps(rota_id)},{text[1:]}', media_type="application/json"
+    )
+
+
+@router.post(
+    "/{rota_id}/publish",
+    response_model=RotaSummary,
+    summary="Make this version the agency's published rota for its period",
+    responses={**_ERRORS, 409: {"model": ErrorBody, "description": "no rota, or it breaks a rule"}},
+)
+def publish_rota(
+    rota_id: str,
+    agency: AgencyDep,
+    db: DbDep,
+    settings: SettingsDep,
+    request: Request,
+) -> RotaSummary:
+    """Publish this version for its period; it replaces the version published before.
+
+    Versions never change: to change a published rota, ask for a new one with ``parent`` set to
+    it, then publish that.
+    """
+    _publish(db, agency.id, rota_id)
+    with db.read() as s:
+        return one_summary(s, agency.id, rota_id, base_url(request, settings.public_url))
+
+
+def _publish(db: Database, agency_id: str, rota_id: str) -> None:
+    with db.write() as s:
+        row = s.execute(
+            select(RotaVersion.check_ok, StoredProblem.period_start, StoredProblem.period_end)
+            .join(StoredProblem, StoredProblem.id == RotaVersion.problem_id)
+            .where(RotaVersion.id == rota_id, RotaVersion.agency_id == agency_id)
+        ).one_or_none()
+        if row is None:
+            status = job_row(s, agency_id, rota_id).status  # 404 when not the agency's
+            raise ApiError(409, f"the rota is {status}; only a finished rota can be published")
+        if not row.check_ok:
+            raise ApiError(409, "the rota breaks a hard rule (see explain); it cannot be published")
+        period = (row.period_start, row.period_end)
+        current = current_publications(s, agency_id, {period}).get(period)
+        if current is not None and current.version_id == rota_id:
+            return  # already the published version: publishing again changes nothing
+        s.add(
+            Publication(
+                agency_id=agency_id,
+                version_id=rota_id,
+                period_start=row.period_start,
+                period_end=row.period_end,
+            )
+        )

@@ -1,0 +1,142 @@
+"""The API's request and response bodies (besides the contract's ``Problem`` and ``Rota``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from solver.contract import Problem
+
+JobStatus = Literal["queued", "solving", "done", "failed", "cancelled"]
+
+
+class SolveOptionsIn(BaseModel):
+    """How to solve: seconds to search and the random seed (same seed, same rota)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_limit: float | None = Field(
+        default=None, gt=0, description="seconds of search; the service's default when omitted"
+    )
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    method: Literal["cpsat", "heuristic"] = Field(
+        default="cpsat",
+        description="cpsat: the optimiser; heuristic: the fast construction alone",
+    )
+
+
+class RotaRequest(BaseModel):
+    """A rota to make: a problem, or a parent rota to re-solve (its problem by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    problem: Problem | None = Field(
+        default=None, description="the agency's week (the contract's problem)"
+    )
+    options: SolveOptionsIn = Field(default_factory=SolveOptionsIn)
+    parent: str | None = Field(
+        default=None,
+        description="id of the rota this one changes; the new one is a new version of it",
+    )
+
+    @model_validator(mode="after")
+    def _something_to_solve(self) -> RotaRequest:
+        if self.problem is None and self.parent is None:
+            raise ValueError("give a problem, or a parent rota whose problem to solve again")
+        return self
+
+
+class Progress(BaseModel):
+    elapsed: float | None = Field(description="seconds since the solve started")
+    objective: float | None = Field(description="the best rota's objective so far")
+    bound: float | None = Field(description="a proven lower bound on the objective")
+    gap: float | None = Field(description="(objective - bound) / objective")
+
+
+class PeriodOut(BaseModel):
+    start: date
+    end: date
+
+
+class CheckOut(BaseModel):
+    ok: bool = Field(description="the independent checker found every hard rule kept")
+    breaches: int
+
+
+class RotaSummary(BaseModel):
+    """A rota job and its version, without the rota itself."""
+
+    id: str
+    url: str
+    status: JobStatus
+    agency: str = Field(description="the problem's agency name")
+    period: PeriodOut
+    visits: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    options: SolveOptionsIn
+    progress: Progress
+    attempts: int
+    cancel_requested: bool
+    error: str | None = Field(description="why the job failed")
+    note: str | None = Field(description="what happened to the job, e.g. a retry")
+    parent: str | None
+    solver_status: str | None = Field(description="the rota's status: optimal, feasible, ...")
+    source: str | None = Field(
+        description="'search' (the solve's answer) or 'construction' (a cancelled solve's rota)"
+    )
+    check: CheckOut | None
+    published: bool
+    published_at: datetime | None
+    links: dict[str, str]
+
+
+class RotaOut(RotaSummary):
+    rota: dict[str, Any] | None = Field(description="the contract's rota, once there is one")
+
+
+class RotaPage(BaseModel):
+    items: list[RotaSummary]
+    next: str | None = Field(description="URL of the next page, if any")
+
+
+class TermOut(BaseModel):
+    term: str
+    label: str
+    value: float
+    share: float
+
+
+class ClientCostOut(BaseModel):
+    client: str
+    name: str | None
+    workers: int
+    unfamiliar_workers: int
+    cost: float
+
+
+class ExplanationOut(BaseModel):
+    id: str
+    objective: float
+    terms: list[TermOut]
+    clients: list[ClientCostOut]
+    unstaffed: list[dict[str, Any]]
+    violations: list[dict[str, Any]]
+    check: dict[str, Any]
+
+
+class CarerLinkOut(BaseModel):
+    worker: str
+    token: str = Field(description="shown once; the service keeps only its hash")
+    runsheet_url: str
+    runsheet_html_url: str
+    calendar_url: str
+    expires_at: datetime
+
+
+class HealthOut(BaseModel):
+    status: str
+    checks: dict[str, str] = {}

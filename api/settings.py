@@ -1,0 +1,81 @@
+"""The service's configuration, read from the environment (pydantic-settings).
+
+Everything has an embedded default, so ``carerota serve`` runs with no configuration at all: a
+SQLite file in the working directory and solve processes on this machine. Production sets
+``DATABASE_URL`` (PostgreSQL) and ``CELERY_BROKER_URL`` (Redis) and runs ``carerota worker``
+on as many machines as it likes. The other settings carry the ``CAREROTA_`` prefix.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_BROKER = "local"
+
+
+def _default_local_workers() -> int:
+    # A solve uses ``solver_threads`` cores; half the machine leaves room for the web process.
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+class Settings(BaseSettings):
+    """Service settings. Field names map to ``CAREROTA_<NAME>`` environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CAREROTA_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    database_url: str = Field(
+        default="sqlite:///./carerota.db",
+        validation_alias=AliasChoices("DATABASE_URL", "CAREROTA_DATABASE_URL"),
+        description="SQLAlchemy URL; postgresql:// URLs use the psycopg 3 driver",
+    )
+    broker_url: str = Field(
+        default=LOCAL_BROKER,
+        validation_alias=AliasChoices("CELERY_BROKER_URL", "CAREROTA_BROKER_URL"),
+        description="'local' for solve processes beside the API, or a Redis URL for Celery",
+    )
+    celery_queue: str = Field(default="carerota", description="Celery queue for solve jobs")
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_queued_jobs: int = Field(default=50, ge=1, description="queued jobs before 429")
+    default_time_limit: float = Field(default=30.0, gt=0)
+    max_time_limit: float = Field(default=600.0, gt=0)
+    local_workers: int = Field(
+        default_factory=_default_local_workers, ge=1, description="solve processes (local broker)"
+    )
+    solver_threads: int = Field(default=2, ge=1, description="CP-SAT search workers per solve")
+    heartbeat_interval: float = Field(default=2.0, gt=0)
+    heartbeat_timeout: float = Field(
+        default=20.0,
+        gt=0,
+        description="seconds without a heartbeat before a solve is presumed lost",
+    )
+    max_attempts: int = Field(default=2, ge=1, description="runs of a job before it is failed")
+    reaper_interval: float = Field(default=5.0, gt=0)
+    carer_link_days: int = Field(default=60, ge=1, description="lifetime of a carer's link")
+    public_url: str | None = Field(
+        default=None, description="base URL for links; by default the request's own"
+    )
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg3(cls, value: str) -> str:
+        # Plain postgresql:// means psycopg2 to SQLAlchemy; the service ships psycopg 3.
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value.removeprefix(prefix)
+        return value
+
+    @property
+    def uses_celery(self) -> bool:
+        """Whether solve jobs go to a Celery worker pool rather than local processes."""
+        return self.broker_url != LOCAL_BROKER
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,299 @@
+"""Reading and writing rotas for the routers: always within one agency.
+
+Every query here takes the caller's ``agency_id`` and filters on it, so an id of another agency
+behaves exactly like an id that does not exist (404, never 403).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from api.db import (
+    QUEUED,
+    Agency,
+    ApiKey,
+    Database,
+    Job,
+    Publication,
+    RotaVersion,
+    StoredProblem,
+    new_id,
+)
+from api.errors import ApiError, not_found
+from api.schemas import (
+    CheckOut,
+    PeriodOut,
+    Progress,
+    RotaSummary,
+    SolveOptionsIn,
+)
+from api.security import API_KEY_PREFIX, digest, new_secret
+
+# The columns a summary needs: never the problem's or the rota's body.
+_SUMMARY_COLUMNS = (
+    Job.id,
+    Job.status,
+    Job.created_at,
+    Job.started_at,
+    Job.finished_at,
+    Job.time_limit,
+    Job.seed,
+    Job.method,
+    Job.attempts,
+    Job.cancel_requested,
+    Job.error,
+    Job.note,
+    Job.parent_id,
+    Job.elapsed,
+    Job.objective,
+    Job.bound,
+    Job.progress_seq,
+    StoredProblem.name.label("agency_name"),
+    StoredProblem.period_start,
+    StoredProblem.period_end,
+    StoredProblem.visits,
+    RotaVersion.solver_status,
+    RotaVersion.source,
+    RotaVersion.check_ok,
+    RotaVersion.breaches,
+)
+
+
+def _current(column: Any) -> Any:
+    """The latest publication's ``column`` for the row's agency and period (a subquery)."""
+    return (
+        select(column)
+        .where(
+            Publication.agency_id == Job.agency_id,
+            Publication.period_start == StoredProblem.period_start,
+            Publication.period_end == StoredProblem.period_end,
+        )
+        .order_by(Publication.id.desc())
+        .limit(1)
+        .correlate(Job, StoredProblem)
+        .scalar_subquery()
+    )
+
+
+def _summary_query(agency_id: str, *, with_rota: bool = False) -> Any:
+    # One statement per request: each round trip to SQLite also means taking the GIL back.
+    columns = [
+        *_SUMMARY_COLUMNS,
+        _current(Publication.version_id).label("published_version"),
+        _current(Publication.published_at).label("published_at"),
+    ]
+    if with_rota:
+        columns.append(RotaVersion.rota)
+    return (
+        select(*columns)
+        .join(StoredProblem, StoredProblem.id == Job.problem_id)
+        .outerjoin(RotaVersion, RotaVersion.id == Job.id)
+        .where(Job.agency_id == agency_id)
+    )
+
+
+def job_row(session: Session, agency_id: str, rota_id: str, *, with_rota: bool = False) -> Row[Any]:
+    """One of the agency's rotas: its summary columns, and its rota's JSON if ``with_rota``
+    (404 if the agency has no rota by that id)."""
+    query = _summary_query(agency_id, with_rota=with_rota).where(Job.id == rota_id)
+    row = session.execute(query).one_or_none()
+    if row is None:
+        raise not_found("rota", rota_id)
+    result: Row[Any] = row
+    return result
+
+
+@dataclass(frozen=True)
+class Published:
+    version_id: str
+    published_at: datetime
+
+
+def current_publications(
+    session: Session, agency_id: str, periods: set[tuple[date, date]]
+) -> dict[tuple[date, date], Published]:
+    """The published version of each period (the latest publication wins)."""
+    if not periods:
+        return {}
+    starts = {p[0] for p in periods}
+    rows = session.execute(
+        select(
+            Publication.period_start,
+            Publication.period_end,
+            Publication.version_id,
+            Publication.published_at,
+        )
+        .where(Publication.agency_id == agency_id, Publication.period_start.in_(starts))
+        .order_by(Publication.id)
+    ).all()
+    current: dict[tuple[date, date], Published] = {}
+    for row in rows:
+        key = (row.period_start, row.period_end)
+        if key in periods:
+            current[key] = Published(row.version_id, row.published_at)
+    return current
+
+
+def rota_url(base: str, rota_id: str) -> str:
+    return f"{base}/v1/rotas/{rota_id}"
+
+
+def summary(row: Row[Any], base: str) -> RotaSummary:
+    """The API's view of a rota job (without the rota itself)."""
+    url = rota_url(base, row.id)
+    gap = None
+    if row.objective is not None and row.bound is not None and row.objective > 0:
+        gap = max(0.0, (row.objective - row.bound) / row.objective)
+    is_published = row.published_version == row.id
+    links = {
+        "self": url,
+        "events": f"{url}/events",
+        "explain": f"{url}/explain",
+        "publish": f"{url}/publish",
+        "runsheet": f"{url}/workers/{{worker_id}}/runsheet",
+        "calendar": f"{url}/workers/{{worker_id}}/calendar.ics",
+    }
+    if row.parent_id is not None:
+        links["parent"] = rota_url(base, row.parent_id)
+    return RotaSummary(
+        id=row.id,
+        url=url,
+        status=row.status,
+        agency=row.agency_name,
+        period=PeriodOut(start=row.period_start, end=row.period_end),
+        visits=row.visits,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        options=SolveOptionsIn(time_limit=row.time_limit, seed=row.seed, method=row.method),
+        progress=Progress(elapsed=row.elapsed, objective=row.objective, bound=row.bound, gap=gap),
+        attempts=row.attempts,
+        cancel_requested=row.cancel_requested,
+        error=row.error,
+        note=row.note,
+        parent=row.parent_id,
+        solver_status=row.solver_status,
+        source=row.source,
+        check=None if row.check_ok is None else CheckOut(ok=row.check_ok, breaches=row.breaches),
+        published=is_published,
+        published_at=row.published_at if is_published else None,
+        links=links,
+    )
+
+
+def one_summary(session: Session, agency_id: str, rota_id: str, base: str) -> RotaSummary:
+    return summary(job_row(session, agency_id, rota_id), base)
+
+
+# ---------------------------------------------------------------------------------------------
+# Paging
+
+
+def encode_cursor(created_at: datetime, rota_id: str) -> str:
+    raw = f"{created_at.isoformat()}|{rota_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, rota_id = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), rota_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(
+            422, "invalid cursor: use the 'next' link of the previous page", code="validation_error"
+        ) from None
+
+
+def page(
+    session: Session,
+    agency_id: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: str | None,
+) -> tuple[list[Row[Any]], str | None]:
+    """Newest first: up to ``limit`` rows after ``cursor``, and the cursor of the next page."""
+    query = _summary_query(agency_id)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if cursor is not None:
+        created, rota_id = decode_cursor(cursor)
+        query = query.where(
+            or_(Job.created_at < created, and_(Job.created_at == created, Job.id < rota_id))
+        )
+    rows = list(
+        session.execute(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
+    )
+    following = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        following = encode_cursor(rows[-1].created_at, rows[-1].id)
+    return rows, following
+
+
+# ---------------------------------------------------------------------------------------------
+# Agencies
+
+
+class AgencyExists(Exception):
+    pass
+
+
+def create_agency(db: Database, name: str) -> tuple[Agency, str]:
+    """A new agency and its first API key (returned once; only its hash is kept)."""
+    with db.write() as s:
+        if s.scalar(select(Agency.id).where(Agency.name == name)) is not None:
+            raise AgencyExists(name)
+        agency = Agency(id=new_id("agency"), name=name)
+        s.add(agency)
+        s.flush()
+        key = _add_key(s, agency.id)
+    return agency, key
+
+
+def issue_key(db: Database, name: str) -> str:
+    """Another API key for the agency called ``name`` (KeyError if there is none)."""
+    with db.write() as s:
+        agency_id = s.scalar(select(Agency.id).where(Agency.name == name))
+        if agency_id is None:
+            raise KeyError(name)
+        return _add_key(s, agency_id)
+
+
+def _add_key(session: Session, agency_id: str) -> str:
+    key = new_secret(API_KEY_PREFIX)
+    session.add(ApiKey(id=new_id("key"), agency_id=agency_id, key_hash=digest(key)))
+    return key
+
+
+# ---------------------------------------------------------------------------------------------
+# The queue
+
+
+def queue_state(session: Session) -> tuple[int, float]:
+    """Jobs waiting to start (all agencies) and the seconds of search they have asked for."""
+    count, seconds = session.execute(
+        select(func.count(), func.coalesce(func.sum(Job.time_limit), 0.0)).where(
+            Job.status == QUEUED
+        )
+    ).one()
+    return int(count), float(seconds)
+
+
+def retry_after(queued: int, queued_seconds: float, slots: int) -> int:
+    """When a place in the queue is likely to free up, in whole seconds (1 s to 1 h).
+
+    A place frees when a running solve ends and the oldest queued job starts; solves last about
+    their time limit, so with ``slots`` running at once one ends every (mean limit / slots).
+    """
+    mean = queued_seconds / max(1, queued)
+    return max(1, min(3600, math.ceil(mean / max(1, slots))))
