@@ -293,3 +293,23 @@ def test_same_seed_same_rota() -> None:
 def test_different_seed_still_valid() -> None:
     problem = load(SCENARIOS / "small.json")
     verified(problem, solve(problem, SolveOptions(time_limit=300, seed=8, workers=1, effort=1.0)))
+
+
+def test_stop_request_ends_the_search_with_its_best_rota() -> None:
+    # A caller (the service's cancel) asks to stop after a few steps of a 300 s search: the
+    # search ends at once and hands back its best rota, never worse than the heuristic's.
+    problem = load(SCENARIOS / "small.json")
+    asked = 0
+
+    def stop() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked > 3
+
+    base = solve(problem, quick("heuristic"))
+    rota = solve(problem, SolveOptions(time_limit=300, seed=0, workers=1), should_stop=stop)
+    verified(problem, rota)
+    assert asked == 4
+    assert rota.status == "feasible"
+    assert rota.objective is not None and base.objective is not None
+    assert rota.objective <= base.objective
