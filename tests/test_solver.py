@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from helpers import verified
 
+from scenarios.generator import SIZES, generate
 from solver.contract import Problem
 from solver.solve import SolveOptions, solve
 
@@ -313,3 +314,14 @@ def test_stop_request_ends_the_search_with_its_best_rota() -> None:
     assert rota.status == "feasible"
     assert rota.objective is not None and base.objective is not None
     assert rota.objective <= base.objective
+
+
+@pytest.mark.parametrize(("size", "seed"), [("small", 3), ("medium", 3), ("large", 3)])
+def test_generated_agencies_of_every_size_pass_the_checker(size: str, seed: int) -> None:
+    problem = Problem.model_validate(generate(SIZES[size], seed))
+    verified(problem, solve(problem, SolveOptions(time_limit=120, seed=0, workers=1, effort=1.0)))
+
+
+def test_medium_example_passes_the_checker() -> None:
+    problem = load(EXAMPLES / "medium-agency.json")
+    verified(problem, solve(problem, SolveOptions(time_limit=120, seed=0, workers=1, effort=1.0)))
