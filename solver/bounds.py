@@ -21,11 +21,7 @@ from solver.data import CoordinatorRequirement, ProblemData
 
 def unstaffable_visits(data: ProblemData) -> int:
     """Visits with fewer candidate workers than they need, whatever the rest of the rota."""
-    return sum(
-        1
-        for v in range(data.n_visits)
-        if sum(1 for w in data.visit_shift[v] if data.can_count(v, w)) < int(data.required[v])
-    )
+    return sum(1 for v, crew in enumerate(data.candidates) if len(crew) < int(data.required[v]))
 
 
 def most_clients_seen(data: ProblemData, req: CoordinatorRequirement, time_limit: float) -> int:

@@ -116,6 +116,7 @@ class ProblemData:
     allowed: BoolArray  # [V, W]: not excluded, gender preference met
     skilled: BoolArray  # [V, W]: has every required skill
     visit_shift: list[dict[int, int]]  # visit -> {worker: shift index that can hold it}
+    candidates: list[list[int]]  # visit -> workers who may be counted on it (rule 3), ascending
     # travel: exact minutes [mode, place, place] and the whole-minute ceiling the model uses
     place_ids: list[str]
     travel_exact: FloatArray
@@ -302,6 +303,11 @@ def build(problem: Problem) -> ProblemData:
         # they touch, and then the earlier start is the better one.
         visit_shift[int(v)].setdefault(int(shift_worker[h]), int(h))
 
+    # Pruned once here; the heuristic, the search and the bounds all read this list.
+    candidates = [
+        [w for w in sorted(visit_shift[v]) if allowed[v, w] and skilled[v, w]] for v in range(n_v)
+    ]
+
     after_visit = np.full(n_v, -1, dtype=np.int64)
     after_min = np.zeros(n_v, dtype=np.int64)
     after_max = np.zeros(n_v, dtype=np.int64)
@@ -356,6 +362,7 @@ def build(problem: Problem) -> ProblemData:
         allowed=allowed,
         skilled=skilled,
         visit_shift=visit_shift,
+        candidates=candidates,
         place_ids=place_ids,
         travel_exact=travel_exact,
         travel=travel,

@@ -55,11 +55,7 @@ class Builder:
         self.week = np.zeros(data.n_workers, dtype=np.int64)
         self.day = np.zeros((data.n_workers, len(data.days)), dtype=np.int64)
         self.attend: dict[int, set[int]] = defaultdict(set)
-        # Candidates per visit: allowed, skilled and with a shift that can hold the visit.
-        self.counted = [
-            [w for w in sorted(data.visit_shift[v]) if data.allowed[v, w] and data.skilled[v, w]]
-            for v in range(data.n_visits)
-        ]
+        self.counted = data.candidates
         # Plain lists: this loop runs half a million times on a large agency, and indexing
         # Python lists is several times faster than indexing numpy scalars.
         self.place_of = [int(data.client_place[c]) for c in data.visit_client]

@@ -77,9 +77,6 @@ class Search:
         coords = np.array([(w.home.lat, w.home.lon) for w in data.problem.workers])
         self.worker_dist = np.hypot(*(coords[:, None, :] - coords[None, :, :]).transpose(2, 0, 1))
         self.visits_by_day = [np.flatnonzero(data.visit_day == d) for d in range(len(data.days))]
-        self.crews = [
-            [w for w in data.visit_shift[v] if data.can_count(v, w)] for v in range(data.n_visits)
-        ]
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
@@ -167,7 +164,7 @@ class Search:
         open_visits = [
             v
             for v in range(d.n_visits)
-            if v not in sol.start and len(self.crews[v]) >= d.required[v]
+            if v not in sol.start and len(d.candidates[v]) >= d.required[v]
         ]
         if not open_visits:
             return self.day_hood(sol, size)
@@ -183,7 +180,7 @@ class Search:
                 for w in sol.workers[u]:
                     where[w] = min(where.get(w, 1e9), float(near[d.visit_place(u)]))
         crew = sorted(
-            self.crews[v],
+            d.candidates[v],
             key=lambda w: (
                 where.get(w, float(near[d.worker_place[w]])) + self.rng.random() * 10,
                 w,
