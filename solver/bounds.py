@@ -13,6 +13,9 @@ terms have bounds worth computing:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import numpy as np
 from ortools.sat.python import cp_model
 
@@ -24,17 +27,42 @@ def unstaffable_visits(data: ProblemData) -> int:
     return sum(1 for v, crew in enumerate(data.candidates) if len(crew) < int(data.required[v]))
 
 
-def most_clients_seen(data: ProblemData, req: CoordinatorRequirement, time_limit: float) -> int:
-    """An upper bound on how many of ``req``'s open clients its coordinator can see."""
-    k, days = req.coordinator, set(req.days.tolist())
-    open_clients = set(req.clients.tolist())
+@dataclass(frozen=True)
+class Reach:
+    """How many distinct clients one coordinator can attend on their own, by solving."""
+
+    seen: int  # clients attended in the best plan found (achievable)
+    bound: int  # no plan attends more (equal to ``seen`` when proven)
+
+    @property
+    def proven(self) -> bool:
+        return self.seen == self.bound
+
+
+def coordinator_reach(
+    data: ProblemData,
+    k: int,
+    clients: Iterable[int],
+    days: Iterable[int],
+    time_limit: float,
+    budget: int | None = None,
+    floor: int = 0,
+) -> Reach:
+    """The most of ``clients`` that coordinator ``k`` can attend on period ``days``.
+
+    Only ``k``'s own shifts, travel and field time count, as if nobody else existed: ``k`` may
+    attend (shadow) any visit whose client allows them and that fits one of their shifts.
+    ``budget`` replaces ``k``'s ``max_minutes_per_week`` (None: keep it). ``floor`` is a count
+    already known to be achievable (e.g. with a smaller budget); it is required of the plan.
+    """
+    open_clients = set(clients)
+    day_set = set(days)
+    cap = int(data.max_week[k]) if budget is None else budget
     visits = [
         int(v)
         for v in np.flatnonzero(np.isin(data.visit_client, list(open_clients)))
-        if int(data.visit_day[v]) in days and k in data.visit_shift[v] and data.allowed[v, k]
+        if int(data.visit_day[v]) in day_set and k in data.visit_shift[v] and data.allowed[v, k]
     ]
-    if not visits:
-        return 0
     m = cp_model.CpModel()
     tt = data.travel[int(data.worker_mode[k])]
     by_shift: dict[int, list[int]] = {}
@@ -44,45 +72,64 @@ def most_clients_seen(data: ProblemData, req: CoordinatorRequirement, time_limit
     work: list[cp_model.LinearExprT] = []
     for h, group in by_shift.items():
         s0, s1 = int(data.shift_start[h]), int(data.shift_end[h])
+        lo = {v: max(int(data.earliest[v]), s0) for v in group}
+        hi = {v: min(int(data.last_start[v]), s1 - int(data.duration[v])) for v in group}
+        group = [v for v in group if lo[v] <= hi[v]]
         arcs: list[tuple[int, int, cp_model.LiteralT]] = [(0, 0, m.new_bool_var(""))]
         start = {}
         for i, v in enumerate(group, start=1):
-            lo = max(int(data.earliest[v]), s0)
-            hi = min(int(data.last_start[v]), s1 - int(data.duration[v]))
             on[v] = m.new_bool_var("")
-            start[v] = m.new_int_var(min(lo, hi), max(lo, hi), "")
-            if lo > hi:
-                m.add(on[v] == 0)
+            start[v] = m.new_int_var(lo[v], hi[v], "")
             arcs += [(i, i, ~on[v]), (0, i, m.new_bool_var("")), (i, 0, m.new_bool_var(""))]
             work.append(int(data.duration[v]) * on[v])
         for i, a in enumerate(group, start=1):
             for j, b in enumerate(group, start=1):
-                if i == j:
-                    continue
                 gap = int(tt[data.visit_place(a), data.visit_place(b)])
+                # Arcs that no start times allow, and arcs between two visits of one client
+                # (one visit a client is enough, below), cannot be in a best plan.
+                same_client = data.visit_client[a] == data.visit_client[b]
+                if i == j or same_client or lo[a] + int(data.duration[a]) + gap > hi[b]:
+                    continue
                 lit = m.new_bool_var("")
                 arcs.append((i, j, lit))
                 m.add(start[b] >= start[a] + int(data.duration[a]) + gap).only_enforce_if(lit)
                 work.append(gap * lit)
         # Home legs are not working minutes, so they do not bind the field-time cap.
         m.add_circuit(arcs)
-    if data.max_week[k] >= 0:
-        m.add(cp_model.LinearExpr.sum(work) <= int(data.max_week[k]))
-    seen = []
-    for c in open_clients:
-        mine = [on[v] for v in visits if int(data.visit_client[v]) == c]
-        if mine:
-            s = m.new_bool_var("")
-            m.add_max_equality(s, mine)
-            seen.append(s)
-    m.maximize(sum(seen))
+    if cap >= 0:
+        m.add(cp_model.LinearExpr.sum(work) <= cap)
+    # Attending a client twice never helps: dropping the second visit keeps the plan feasible
+    # (travel keeps the triangle inequality to within a minute, and a visit lasts longer), so
+    # counting visits with at most one per client counts distinct clients exactly.
+    mine: dict[int, list[cp_model.IntVar]] = {}
+    for v, lit in on.items():
+        mine.setdefault(int(data.visit_client[v]), []).append(lit)
+    for lits in mine.values():
+        m.add_at_most_one(lits)
+    if not on:
+        return Reach(0, 0)
+    total = cp_model.LinearExpr.sum(list(on.values()))
+    if floor > 0:
+        m.add(total >= floor)
+    m.maximize(total)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit
     solver.parameters.num_workers = 1
     status = solver.solve(m)
+    if status == cp_model.INFEASIBLE:
+        # Only a floor no plan reaches makes this model infeasible; the caller's floor stands.
+        return Reach(floor, floor)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return len(seen)
-    return int(solver.best_objective_bound + 1e-6)
+        return Reach(floor, len(mine))
+    return Reach(round(solver.objective_value), int(solver.best_objective_bound + 1e-6))
+
+
+def most_clients_seen(data: ProblemData, req: CoordinatorRequirement, time_limit: float) -> int:
+    """An upper bound on how many of ``req``'s open clients its coordinator can see."""
+    reach = coordinator_reach(
+        data, req.coordinator, req.clients.tolist(), req.days.tolist(), time_limit
+    )
+    return reach.bound
 
 
 def lower_bound(data: ProblemData, time_limit: float = 1.0) -> float:
