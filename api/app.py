@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 
 from api import errors
+from api.board.router import router as board_router
 from api.db import Database, migrate
 from api.deps import CredentialCache
 from api.jobs import JobRunner, LocalProcessRunner
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.include_router(health.router)
     app.include_router(rotas.router, prefix="/v1")
     app.include_router(runsheets.router, prefix="/v1")
+    app.include_router(board_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -1,0 +1,120 @@
+// The board's front page: sign in with the agency key, request a rota, list the rotas.
+import { api, apiKey, fmt, h, say, setApiKey, signOut, when } from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+let nextPage = null;
+
+/** Only a path on this site, so a crafted ?next= cannot send the key-holder elsewhere. */
+function nextTarget() {
+  const next = new URLSearchParams(location.search).get("next");
+  return next && next.startsWith("/board/") && !next.startsWith("//") ? next : null;
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const key = $("key").value.trim();
+  say($("login-error"), "");
+  try {
+    await api("/v1/rotas?limit=1", { key });
+  } catch (error) {
+    say($("login-error"), error.status === 401 || error.status === 403
+      ? "That key is not an agency API key this service knows."
+      : error.message);
+    $("key").focus();
+    return;
+  }
+  setApiKey(key);
+  const target = nextTarget();
+  if (target) location.assign(target);
+  else showHome();
+}
+
+function statusCell(item) {
+  const label = item.status === "done" && item.solver_status ? item.solver_status : item.status;
+  const bad = item.status === "failed" || (item.check && !item.check.ok);
+  return h("td", {}, h("span", { class: `chip ${bad ? "chip-bad" : `chip-${item.status}`}`, text: label }));
+}
+
+function row(item) {
+  const link = h("a", { href: `/board/rotas/${encodeURIComponent(item.id)}`, text: item.id });
+  return h(
+    "tr",
+    {},
+    h("td", { text: when(item.created_at) }),
+    h("td", { text: item.agency }),
+    h("td", { text: `${item.period.start} – ${item.period.end}` }),
+    h("td", { class: "num", text: String(item.visits) }),
+    statusCell(item),
+    h("td", { class: "num", text: fmt(item.progress.objective) }),
+    h("td", {}, item.published ? h("span", { class: "chip chip-published", text: "published" }) : ""),
+    h("td", {}, link, item.parent ? h("span", { class: "muted small", text: " (changed version)" }) : ""),
+  );
+}
+
+async function loadRotas(more = false) {
+  const body = $("rotas").tBodies[0];
+  const url = more && nextPage ? nextPage : "/v1/rotas?limit=20";
+  const page = await api(url);
+  if (!more) body.replaceChildren();
+  body.append(...page.items.map(row));
+  nextPage = page.next;
+  $("more").hidden = !page.next;
+  $("list-empty").hidden = body.rows.length > 0;
+}
+
+async function requestRota(event) {
+  event.preventDefault();
+  const form = event.target;
+  say($("new-error"), "");
+  const file = $("problem-file").files[0];
+  if (!file) return;
+  let problem;
+  try {
+    problem = JSON.parse(await file.text());
+  } catch {
+    say($("new-error"), `${file.name} is not JSON.`);
+    return;
+  }
+  const options = {
+    time_limit: Number(form.time_limit.value) || undefined,
+    seed: Number(form.seed.value) || 0,
+    method: form.method.value,
+  };
+  $("new-submit").disabled = true;
+  try {
+    const created = await api("/v1/rotas", { method: "POST", body: { problem, options } });
+    location.assign(`/board/rotas/${encodeURIComponent(created.id)}`);
+  } catch (error) {
+    const where = error.details.slice(0, 3).map((d) => `${d.loc}: ${d.message}`);
+    say($("new-error"), [error.message, ...where.slice(1)].join("\n"));
+    $("new-submit").disabled = false;
+  }
+}
+
+function showHome() {
+  $("login").hidden = true;
+  $("home").hidden = false;
+  $("sign-out").hidden = false;
+  loadRotas().catch((error) => {
+    if (error.status === 401) signOut();
+    else say($("new-error"), error.message);
+  });
+}
+
+function start() {
+  $("login-form").addEventListener("submit", signIn);
+  $("new-form").addEventListener("submit", requestRota);
+  $("refresh").addEventListener("click", () => loadRotas());
+  $("more").addEventListener("click", () => loadRotas(true));
+  $("sign-out").addEventListener("click", signOut);
+  if (apiKey()) {
+    const target = nextTarget();
+    if (target) location.assign(target);
+    else showHome();
+  } else {
+    $("login").hidden = false;
+    $("key").focus();
+  }
+}
+
+start();
