@@ -269,7 +269,8 @@ class VariantResult(BaseModel):
     breaches: list[str]
     kpis: Kpis
     rota: Rota
-    problem: Problem = Field(exclude=True)
+    # Kept for the report writer; not part of the JSON (the caller has the scenario).
+    problem: Problem | None = Field(default=None, exclude=True)
 
 
 class Comparison(BaseModel):
