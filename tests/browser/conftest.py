@@ -78,10 +78,15 @@ class BoardService:
     url: str
     key: str
     client: httpx.Client
+    env: dict[str, str]
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
+
+    def new_agency(self, name: str) -> str:
+        """Another agency in the same database; its API key."""
+        return create_agency(self.env, name)
 
     def submit(self, problem: dict[str, Any], **options: Any) -> str:
         response = self.client.post(
@@ -108,6 +113,18 @@ class BoardService:
             time.sleep(0.2)
 
 
+def create_agency(env: dict[str, str], name: str) -> str:
+    """``carerota agency create NAME``; the key it prints."""
+    created = subprocess.run(
+        carerota_command("agency", "create", name),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return created.stdout.strip()
+
+
 @pytest.fixture(scope="session")
 def board_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoardService]:
     """``carerota agency create`` then ``carerota serve`` on a fresh SQLite file."""
@@ -119,15 +136,7 @@ def board_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoardSer
         CAREROTA_SOLVER_THREADS="1",
         CAREROTA_LOG_LEVEL="warning",
     )
-    created = subprocess.run(
-        carerota_command("agency", "create", "Meadowbank Homecare"),
-        env=env,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = created.stdout.strip()
+    key = create_agency(env, "Meadowbank Homecare")
     port = free_port()
     log = (folder / "serve.log").open("wb")
     proc = subprocess.Popen(
@@ -151,7 +160,7 @@ def board_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoardSer
                     f"carerota serve did not start: {(folder / 'serve.log').read_text()}"
                 )
             time.sleep(0.2)
-        yield BoardService(url, key, client)
+        yield BoardService(url, key, client, env)
     finally:
         client.close()
         with contextlib.suppress(ProcessLookupError):
