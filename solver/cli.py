@@ -131,6 +131,30 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """A public benchmark instance (and, with --solution, a published solution) in the contract."""
+    from solver.importers import import_problem, import_solution
+
+    try:
+        if args.solution is None:
+            problem, rota = import_problem(args.format, args.file), None
+        else:
+            problem, rota = import_solution(args.format, args.file, args.solution)
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: cannot read: {exc.strerror}") from None
+    except (ValueError, KeyError, IndexError) as exc:
+        raise InputError(f"{args.file}: not a {args.format} instance: {exc}") from None
+    write_json(args.output, problem.model_dump(mode="json", exclude_none=True))
+    if rota is not None:
+        report = check(problem, rota)
+        rota.objective = report.objective
+        write_json(args.rota, rota.model_dump(mode="json", exclude_none=True))
+        print(f"solution: objective {report.objective:.3f}", file=sys.stderr)
+        print(format_report(report), file=sys.stderr)
+        return 0 if report.ok else 1
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     problem = load(args.problem, Problem)
     rota = load(args.rota, Rota)
@@ -215,6 +239,91 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+class VariantBar:
+    """A text progress bar on stderr for a scenario's variants, redrawn twice a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.used = False
+
+    def __call__(self, done: int, total: int, elapsed: float, expected: float) -> None:
+        if not self.enabled:
+            return
+        # Between finishes the bar creeps with the clock, never quite to the end.
+        share = max(done / total, min(0.99, elapsed / expected) if expected > 0 else 0.0)
+        filled = round(30 * share)
+        sys.stderr.write(
+            f"\r  [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} variants solved"
+            f"  {elapsed:5.0f} s of about {expected:.0f} s"
+        )
+        sys.stderr.flush()
+        self.used = True
+
+    def close(self) -> None:
+        if self.used:
+            sys.stderr.write("\n")
+
+
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from scenarios.report import format_text, write_report
+    from scenarios.whatif import ScenarioError, load_scenario, run_scenario
+
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise InputError(f"--time-limit must be above 0, not {args.time_limit}")
+    bar = VariantBar(not args.quiet)
+    try:
+        scenario = load_scenario(args.scenario)
+        comparison = run_scenario(scenario, args.time_limit, args.processes, bar)
+    except ScenarioError as exc:
+        raise InputError(str(exc)) from None
+    finally:
+        bar.close()
+    print(format_text(comparison))
+    if args.output:
+        written = write_report(comparison, args.output)
+        print(f"report: {len(written)} files in {args.output}", file=sys.stderr)
+    return 0 if all(v.checker_ok for v in comparison.variants) else 1
+
+
+def cmd_caseload(args: argparse.Namespace) -> int:
+    from scenarios.caseload import CaseloadError, caseload, format_caseload
+
+    if args.time_limit <= 0 or args.month_days < 1:
+        raise InputError("--time-limit must be above 0 and --month-days at least 1")
+    problem = load(args.problem, Problem)
+    try:
+        answer = caseload(
+            problem, args.coordinator, args.caseload, args.time_limit, args.month_days
+        )
+    except CaseloadError as exc:
+        raise InputError(f"--coordinator: {exc}") from None
+    if args.json:
+        write_json("-", answer.model_dump(mode="json"))
+    else:
+        print(format_caseload(answer))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from scenarios.report import diff_csv, diff_rotas, format_diff, read_variant
+
+    if Path(args.first).is_dir():
+        try:
+            before_problem, before = read_variant(args.first, args.second)
+            after_problem, after = read_variant(args.first, args.third)
+        except (FileNotFoundError, ValidationError, json.JSONDecodeError) as exc:
+            raise InputError(str(exc)) from None
+    else:
+        before_problem = after_problem = load(args.first, Problem)
+        before, after = load(args.second, Rota), load(args.third, Rota)
+    changes = diff_rotas(before_problem, before, after_problem, after)
+    if args.csv:
+        sys.stdout.write(diff_csv(changes))
+    else:
+        print(format_diff(changes, limit=None if args.all else 40))
+    return 0
+
+
 def _solve_options(p: argparse.ArgumentParser, time_limit: float) -> None:
     p.add_argument(
         "--time-limit",
@@ -255,6 +364,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="-", metavar="ROTA.json", help="default: stdout")
     _solve_options(p, 30.0)
     p.set_defaults(run=cmd_solve)
+    p = sub.add_parser("import", help="a public benchmark instance as PROBLEM.json")
+    p.add_argument("format", choices=("mankowska", "hhcrsp-json", "solomon"))
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", default="-", metavar="PROBLEM.json")
+    p.add_argument("--solution", metavar="FILE", help="a published solution to convert and check")
+    p.add_argument("-r", "--rota", default="-", metavar="ROTA.json", help="where --solution goes")
+    p.set_defaults(run=cmd_import)
     p = sub.add_parser("check", help="check ROTA.json against PROBLEM.json (exit 1 on a breach)")
     p.add_argument("problem", metavar="PROBLEM.json")
     p.add_argument("rota", metavar="ROTA.json")
@@ -284,6 +400,40 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("which", choices=("problem", "rota"))
     p.add_argument("-o", "--output", default="-")
     p.set_defaults(run=cmd_schema)
+    p = sub.add_parser("whatif", help="solve a what-if scenario's variants side by side")
+    p.add_argument("scenario", metavar="SCENARIO.yaml")
+    p.add_argument(
+        "--time-limit", type=float, metavar="SECONDS", help="per variant (default: the file's)"
+    )
+    p.add_argument("-o", "--output", metavar="REPORT_DIR", help="write the report here")
+    p.add_argument("--processes", type=int, default=2, help="variants solved at once (default 2)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_whatif)
+    p = sub.add_parser("caseload", help="how many clients a coordinator can oversee a month")
+    p.add_argument("problem", metavar="PROBLEM.json")
+    p.add_argument("--coordinator", required=True, metavar="K")
+    p.add_argument(
+        "--caseload",
+        type=int,
+        nargs="+",
+        metavar="M",
+        help="caseloads to find the field time for (default: the current one and two larger)",
+    )
+    p.add_argument("--time-limit", type=float, default=5.0, help="seconds per solve (default 5)")
+    p.add_argument("--month-days", type=int, default=30, help="days in a month (default 30)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.set_defaults(run=cmd_caseload)
+    p = sub.add_parser(
+        "diff",
+        help="visits that changed worker or time: PROBLEM.json ROTA_A.json ROTA_B.json, "
+        "or REPORT_DIR VARIANT_A VARIANT_B",
+    )
+    p.add_argument("first", metavar="PROBLEM.json|REPORT_DIR")
+    p.add_argument("second", metavar="ROTA_A.json|VARIANT_A")
+    p.add_argument("third", metavar="ROTA_B.json|VARIANT_B")
+    p.add_argument("--all", action="store_true", help="list every changed visit")
+    p.add_argument("--csv", action="store_true", help="CSV, one changed visit a line")
+    p.set_defaults(run=cmd_diff)
     from api.cli import add_commands  # the service: serve, worker, agency
 
     add_commands(sub)
