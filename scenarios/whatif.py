@@ -173,11 +173,9 @@ def _node_lines(node: yaml.Node, loc: Loc = ()) -> Iterator[tuple[Loc, int]]:
 def _clean(loc: Loc) -> Loc:
     """A pydantic error location without the union members' names pydantic puts in it."""
     out: list[str | int] = []
-    for part in loc:
-        union_member = (len(out) >= 2 and out[-2] == "changes" and part in KINDS) or (
-            out == ["base"] and part in ("str", "Problem")
-        )
-        if not union_member:
+    for i, part in enumerate(loc):
+        tag = i >= 2 and loc[i - 2] == "changes" and isinstance(loc[i - 1], int) and part in KINDS
+        if not (tag or (i == 1 and loc[0] == "base" and part in ("str", "Problem"))):
             out.append(part)
     return tuple(out)
 
