@@ -605,7 +605,7 @@ function renderViews() {
     h("span", { text: `Each day ${hhmm(ix.hours.from)}–${hhmm(ix.hours.to)}, a colour per client` }),
     sw("sw-shift", "on shift"),
     sw("sw-travel", "travel before"),
-    sw("sw-double", "double-up (2)"),
+    sw("sw-double", "double-up"),
     sw("sw-shadow", "coordinator shadowing"),
     sw("sw-cover", "coordinator covering"),
     sw("sw-pinned", "pinned"),
