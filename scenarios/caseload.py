@@ -151,9 +151,11 @@ def caseload(
     budget = shift_minutes if data.max_week[k] < 0 else min(int(data.max_week[k]), shift_minutes)
     current = sum(1 for c in problem.clients if c.coordinator == coordinator)
     solver = _Solver(data, k, time_limit, month_days)
+    # Solved first: the searches below then only add budgets around the answers they report.
+    now = solver.point(budget)
     if not targets:
         # The caseload K has, and the next two round numbers beyond what K can oversee now.
-        beyond = (solver.point(budget).per_month // 10 + 1) * 10
+        beyond = (now.per_month // 10 + 1) * 10
         targets = [current, beyond, beyond + 10]
     wanted = sorted(set(targets))
     needs = [_need(solver, m, budget, shift_minutes) for m in wanted]
