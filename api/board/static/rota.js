@@ -157,6 +157,8 @@ function renderProgress(sum) {
   const p = sum.progress;
   const limit = sum.options.time_limit || 0;
   $("progress-title").textContent = sum.status === "queued" ? "Waiting for a solver" : "Solving";
+  const method = sum.options.method === "heuristic" ? "quick construction" : "optimiser";
+  $("progress-what").textContent = `${sum.visits} visits · ${method} · seed ${sum.options.seed} · progress streamed live from the service`;
   $("progress-fill").style.width = `${limit && p.elapsed ? Math.min(100, (100 * p.elapsed) / limit) : 2}%`;
   const stats = [
     ["Elapsed", p.elapsed === null ? "–" : `${fmt(p.elapsed)} s of ${fmt(limit)} s`],
@@ -1092,16 +1094,27 @@ async function loadBoard() {
   document.body.dataset.ready = "true";
 }
 
+/** Follow the solve until it ends; a dropped stream (a proxy, a restart) is picked up again. */
 async function watch(first) {
-  renderProgress(first);
   let last = first;
-  await followEvents(rotaId, (name, data) => {
+  const seen = (data) => {
     last = data;
     state.summary = data;
     renderHeader();
     renderProgress(data);
-  });
-  if (!FINAL.has(last.status)) throw new Error("the progress stream ended before the solve did");
+  };
+  seen(first);
+  for (let attempt = 0; !FINAL.has(last.status); attempt += 1) {
+    try {
+      await followEvents(rotaId, (name, data) => seen(data));
+    } catch (error) {
+      if (error.status || attempt >= 5) throw error;
+    }
+    if (!FINAL.has(last.status)) {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      seen(await api(`/v1/rotas/${encodeURIComponent(rotaId)}`));
+    }
+  }
 }
 
 async function start() {
