@@ -8,7 +8,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from solver.checker import check, format_report
-from solver.contract import Problem, Rota
+from solver.contract import Problem, Rota, parse_local_datetime
 from solver.explain import explain, format_explanation
 from solver.solve import SolveOptions, solve
 
@@ -324,6 +324,69 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _moment(text: str, what: str) -> datetime:
+    try:
+        return parse_local_datetime(text)
+    except ValueError as exc:
+        raise InputError(f"{what}: {exc}") from None
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    """Re-staff an absent worker's visits in a published rota, changing as little as possible."""
+    from solver.changes import format_changes
+    from solver.resolve import Absence, ResolveError, ResolveOptions, apply_absences, resolve
+
+    problem = load(args.problem, Problem)
+    before = load(args.rota, Rota)
+    start, end = _moment(args.start, "--from"), _moment(args.end, "--to")
+    now = (
+        _moment(args.now, "--now")
+        if args.now
+        else datetime.now(problem.zone).replace(tzinfo=None, second=0, microsecond=0)
+    )
+    counts: dict[str, int] = {}
+    if args.cover_counts:
+        try:
+            counts = {
+                str(k): int(v) for k, v in json.loads(Path(args.cover_counts).read_text()).items()
+            }
+        except (OSError, ValueError, AttributeError) as exc:
+            raise InputError(
+                f"{args.cover_counts}: not a JSON object of worker: count ({exc})"
+            ) from None
+    absences = [Absence(w, start, end, args.reason) for w in args.absent]
+    try:
+        situation = apply_absences(problem, before, absences, now)
+    except ResolveError as exc:
+        raise InputError(str(exc)) from None
+    done = resolve(
+        situation,
+        before,
+        now,
+        ResolveOptions(
+            time_limit=args.time_limit,
+            seed=args.seed,
+            workers=args.workers,
+            change_penalty=args.change_penalty,
+            cover_counts=counts,
+            log=args.log,
+        ),
+    )
+    write_json(args.output, done.rota.model_dump(mode="json", exclude_none=True))
+    if args.problem_out:
+        write_json(args.problem_out, situation.model_dump(mode="json", exclude_none=True))
+    report = check(situation, done.rota)
+    print(format_changes(done.changes))
+    print(
+        f"{len(done.orphaned)} visits orphaned, {len(done.changes.visits)} changed, "
+        f"{done.frozen} frozen before {now:%a %d %b %H:%M}; objective {done.rota.objective}; "
+        f"checker: {'ok' if report.ok else f'{len(report.breaches)} breaches'}; "
+        f"{done.elapsed:.1f} s",
+        file=sys.stderr,
+    )
+    return 0 if report.ok else 1
+
+
 def _solve_options(p: argparse.ArgumentParser, time_limit: float) -> None:
     p.add_argument(
         "--time-limit",
@@ -371,6 +434,68 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--solution", metavar="FILE", help="a published solution to convert and check")
     p.add_argument("-r", "--rota", default="-", metavar="ROTA.json", help="where --solution goes")
     p.set_defaults(run=cmd_import)
+    p = sub.add_parser(
+        "resolve",
+        help="re-staff an absent worker's visits in ROTA.json, changing as little as possible",
+    )
+    p.add_argument("problem", metavar="PROBLEM.json")
+    p.add_argument("rota", metavar="ROTA.json", help="the published rota to repair")
+    p.add_argument(
+        "--absent",
+        action="append",
+        required=True,
+        metavar="WORKER",
+        help="the absent worker's id (repeat for several)",
+    )
+    p.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        metavar="DATETIME",
+        help="start of the absence, local YYYY-MM-DDTHH:MM",
+    )
+    p.add_argument(
+        "--to",
+        dest="end",
+        required=True,
+        metavar="DATETIME",
+        help="end of the absence, local YYYY-MM-DDTHH:MM",
+    )
+    p.add_argument(
+        "--now",
+        metavar="DATETIME",
+        help="visits started before this are frozen (default: the agency's time now)",
+    )
+    p.add_argument("--reason", default="", help="why (sick, leave...), kept with the absence")
+    p.add_argument(
+        "--change-penalty",
+        type=float,
+        default=500.0,
+        metavar="UNITS",
+        help="objective cost of each other visit whose crew or start changes (default 500)",
+    )
+    p.add_argument(
+        "--cover-counts",
+        metavar="FILE.json",
+        help="times each worker was already asked to cover this month, {worker: n}",
+    )
+    p.add_argument("-o", "--output", default="-", metavar="NEW_ROTA.json")
+    p.add_argument(
+        "--problem-out",
+        metavar="PROBLEM.json",
+        help="also write the problem with the absence applied (check the rota with it)",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds for the whole re-solve (default 5)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--workers", type=int, default=1, help="CP-SAT search workers (default 1)")
+    p.add_argument("--log", action="store_true", help="print CP-SAT's search log on stderr")
+    p.set_defaults(run=cmd_resolve)
     p = sub.add_parser("check", help="check ROTA.json against PROBLEM.json (exit 1 on a breach)")
     p.add_argument("problem", metavar="PROBLEM.json")
     p.add_argument("rota", metavar="ROTA.json")

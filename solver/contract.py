@@ -49,6 +49,11 @@ def _parse_local_datetime(value: Any) -> datetime:
         raise ValueError(f"{value!r} is not a real calendar datetime") from None
 
 
+def parse_local_datetime(value: object) -> datetime:
+    """A wall-clock datetime from ``YYYY-MM-DDTHH:MM[:SS]`` (ValueError with the reason)."""
+    return _parse_local_datetime(value)
+
+
 def format_local_datetime(value: datetime) -> str:
     """Write a wall-clock datetime as the contract does: seconds only when there are some."""
     return value.strftime("%Y-%m-%dT%H:%M:%S" if value.second else "%Y-%m-%dT%H:%M")

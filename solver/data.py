@@ -8,7 +8,7 @@ lays workers, clients, visits and travel out as numpy arrays. Nothing downstream
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -198,6 +198,69 @@ def _requirements(
     return out
 
 
+def _fit_shifts(
+    earliest: IntArray,
+    last: IntArray,
+    duration: IntArray,
+    shift_start: IntArray,
+    shift_end: IntArray,
+    shift_worker: IntArray,
+) -> list[dict[int, int]]:
+    """Per visit, ``{worker: shift}`` for every worker with a shift that can hold it.
+
+    A shift can hold a visit when some start in the window fits the visit wholly inside it.
+    """
+    fits = (
+        np.maximum(earliest[:, None], shift_start[None, :]) + duration[:, None]
+        <= shift_end[None, :]
+    ) & (shift_start[None, :] <= last[:, None])
+    fits &= (earliest <= last)[:, None]  # a window clipped by the clock may have closed
+    visit_shift: list[dict[int, int]] = [{} for _ in range(len(earliest))]
+    for v, h in zip(*np.nonzero(fits), strict=True):
+        # The first fitting shift wins; two shifts of one worker can only both fit a visit when
+        # they touch, and then the earlier start is the better one.
+        visit_shift[int(v)].setdefault(int(shift_worker[h]), int(h))
+    return visit_shift
+
+
+def _candidates(
+    visit_shift: list[dict[int, int]], allowed: BoolArray, skilled: BoolArray
+) -> list[list[int]]:
+    return [
+        [w for w in sorted(shifts) if allowed[v, w] and skilled[v, w]]
+        for v, shifts in enumerate(visit_shift)
+    ]
+
+
+def not_before(data: ProblemData, minute: int, keep: set[int]) -> ProblemData:
+    """``data`` with no visit outside ``keep`` allowed to start before ``minute``.
+
+    A re-solve at a given moment cannot send anyone into the past: every visit that has not
+    started yet gets its window clipped, and one whose window has closed can no longer be staffed.
+    """
+    earliest = data.earliest.copy()
+    clip = np.array([v not in keep for v in range(data.n_visits)], dtype=bool)
+    if data.n_visits:
+        clip &= earliest < minute
+    earliest[clip] = minute
+    visit_shift = _fit_shifts(
+        earliest,
+        data.last_start,
+        data.duration,
+        data.shift_start,
+        data.shift_end,
+        data.shift_worker,
+    )
+    for v in np.flatnonzero(~clip):
+        visit_shift[int(v)] = data.visit_shift[int(v)]
+    return replace(
+        data,
+        earliest=earliest,
+        visit_shift=visit_shift,
+        candidates=_candidates(visit_shift, data.allowed, data.skilled),
+    )
+
+
 def build(problem: Problem) -> ProblemData:
     """Convert a validated problem into :class:`ProblemData` (the only bridge)."""
     clock = Clock.for_problem(problem)
@@ -291,22 +354,11 @@ def build(problem: Problem) -> ProblemData:
         np.maximum(0, day_start[visit_day + 1] - 1 - latest) if n_v else 0,
     ).astype(np.int64)
 
-    # A shift can hold a visit when some start in the window fits wholly inside it.
-    last = latest + late_allowed
-    fits = (
-        np.maximum(earliest[:, None], shift_start[None, :]) + duration[:, None]
-        <= shift_end[None, :]
-    ) & (shift_start[None, :] <= last[:, None])
-    visit_shift: list[dict[int, int]] = [{} for _ in range(n_v)]
-    for v, h in zip(*np.nonzero(fits), strict=True):
-        # The first fitting shift wins; two shifts of one worker can only both fit a visit when
-        # they touch, and then the earlier start is the better one.
-        visit_shift[int(v)].setdefault(int(shift_worker[h]), int(h))
-
+    visit_shift = _fit_shifts(
+        earliest, latest + late_allowed, duration, shift_start, shift_end, shift_worker
+    )
     # Pruned once here; the heuristic, the search and the bounds all read this list.
-    candidates = [
-        [w for w in sorted(visit_shift[v]) if allowed[v, w] and skilled[v, w]] for v in range(n_v)
-    ]
+    candidates = _candidates(visit_shift, allowed, skilled)
 
     after_visit = np.full(n_v, -1, dtype=np.int64)
     after_min = np.zeros(n_v, dtype=np.int64)

@@ -242,25 +242,38 @@ class RotaModel:
         tag = f"{d.worker_ids[w]},{h}"
         empty = m.new_bool_var(f"idle[{tag}]")
         arcs.append((0, 0, empty))
+        lo = np.array([n.lo for n in nodes], dtype=np.int64)
+        hi = np.array([n.hi for n in nodes], dtype=np.int64)
+        ends = lo + np.array(dur, dtype=np.int64)
+        pl = np.array(places, dtype=np.int64)
+        gap = tt[pl[:, None], pl[None, :]]
+        fixed = np.array([isinstance(n.present, int) for n in nodes], dtype=bool)
+        # A fixed visit k is *after* i when it cannot end, plus travel, before i must start, and
+        # *before* j when j cannot end, plus travel, before k must start. With such a k, i and j
+        # cannot be neighbours, nor can i end the shift or j begin it: the route would have to
+        # skip k. This leaves a visit only the gaps of a shift's fixed visits to go into.
+        after = (ends[None, :] + gap.T > hi[:, None]) & fixed[None, :]
+        before = (ends[:, None] + gap > hi[None, :]) & fixed[None, :]
+        np.fill_diagonal(after, False)
+        np.fill_diagonal(before, False)
+        between = (after.astype(np.int32) @ before.T.astype(np.int32)) > 0
+        can_open, can_close = ~before.any(axis=1), ~after.any(axis=1)
         for i, node in enumerate(nodes, start=1):
             if not isinstance(node.present, int):
                 arcs.append((i, i, ~node.present))
                 by_day[days[i - 1]].append(dur[i - 1] * node.present)
             else:
                 by_day[days[i - 1]].append(dur[i - 1])
-            out_lit = m.new_bool_var(f"leave[{tag},{i}]")
-            in_lit = m.new_bool_var(f"back[{tag},{i}]")
-            arcs += [(0, i, out_lit), (i, 0, in_lit)]
-            home_terms += [
-                int(tt[home, places[i - 1]]) * out_lit,
-                int(tt[places[i - 1], home]) * in_lit,
-            ]
+            if can_open[i - 1]:
+                out_lit = m.new_bool_var(f"leave[{tag},{i}]")
+                arcs.append((0, i, out_lit))
+                home_terms.append(int(tt[home, places[i - 1]]) * out_lit)
+            if can_close[i - 1]:
+                in_lit = m.new_bool_var(f"back[{tag},{i}]")
+                arcs.append((i, 0, in_lit))
+                home_terms.append(int(tt[places[i - 1], home]) * in_lit)
         # Arcs only where the first visit can end, plus travel, before the second must start.
-        lo = np.array([n.lo for n in nodes], dtype=np.int64)
-        hi = np.array([n.hi for n in nodes], dtype=np.int64)
-        pl = np.array(places, dtype=np.int64)
-        gap = tt[pl[:, None], pl[None, :]]
-        ok = lo[:, None] + np.array(dur)[:, None] + gap <= hi[None, :]
+        ok = (ends[:, None] + gap <= hi[None, :]) & ~between
         np.fill_diagonal(ok, False)
         for i, j in zip(*np.nonzero(ok), strict=True):
             a, b = nodes[i], nodes[j]
@@ -323,7 +336,12 @@ class RotaModel:
                 for expr, factor in parts
                 if wt[name] > 0
             )
+            + self.extra_objective()
         )
+
+    def extra_objective(self) -> cp_model.LinearExprT:
+        """Terms beyond the contract's, for models that need them (a re-solve's change costs)."""
+        return 0
 
     def add_unassigned(self) -> None:
         self.terms["unassigned_visit"].append((sum(1 - s for s in self.vars.staffed.values()), 1.0))

@@ -49,6 +49,8 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
     need = int(data.required[v])
     client = data.problem.clients[int(data.visit_client[v])]
     who = _skills_phrase(skills)
+    if data.earliest[v] > data.last_start[v]:
+        return "its start window closed before this rota was re-solved"
     for w in data.pinned[v]:
         wid = data.worker_ids[w]
         if not data.skilled[v, w]:

@@ -1,0 +1,489 @@
+"""Re-solving a published rota after a carer rings in sick, changing as little as possible.
+
+The situation is written into the problem itself (:func:`apply_absences` cuts the absence out of
+the worker's shifts), so the new rota is checked against the very problem it is stored with.
+:func:`resolve` then repairs the published rota for that problem:
+
+1. Visits that started before ``now`` are frozen, and nothing may start before ``now``.
+2. Every other assignment that the new problem still allows is kept; the rest are *orphaned*.
+3. A construction pass gives each orphan the cheapest familiar crew it can, which is the answer
+   if nothing better turns up, and the hint for CP-SAT.
+4. CP-SAT then works on the affected days only, first with the carers nearest the orphans, and
+   with every carer who could take a still-unstaffed orphan only if it must. Its objective is the
+   contract's plus a penalty per changed visit and a fairness cost per worker asked to cover,
+   higher for those already asked often this month.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ortools.sat.python import cp_model
+
+from solver.changes import ChangeList, changes
+from solver.contract import Problem, Rota, Shift
+from solver.data import ProblemData, build, not_before
+from solver.heuristic import Builder
+from solver.model import SCALE, Neighbourhood, RotaModel
+from solver.rota import Solution, account, shift_of
+from solver.solve import finish
+
+
+class ResolveError(ValueError):
+    """The absence or the rota does not fit the problem (unknown worker, end before start...)."""
+
+
+@dataclass(frozen=True)
+class Absence:
+    """A worker unavailable from ``start`` to ``end`` (local wall-clock times)."""
+
+    worker: str
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ResolveOptions:
+    time_limit: float = 5.0  # seconds for the whole re-solve, construction included
+    seed: int = 0
+    workers: int = 1
+    # Objective units (like the contract's weights) per visit whose workers or start change, other
+    # than the orphans themselves: above any travel or continuity saving, below a staffed visit.
+    change_penalty: float = 500.0
+    # Per worker asked to cover: (1 + times already asked this month) times this.
+    cover_penalty: float = 40.0
+    cover_counts: Mapping[str, int] = field(default_factory=dict)
+    log: bool = False
+
+
+@dataclass
+class Resolved:
+    problem: Problem  # the problem the new rota answers (the absences written into it)
+    rota: Rota
+    changes: ChangeList
+    orphaned: list[str]  # visits whose assignment the new problem no longer allows
+    covers: dict[str, int]  # worker -> orphaned visits they were asked to take
+    frozen: int  # visits that had started before ``now``
+    stages: list[str]  # what the search did, for logs
+    elapsed: float
+
+
+def merge(absences: list[Absence]) -> list[Absence]:
+    """One absence per worker and unbroken stretch: overlapping or touching ones join."""
+    out: list[Absence] = []
+    for a in sorted(absences, key=lambda a: (a.worker, a.start, a.end)):
+        last = out[-1] if out else None
+        if last is not None and last.worker == a.worker and a.start <= last.end:
+            reason = last.reason if a.reason in ("", last.reason) else f"{last.reason}; {a.reason}"
+            out[-1] = Absence(a.worker, last.start, max(last.end, a.end), reason.strip("; "))
+        else:
+            out.append(a)
+    return out
+
+
+def apply_absences(
+    problem: Problem, rota: Rota, absences: list[Absence], now: datetime | None
+) -> Problem:
+    """``problem`` with each absence cut out of its worker's shifts.
+
+    A visit the worker had already started before ``now`` stays theirs (it is history), so the
+    cut begins once it ends. Pins of the worker on visits they can no longer do are dropped.
+    """
+    ids = {w.id for w in problem.workers}
+    for a in absences:
+        if a.worker not in ids:
+            raise ResolveError(f"unknown worker '{a.worker}'")
+        if a.end <= a.start:
+            raise ResolveError(f"absence of {a.worker} ends ({a.end}) before it starts ({a.start})")
+    duration = {v.id: v.duration_minutes for v in problem.visits}
+    worked: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for asg in rota.assignments:
+        if now is not None and asg.start < now:
+            end = asg.start + timedelta(minutes=duration.get(asg.visit, 0))
+            for w in asg.workers:
+                worked[w].append((asg.start, end))
+    shifts: dict[str, list[Shift]] = {w.id: list(w.shifts) for w in problem.workers}
+    for a in merge(absences):
+        cut = max([a.start, *(end for start, end in worked[a.worker] if end > a.start)])
+        if cut >= a.end:
+            continue
+        kept: list[Shift] = []
+        for s in shifts[a.worker]:
+            if s.end <= cut or s.start >= a.end:
+                kept.append(s)
+                continue
+            if s.start < cut:
+                kept.append(Shift(start=s.start, end=cut))
+            if s.end > a.end:
+                kept.append(Shift(start=a.end, end=s.end))
+        shifts[a.worker] = kept
+    out = problem.model_copy(
+        update={
+            "workers": [
+                w.model_copy(update={"shifts": shifts[w.id]}) if w.shifts != shifts[w.id] else w
+                for w in problem.workers
+            ]
+        }
+    )
+    return _drop_impossible_pins(out, {a.worker for a in absences})
+
+
+def _drop_impossible_pins(problem: Problem, absent: set[str]) -> Problem:
+    data = build(problem)
+    index = {wid: i for i, wid in enumerate(data.worker_ids)}
+    visits = []
+    changed = False
+    for v, visit in enumerate(problem.visits):
+        keep = [
+            p for p in visit.pinned_workers if p not in absent or index[p] in data.visit_shift[v]
+        ]
+        if keep != visit.pinned_workers:
+            visit = visit.model_copy(update={"pinned_workers": keep})
+            changed = True
+        visits.append(visit)
+    return problem.model_copy(update={"visits": visits}) if changed else problem
+
+
+def solution_of(data: ProblemData, rota: Rota) -> Solution:
+    """``rota`` in ``data``'s indices; assignments to visits or workers it lacks are dropped."""
+    vi = {vid: i for i, vid in enumerate(data.visit_ids)}
+    wi = {wid: i for i, wid in enumerate(data.worker_ids)}
+    sol = Solution()
+    for a in rota.assignments:
+        if a.visit in vi and all(w in wi for w in a.workers):
+            v = vi[a.visit]
+            sol.start[v] = round(data.clock.seconds(a.start) / 60)
+            sol.workers[v] = [wi[w] for w in a.workers]
+    for cv in rota.coordinator_visits:
+        if cv.mode == "shadow" and cv.visit in vi and cv.coordinator in wi:
+            v = vi[cv.visit]
+            if v in sol.start:
+                sol.shadows.setdefault(v, []).append(wi[cv.coordinator])
+    return sol
+
+
+def _holds(data: ProblemData, sol: Solution, v: int, w: int, counted: bool) -> bool:
+    """Whether ``w`` may still attend ``v`` at its current start in ``data``."""
+    ok = data.can_count(v, w) if counted else data.can_shadow(v, w)
+    s = sol.start[v]
+    return ok and shift_of(data, w, s, s + int(data.duration[v]), v) >= 0
+
+
+def _kept(data: ProblemData, anchor: Solution, frozen: set[int]) -> tuple[Solution, list[int]]:
+    """The anchor without what ``data`` no longer allows; the visits that lost their crew."""
+    kept = anchor.copy()
+    orphans = []
+    for v in sorted(anchor.start):
+        if v in frozen:
+            continue
+        s = anchor.start[v]
+        ok = (
+            int(data.earliest[v]) <= s <= int(data.last_start[v])
+            and all(_holds(data, anchor, v, w, True) for w in anchor.workers[v])
+            and set(data.pinned[v]) <= set(anchor.workers[v])
+        )
+        if not ok:
+            orphans.append(v)
+            del kept.start[v], kept.workers[v]
+            kept.shadows.pop(v, None)
+            continue
+        shadows = [k for k in anchor.shadows.get(v, []) if _holds(data, anchor, v, k, False)]
+        if shadows:
+            kept.shadows[v] = shadows
+        else:
+            kept.shadows.pop(v, None)
+    return kept, orphans
+
+
+@dataclass(frozen=True)
+class Costs:
+    """The re-solve's terms beyond the contract: changes against the anchor and cover requests."""
+
+    anchor: Solution
+    orphans: frozenset[int]
+    change_penalty: float
+    cover_price: dict[int, float]  # worker -> cost of asking them to cover
+
+    def changed(self, sol: Solution, v: int) -> bool:
+        a = self.anchor
+        return (
+            v not in sol.start
+            or sol.start[v] != a.start[v]
+            or sorted(sol.workers[v]) != sorted(a.workers[v])
+            or sorted(sol.shadows.get(v, [])) != sorted(a.shadows.get(v, []))
+        )
+
+    def covers(self, sol: Solution) -> dict[int, int]:
+        """Worker -> orphaned visits they take that were not theirs before."""
+        out: dict[int, int] = defaultdict(int)
+        for v in self.orphans:
+            for w in sol.workers.get(v, []):
+                if w not in self.anchor.workers.get(v, []):
+                    out[w] += 1
+        return dict(out)
+
+    def total(self, data: ProblemData, sol: Solution) -> float:
+        changed = sum(
+            1 for v in self.anchor.start if v not in self.orphans and self.changed(sol, v)
+        )
+        asked = sum(self.cover_price[w] for w in self.covers(sol))
+        return account(data, sol).objective + self.change_penalty * changed + asked
+
+
+class ResolveModel(RotaModel):
+    """The neighbourhood model with the re-solve's change and cover costs added."""
+
+    def __init__(self, data: ProblemData, sol: Solution, hood: Neighbourhood, costs: Costs) -> None:
+        self.costs = costs
+        super().__init__(data, sol, hood)
+
+    def extra_objective(self) -> cp_model.LinearExprT:
+        self.changed: dict[int, cp_model.IntVar] = {}
+        self.asked: dict[int, cp_model.IntVar] = {}
+        return cp_model.LinearExpr.sum([self.add_change_costs(), self.add_cover_costs()])
+
+    def hint(self, sol: Solution) -> None:
+        """The base model's hint, and this model's change and cover flags for ``sol``."""
+        super().hint(sol)
+        for v, lit in self.changed.items():
+            self.model.add_hint(lit, self.costs.changed(sol, v))
+        asked = self.costs.covers(sol)
+        for w, lit in self.asked.items():
+            self.model.add_hint(lit, w in asked)
+
+    def add_change_costs(self) -> cp_model.LinearExprT:
+        """A visit kept from the anchor may change crew, shadows or start only at a price."""
+        d, m, x, c = self.data, self.model, self.vars, self.costs
+        if c.change_penalty <= 0:
+            return 0
+        flags = []
+        for v in self.free:
+            if v in c.orphans or v not in c.anchor.start:
+                continue
+            changed = m.new_bool_var(f"changed[{d.visit_ids[v]}]")
+            self.changed[v] = changed
+            flags.append(changed)
+            m.add(x.start[v] == c.anchor.start[v]).only_enforce_if(~changed)
+            m.add_implication(~changed, x.staffed[v])
+            old = set(c.anchor.workers[v])
+            for (u, w), lit in x.counted.items():
+                if u == v:
+                    m.add_implication(~changed, lit if w in old else ~lit)
+            old_shadows = set(c.anchor.shadows.get(v, []))
+            for (u, k), lit in x.shadow.items():
+                if u == v:
+                    m.add_implication(~changed, lit if k in old_shadows else ~lit)
+            if any((v, w) not in x.counted for w in old) or any(
+                (v, k) not in x.shadow for k in old_shadows
+            ):
+                m.add(changed == 1)
+        return round(c.change_penalty * SCALE) * cp_model.LinearExpr.sum(flags)
+
+    def add_cover_costs(self) -> cp_model.LinearExprT:
+        """Asking a worker to take an orphaned visit costs more the more they were asked."""
+        d, m, x, c = self.data, self.model, self.vars, self.costs
+        lits: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+        for (v, w), lit in x.counted.items():
+            if v in c.orphans and w not in c.anchor.workers.get(v, []):
+                lits[w].append(lit)
+        terms: list[cp_model.LinearExprT] = []
+        for w, group in sorted(lits.items()):
+            price = round(c.cover_price[w] * SCALE)
+            if price <= 0:
+                continue
+            asked = m.new_bool_var(f"asked[worker={d.worker_ids[w]}]")
+            self.asked[w] = asked
+            m.add_max_equality(asked, group)
+            terms.append(price * asked)
+        return cp_model.LinearExpr.sum(terms)
+
+
+# Carers per orphan in the first, narrow neighbourhood, and in the wide one if it must follow.
+NEAR_PER_ORPHAN = 5
+WIDE_PER_ORPHAN = 15
+# Minutes either side of the orphans within which other visits may move, and the longest
+# stretch of orphans' start times one neighbourhood takes.
+BAND = 90
+SPAN = 180
+# Seconds at most for one neighbourhood.
+STEP_SECONDS = 3.0
+
+
+def _ranked(data: ProblemData, sol: Solution, v: int) -> list[int]:
+    """Candidates for ``v``: familiar first, then those already out near the client that day."""
+    c = int(data.visit_client[v])
+    place = data.visit_place(v)
+    day = int(data.visit_day[v])
+    near: dict[int, int] = {}
+    for u, ws in sol.workers.items():
+        if int(data.visit_day[u]) == day:
+            for w in ws:
+                gap = int(data.travel[data.worker_mode[w], data.visit_place(u), place])
+                near[w] = min(near.get(w, gap), gap)
+
+    def key(w: int) -> tuple[bool, bool, int]:
+        home = int(data.travel[data.worker_mode[w], data.worker_place[w], place])
+        return (not data.familiar[c, w], bool(data.is_coordinator[w]), near.get(w, home))
+
+    return sorted(data.candidates[v], key=key)
+
+
+def _hood(
+    data: ProblemData, sol: Solution, orphans: list[int], frozen: set[int], workers: set[int]
+) -> Neighbourhood:
+    """The orphans, and the visits of ``workers`` near them in time, free; the rest fixed."""
+    days = {int(data.visit_day[v]) for v in orphans}
+    lo = min(int(data.earliest[v]) for v in orphans) - BAND
+    hi = max(int(data.last_start[v] + data.duration[v]) for v in orphans) + BAND
+    free = set(orphans)
+    for v in range(data.n_visits):
+        if v in frozen or int(data.visit_day[v]) not in days:
+            continue
+        if int(data.last_start[v] + data.duration[v]) < lo or int(data.earliest[v]) > hi:
+            continue
+        crew = set(sol.workers.get(v, [])) | set(sol.shadows.get(v, []))
+        if crew and crew <= workers:
+            free.add(v)
+        elif not crew and set(data.candidates[v]) & workers:
+            free.add(v)  # unstaffed before: a chance to staff it now
+    return Neighbourhood(frozenset(free), frozenset(workers))
+
+
+def _clusters(data: ProblemData, orphans: list[int]) -> list[list[int]]:
+    """Orphans grouped by day and time: each group starts within ``SPAN`` of its first."""
+    out: list[list[int]] = []
+    for v in sorted(orphans, key=lambda v: (int(data.earliest[v]), v)):
+        head = out[-1][0] if out else -1
+        if (
+            out
+            and data.visit_day[v] == data.visit_day[head]
+            and data.earliest[v] <= data.earliest[head] + SPAN
+        ):
+            out[-1].append(v)
+        else:
+            out.append([v])
+    return out
+
+
+def _step(
+    data: ProblemData,
+    current: Solution,
+    best: float,
+    costs: Costs,
+    orphans: list[int],
+    frozen: set[int],
+    workers: set[int],
+    options: ResolveOptions,
+    seconds: float,
+) -> tuple[Solution, float, str]:
+    """One CP-SAT solve of a neighbourhood; its answer replaces ``current`` if it costs less."""
+    hood = _hood(data, current, orphans, frozen, workers)
+    model = ResolveModel(data, current, hood, costs)
+    model.hint(current)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.05, seconds)
+    solver.parameters.num_workers = options.workers
+    # Probing spends seconds on these models before the hint is even looked at; a re-solve has
+    # seconds in all.
+    solver.parameters.cp_model_probing_level = 0
+    solver.parameters.random_seed = options.seed
+    solver.parameters.log_search_progress = options.log
+    status = solver.solve(model.model)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        candidate = model.read(solver)
+        total = costs.total(data, candidate)
+        if total < best - 1e-6:
+            current, best = candidate, total
+    line = (
+        f"{len(hood.workers)} workers, {len(model.free)} visits, "
+        f"{solver.status_name(status)} in {solver.wall_time:.2f} s, {best:.1f}"
+    )
+    return current, best, line
+
+
+def resolve(
+    problem: Problem,
+    before: Rota,
+    now: datetime | None,
+    options: ResolveOptions | None = None,
+) -> Resolved:
+    """Repair ``before`` (a rota of a previous version of ``problem``) for ``problem``.
+
+    ``problem`` usually comes from :func:`apply_absences`. Visits that started before ``now``
+    are frozen; everything else keeps its crew and start unless a change buys a better rota,
+    each change costing ``options.change_penalty``.
+    """
+    options = options or ResolveOptions()
+    began = time.monotonic()
+    full = build(problem)
+    anchor = solution_of(full, before)
+    moment = -(10**9) if now is None else full.clock.minute_up(now)
+    frozen = {v for v, s in anchor.start.items() if s < moment}
+    data = not_before(full, moment, frozen) if now is not None else full
+    current, orphans = _kept(data, anchor, frozen)
+    counts = {w: options.cover_counts.get(wid, 0) for w, wid in enumerate(data.worker_ids)}
+    costs = Costs(
+        anchor=anchor,
+        orphans=frozenset(orphans),
+        change_penalty=options.change_penalty,
+        cover_price={w: options.cover_penalty * (1 + n) for w, n in counts.items()},
+    )
+    stages = [f"{len(frozen)} visits frozen, {len(orphans)} orphaned"]
+    builder = Builder.loaded(data, current)
+    for v in sorted(orphans, key=lambda v: (int(data.latest[v]), v)):
+        builder.staff(v, pool=_ranked(data, current, v))
+    current = builder.sol
+    best = costs.total(data, current)
+    stages.append(f"construction: {best:.1f}")
+
+    deadline = began + options.time_limit
+    # First a narrow neighbourhood per group of orphans close in time: the carers best placed
+    # for them, and only their visits around that time.
+    plans: list[tuple[str, list[int], set[int]]] = []
+    for group in _clusters(data, orphans):
+        near: set[int] = set()
+        for v in group:
+            near.update(_ranked(data, current, v)[:NEAR_PER_ORPHAN])
+            near.update(current.workers.get(v, []))
+        first = data.clock.local(int(data.earliest[group[0]]))
+        plans.append((f"near {first:%a %H:%M}", group, near))
+    widened = False
+    while plans:
+        name, group, workers = plans.pop(0)
+        left = deadline - time.monotonic()
+        if left <= 0.05:
+            stages.append(f"{name}: skipped, out of time")
+            continue
+        seconds = min(STEP_SECONDS, left / (1 + len(plans)))
+        current, best, line = _step(
+            data, current, best, costs, group, frozen, workers, options, seconds
+        )
+        stages.append(f"{name}: {line}")
+        if not plans and not widened:
+            # Orphans still unstaffed that carers outside their neighbourhood could take: one
+            # more pass per group, with many more carers.
+            widened = True
+            for grp in _clusters(data, [v for v in orphans if v not in current.start]):
+                wide: set[int] = set()
+                for v in grp:
+                    wide.update(_ranked(data, current, v)[:WIDE_PER_ORPHAN])
+                    wide.update(current.workers.get(v, []))
+                first = data.clock.local(int(data.earliest[grp[0]]))
+                plans.append((f"wide {first:%a %H:%M}", grp, wide))
+
+    rota = finish(data, current, "feasible", None)
+    return Resolved(
+        problem=problem,
+        rota=rota,
+        changes=changes(before, rota, problem, since=now),
+        orphaned=[data.visit_ids[v] for v in orphans],
+        covers={data.worker_ids[w]: n for w, n in costs.covers(current).items()},
+        frozen=len(frozen),
+        stages=stages,
+        elapsed=time.monotonic() - began,
+    )

@@ -1,0 +1,272 @@
+"""Sick calls: the re-solve keeps the past, clears the absence, and changes only what it must.
+
+The tiny agencies reuse ``test_rules``'s builders: places on one meridian, drive times by hand
+(Ann-Bob 9 min, Ann-Cy 3 min, Cy-Bob 6 min, home-Ann 3 min). Every new rota goes through the
+independent checker against the problem with the absence written in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from helpers import verified
+from test_rules import ANN, BOB, CY, agency, at, carer, client, coordinator, crews, knows, visit
+
+from scenarios.generator import generate
+from solver.contract import Problem, Rota
+from solver.resolve import (
+    Absence,
+    Resolved,
+    ResolveError,
+    ResolveOptions,
+    apply_absences,
+    merge,
+    resolve,
+)
+from solver.solve import SolveOptions, solve
+
+QUICK = ResolveOptions(time_limit=5, seed=0, workers=1)
+
+
+def published(problem: Problem, pins: dict[str, list[str]]) -> tuple[Problem, Rota]:
+    """A rota solved with ``pins`` (so we know who does what), and the problem without them."""
+    pinned = problem.model_copy(
+        update={
+            "visits": [
+                v.model_copy(update={"pinned_workers": pins.get(v.id, [])}) for v in problem.visits
+            ]
+        }
+    )
+    rota = solve(pinned, SolveOptions(time_limit=3, seed=0, workers=1))
+    verified(pinned, rota)
+    assert crews(rota) == {v: sorted(ws) for v, ws in pins.items()}
+    return problem, rota
+
+
+def off(
+    worker: str, start: str, end: str, now: str, problem: Problem, rota: Rota, **opts: Any
+) -> Resolved:
+    """Resolve ``worker``'s absence ``start``-``end`` (Monday HH:MM) at ``now``; check it."""
+    absence = Absence(worker, datetime.fromisoformat(at(start)), datetime.fromisoformat(at(end)))
+    moment = datetime.fromisoformat(at(now))
+    situation = apply_absences(problem, rota, [absence], moment)
+    done = resolve(situation, rota, moment, ResolveOptions(**(QUICK.__dict__ | opts)))
+    verified(situation, done.rota)
+    # The absent worker has nothing that overlaps the absence, unless it had begun before now.
+    minutes = {v.id: v.duration_minutes for v in problem.visits}
+    for a in done.rota.assignments:
+        if worker in a.workers and a.start >= moment:
+            end_at = a.start.timestamp() + 60 * minutes[a.visit]
+            assert end_at <= absence.start.timestamp() or a.start >= absence.end, a.visit
+    return done
+
+
+def three_carers(**changes: Any) -> Problem:
+    """Amy, Bob and Dee 07:00-13:00; Dee knows Ann and has nothing to do."""
+    base: dict[str, Any] = {
+        "timezone": "Europe/London",
+        "period": {"start": "2026-11-23", "end": "2026-11-23"},
+        "workers": [carer("w-amy"), carer("w-bob"), carer("w-dee")],
+        "clients": [client("c-ann", ANN), client("c-bob", BOB), client("c-cy", CY)],
+        "visits": [
+            visit("v-ann", "c-ann", "08:00", "09:00"),
+            visit("v-bob", "c-bob", "08:00", "09:00"),
+            visit("v-cy", "c-cy", "10:00", "11:00"),
+        ],
+        "history": knows(("w-amy", "c-ann"), ("w-dee", "c-ann"), ("w-bob", "c-bob")),
+    }
+    base.update(changes)
+    return Problem.model_validate(base)
+
+
+def test_idle_familiar_carer_takes_the_orphan_and_nothing_else_moves() -> None:
+    # Dee could also save Bob a trip to Cy (Bob: Bob->Cy 6 min; Dee: Ann->Cy 3 min), but that
+    # would change a visit nobody asked to change: only v-ann may move.
+    problem, rota = published(
+        three_carers(), {"v-ann": ["w-amy"], "v-bob": ["w-bob"], "v-cy": ["w-bob"]}
+    )
+    done = off("w-amy", "07:00", "13:00", "06:00", problem, rota)
+    assert crews(done.rota) == {"v-ann": ["w-dee"], "v-bob": ["w-bob"], "v-cy": ["w-bob"]}
+    assert [c.visit for c in done.changes.visits] == ["v-ann"]
+    assert done.orphaned == ["v-ann"]
+    assert done.covers == {"w-dee": 1}
+    msgs = {w.worker: w.messages for w in done.changes.workers}
+    assert set(msgs) == {"w-amy", "w-dee"}
+    assert msgs["w-dee"][0].startswith("Mon 23 Nov: you now also visit c-ann at 08:")
+    assert "you no longer visit c-ann" in msgs["w-amy"][0] and "w-dee covers it" in msgs["w-amy"][0]
+
+
+def test_visits_started_before_now_are_frozen() -> None:
+    # Amy started v-ann at 08:00 (ends 08:30); she rings in at 08:10, off from 08:00. Her 10:00
+    # call is orphaned; v-ann stays hers, and nothing may start before now (Bob's v-bob, not yet
+    # started at 08:00-09:00, keeps its start since it is after now or moves only later).
+    problem, rota = published(
+        three_carers(), {"v-ann": ["w-amy"], "v-bob": ["w-bob"], "v-cy": ["w-amy"]}
+    )
+    before = {a.visit: a for a in rota.assignments}
+    done = off("w-amy", "08:00", "13:00", "08:10", problem, rota)
+    after = {a.visit: a for a in done.rota.assignments}
+    assert after["v-ann"] == before["v-ann"]  # started before now: untouched
+    assert "w-amy" not in after["v-cy"].workers
+    moment = datetime.fromisoformat(at("08:10"))
+    for vid, a in after.items():
+        if before[vid].start >= moment:
+            assert a.start >= moment
+
+
+def test_closed_window_is_history_not_news() -> None:
+    # v-hoist needs a hoist nobody has: unstaffed in the published rota. By 09:20 its window
+    # (08:00-08:30) has closed; the new rota says so, and the change list leaves it out.
+    problem = three_carers(
+        visits=[
+            visit("v-ann", "c-ann", "10:00", "11:00"),
+            visit("v-bob", "c-bob", "08:00", "09:00"),
+            visit("v-cy", "c-cy", "10:00", "11:00"),
+            visit("v-hoist", "c-cy", "08:00", "08:30", skills=["hoist"]),
+        ]
+    )
+    problem, rota = published(problem, {"v-ann": ["w-amy"], "v-bob": ["w-bob"], "v-cy": ["w-bob"]})
+    done = off("w-amy", "07:00", "13:00", "09:20", problem, rota)
+    reasons = {u.visit: u.reason for u in done.rota.unassigned}
+    assert "window closed" in reasons["v-hoist"]
+    assert [u.visit for u in done.changes.unstaffed] == []
+    assert crews(done.rota)["v-ann"] == ["w-dee"]
+
+
+def test_coordinator_covers_when_no_carer_can() -> None:
+    # Only Amy and coordinator Kate are out on Monday; Amy is off, so Kate covers Ann.
+    problem = agency(
+        workers=[carer("w-amy"), coordinator("k-kate", "07:00", "13:00", "2026-11-23")],
+    )
+    problem, rota = published(problem, {"v-ann": ["w-amy"]})
+    done = off("w-amy", "07:00", "13:00", "06:00", problem, rota)
+    assert crews(done.rota) == {"v-ann": ["k-kate"]}
+    assert [(c.coordinator, c.mode) for c in done.rota.coordinator_visits] == [("k-kate", "cover")]
+
+
+@pytest.mark.parametrize(("counts", "asked"), [({"w-dee": 2}, "w-eve"), ({"w-eve": 2}, "w-dee")])
+def test_cover_goes_to_the_worker_asked_less_often(counts: dict[str, int], asked: str) -> None:
+    # Dee and Eve are alike in every way (same home, both know Ann, both idle): only the number of
+    # times each was already asked to cover this month tells them apart.
+    problem = three_carers(
+        workers=[carer("w-amy"), carer("w-bob"), carer("w-dee"), carer("w-eve")],
+        history=knows(("w-amy", "c-ann"), ("w-dee", "c-ann"), ("w-eve", "c-ann")),
+    )
+    problem, rota = published(problem, {"v-ann": ["w-amy"], "v-bob": ["w-bob"], "v-cy": ["w-bob"]})
+    done = off("w-amy", "07:00", "13:00", "06:00", problem, rota, cover_counts=counts)
+    assert crews(done.rota)["v-ann"] == [asked]
+    assert done.covers == {asked: 1}
+
+
+def test_pins_of_the_absent_worker_are_dropped() -> None:
+    problem, rota = published(
+        three_carers(), {"v-ann": ["w-amy"], "v-bob": ["w-bob"], "v-cy": ["w-bob"]}
+    )
+    pinned = problem.model_copy(
+        update={
+            "visits": [
+                v.model_copy(update={"pinned_workers": ["w-amy"]}) if v.id == "v-ann" else v
+                for v in problem.visits
+            ]
+        }
+    )
+    absence = Absence(
+        "w-amy", datetime.fromisoformat(at("07:00")), datetime.fromisoformat(at("13:00"))
+    )
+    situation = apply_absences(pinned, rota, [absence], None)
+    assert next(v for v in situation.visits if v.id == "v-ann").pinned_workers == []
+    assert next(w for w in situation.workers if w.id == "w-amy").shifts == []
+
+
+def test_absence_cuts_the_shift_around_it() -> None:
+    problem = three_carers()
+    rota = solve(problem, SolveOptions(time_limit=2, seed=0, workers=1))
+    absence = Absence(
+        "w-amy", datetime.fromisoformat(at("09:00")), datetime.fromisoformat(at("10:00"))
+    )
+    situation = apply_absences(problem, rota, [absence], None)
+    amy = next(w for w in situation.workers if w.id == "w-amy")
+    assert [(s.start, s.end) for s in amy.shifts] == [
+        (datetime.fromisoformat(at("07:00")), datetime.fromisoformat(at("09:00"))),
+        (datetime.fromisoformat(at("10:00")), datetime.fromisoformat(at("13:00"))),
+    ]
+
+
+def test_unknown_worker_and_backwards_absence_are_refused() -> None:
+    problem = three_carers()
+    rota = solve(problem, SolveOptions(time_limit=2, seed=0, workers=1, method="heuristic"))
+    t0, t1 = datetime.fromisoformat(at("09:00")), datetime.fromisoformat(at("10:00"))
+    with pytest.raises(ResolveError, match="unknown worker 'w-zed'"):
+        apply_absences(problem, rota, [Absence("w-zed", t0, t1)], None)
+    with pytest.raises(ResolveError, match="ends"):
+        apply_absences(problem, rota, [Absence("w-amy", t1, t0)], None)
+
+
+def test_overlapping_absences_of_one_worker_merge() -> None:
+    def a(w: str, s: str, e: str, why: str = "") -> Absence:
+        return Absence(w, datetime.fromisoformat(at(s)), datetime.fromisoformat(at(e)), why)
+
+    merged = merge(
+        [
+            a("w-amy", "11:00", "14:00", "dentist"),
+            a("w-amy", "09:00", "12:00", "sick"),
+            a("w-amy", "15:00", "16:00"),
+            a("w-bob", "09:00", "10:00"),
+        ]
+    )
+    assert merged == [
+        a("w-amy", "09:00", "14:00", "sick; dentist"),
+        a("w-amy", "15:00", "16:00"),
+        a("w-bob", "09:00", "10:00"),
+    ]
+
+
+def _diff(before: Rota, after: Rota) -> set[str]:
+    """An independent diff of two rotas: visits whose crew, shadows or start differ."""
+
+    def key(r: Rota) -> dict[str, tuple[Any, ...]]:
+        sh: dict[str, list[str]] = {}
+        for cv in r.coordinator_visits:
+            if cv.mode == "shadow":
+                sh.setdefault(cv.visit, []).append(cv.coordinator)
+        return {
+            a.visit: (sorted(a.workers), sorted(sh.get(a.visit, [])), a.start)
+            for a in r.assignments
+        }
+
+    k0, k1 = key(before), key(after)
+    return {v for v in set(k0) | set(k1) if k0.get(v) != k1.get(v)}
+
+
+def test_change_list_matches_the_diff_on_a_generated_agency() -> None:
+    problem = Problem.model_validate(generate(clients=14, seed=5, days=3))
+    rota = solve(problem, SolveOptions(time_limit=6, seed=0, workers=1))
+    verified(problem, rota)
+    day = problem.period.start.isoformat()
+    busiest = max(
+        {w for a in rota.assignments for w in a.workers if not w.startswith("k")},
+        key=lambda w: sum(w in a.workers for a in rota.assignments),
+    )
+    absence = Absence(
+        busiest, datetime.fromisoformat(f"{day}T00:00"), datetime.fromisoformat(f"{day}T23:59")
+    )
+    now = datetime.fromisoformat(f"{day}T05:00")
+    situation = apply_absences(problem, rota, [absence], now)
+    done = resolve(situation, rota, now, QUICK)
+    verified(situation, done.rota)
+    changed = _diff(rota, done.rota)
+    assert {c.visit for c in done.changes.visits} == changed
+    assert set(done.orphaned) <= changed
+    # Everyone on either side of a changed visit hears about it, and nobody else.
+    touched = set()
+    for c in done.changes.visits:
+        for side in (c.before, c.after):
+            if side is not None:
+                touched.update(side.workers + side.shadows)
+    told = {w.worker for w in done.changes.workers}
+    assert told <= touched and busiest in told
+    staffed_before = {a.visit for a in rota.assignments}
+    for u in done.changes.unstaffed:
+        assert u.newly == (u.visit in staffed_before)
