@@ -139,7 +139,9 @@ class Scenario(BaseModel):
             problem = base
             for j, change in enumerate(variant.changes):
                 loc: Loc = ("variants", i, "changes", j)
-                rng = random.Random(f"carerota-whatif:{self.seed}:{variant.name}:{j}")
+                # Seeded by the change itself: the same change draws the same workers in
+                # every variant, so variants that share it stay comparable.
+                rng = random.Random(f"carerota-whatif:{self.seed}:{describe(change)}")
                 try:
                     problem = apply(problem, change, rng)
                 except ChangeError as exc:
