@@ -5,10 +5,11 @@ month. This module answers, by solving, two planning questions about coordinator
 
 - **capacity**: the most different clients K can attend in the problem's period, within K's
   shifts and field-time budget (``max_minutes_per_week``, travel between visits included), by
-  joining (shadowing) the clients' own visits; solved exactly by CP-SAT
-  (:func:`solver.bounds.coordinator_reach`). Clients are drawn from the whole agency (a caseload
-  of clients "like these", same places and visit times). A month of ``month_days`` days holds
-  ``month_days / period_days`` such periods, each with different clients, so K can oversee
+  joining (shadowing) the clients' own visits; solved by CP-SAT
+  (:func:`solver.bounds.coordinator_reach`), from a quick greedy plan up. The clients are K's
+  own (or the whole agency's if K has none), standing for a caseload of clients like them:
+  same patch, same visit times. A month of ``month_days`` days holds ``month_days /
+  period_days`` such periods, each with different clients, so K can oversee
   ``floor(per_period * month_days / period_days)`` clients.
 - **need**: the smallest budget (to the quarter hour) whose capacity reaches a caseload M, so
   "a caseload of M needs X more minutes of field time"; or that K's shifts cannot hold it.
@@ -85,9 +86,11 @@ class Caseload(BaseModel):
 class _Solver:
     """Capacities by budget, kept monotone: a larger budget keeps every smaller one's plan."""
 
-    def __init__(self, data: ProblemData, k: int, time_limit: float, month_days: int) -> None:
+    def __init__(
+        self, data: ProblemData, k: int, clients: list[int], time_limit: float, month_days: int
+    ) -> None:
         self.data, self.k, self.time_limit = data, k, time_limit
-        self.clients = list(range(data.n_clients))
+        self.clients = clients
         self.days = list(range(len(data.days)))
         self.scale = month_days / len(data.days)
         self.found: dict[int, int] = {}
@@ -95,11 +98,15 @@ class _Solver:
 
     def point(self, budget: int) -> Point:
         if budget not in self.found:
-            floor = max((n for b, n in self.found.items() if b <= budget), default=0)
+            floor = max(
+                max((n for b, n in self.found.items() if b <= budget), default=0),
+                greedy_reach(self.data, self.k, self.clients, budget),
+            )
             reach = coordinator_reach(
                 self.data, self.k, self.clients, self.days, self.time_limit, budget, floor
             )
-            self.found[budget], self.bound[budget] = reach.seen, reach.bound
+            self.found[budget] = max(reach.seen, floor)
+            self.bound[budget] = max(reach.bound, self.found[budget])
             self._settle()
         n, top = self.found[budget], self.bound[budget]
         return Point(
@@ -123,6 +130,42 @@ class _Solver:
 
     def curve(self) -> list[Point]:
         return [self.point(b) for b in sorted(self.found)]
+
+
+def greedy_reach(data: ProblemData, k: int, clients: list[int], budget: int) -> int:
+    """Clients seen by a quick plan: in each shift, join next the visit of a client not yet
+    seen that can end soonest. A floor for the exact model, which may stop before it has a
+    plan of its own on a large agency."""
+    pool, seen, used = set(clients), set(), 0
+    tt = data.travel[int(data.worker_mode[k])]
+    for h in data.worker_shifts[k].tolist():
+        here, now, end_of_shift = -1, int(data.shift_start[h]), int(data.shift_end[h])
+        options = [
+            v
+            for v in range(data.n_visits)
+            if data.visit_shift[v].get(k) == h
+            and data.allowed[v, k]
+            and int(data.visit_client[v]) in pool
+        ]
+        while True:
+            best: tuple[int, int, int, int] | None = None
+            for v in options:
+                if int(data.visit_client[v]) in seen:
+                    continue
+                gap = 0 if here < 0 else int(tt[here, data.visit_place(v)])
+                start = max(now + gap, int(data.earliest[v]))
+                finish = start + int(data.duration[v])
+                cost = gap + int(data.duration[v])
+                fits = start <= int(data.last_start[v]) and finish <= end_of_shift
+                if fits and used + cost <= budget and (best is None or finish < best[0]):
+                    best = (finish, v, cost, start)
+            if best is None:
+                break
+            now, v, cost, _ = best
+            seen.add(int(data.visit_client[v]))
+            used += cost
+            here = data.visit_place(v)
+    return len(seen)
 
 
 def caseload(
@@ -150,7 +193,9 @@ def caseload(
     # Working minutes never exceed the shifts: an uncapped coordinator's budget is their shifts.
     budget = shift_minutes if data.max_week[k] < 0 else min(int(data.max_week[k]), shift_minutes)
     current = sum(1 for c in problem.clients if c.coordinator == coordinator)
-    solver = _Solver(data, k, time_limit, month_days)
+    # Clients like K's own (their patch, their visit times); the whole agency if K has none.
+    own = [i for i, c in enumerate(problem.clients) if c.coordinator == coordinator]
+    solver = _Solver(data, k, own or list(range(data.n_clients)), time_limit, month_days)
     # Solved first: the searches below then only add budgets around the answers they report.
     now = solver.point(budget)
     if not targets:
