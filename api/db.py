@@ -46,6 +46,9 @@ DONE: Final = "done"
 FAILED: Final = "failed"
 CANCELLED: Final = "cancelled"
 FINAL_STATES: Final = frozenset({DONE, FAILED, CANCELLED})
+# Job kinds: a solve of a problem, or an absence's re-solve of the published rota.
+SOLVE: Final = "solve"
+RESOLVE: Final = "resolve"
 
 ID_LENGTH: Final = 32
 
@@ -88,6 +91,8 @@ class Agency(Base):
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Called with the change list whenever an absence's re-solve finishes.
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
 
 
 class ApiKey(Base):
@@ -151,6 +156,10 @@ class Job(Base):
     bound: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
+    # "solve", or "resolve": an absence's re-solve of the published rota (see api.absences).
+    kind: Mapped[str] = mapped_column(String(16), default=SOLVE, server_default=SOLVE)
+    absence_id: Mapped[str | None] = mapped_column(ForeignKey("absences.id"))
+    resolve_now: Mapped[str | None] = mapped_column(String(19))  # local YYYY-MM-DDTHH:MM
 
 
 class RotaVersion(Base):
@@ -171,6 +180,37 @@ class RotaVersion(Base):
     rota: Mapped[str] = mapped_column(Text)
     explanation: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A re-solve's change list against the version it repaired (JSON), None for other rotas.
+    changes: Mapped[str | None] = mapped_column(Text)
+
+
+class Absence(Base):
+    """A worker off from ``start`` to ``end`` (local wall-clock); overlapping ones are merged."""
+
+    __tablename__ = "absences"
+    __table_args__ = (Index("ix_absences_worker", "agency_id", "worker_id"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    worker_id: Mapped[str] = mapped_column(String(200))
+    start: Mapped[str] = mapped_column(String(19))
+    end: Mapped[str] = mapped_column(String(19))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when a later, overlapping absence absorbed this one: the survivor holds the union.
+    merged_into: Mapped[str | None] = mapped_column(ForeignKey("absences.id"))
+
+
+class CoverCount(Base):
+    """How often a worker was asked to cover an absent colleague's visits in a month."""
+
+    __tablename__ = "cover_counts"
+
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    worker_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RunSheet(Base):

@@ -46,12 +46,19 @@ from api.db import (
     DONE,
     FAILED,
     QUEUED,
+    RESOLVE,
+    SOLVE,
     SOLVING,
+    Absence,
+    Agency,
+    CoverCount,
     Database,
     Job,
+    Publication,
     RotaVersion,
     RunSheet,
     StoredProblem,
+    new_id,
     utcnow,
 )
 from api.documents import build_documents, dumps
@@ -87,7 +94,9 @@ class SolveProcess:
     touches nothing it inherited (no database connection) and leaves with ``os._exit``.
     """
 
-    def __init__(self, problem_json: str, options: SolveOptions) -> None:
+    def __init__(
+        self, problem_json: str, options: SolveOptions, repair: dict[str, Any] | None = None
+    ) -> None:
         read_fd, write_fd = os.pipe()
         parent = os.getpid()
         pid = os.fork()
@@ -95,7 +104,7 @@ class SolveProcess:
             os.close(read_fd)
             code = 0
             try:
-                _child(write_fd, problem_json, options, parent)
+                _child(write_fd, problem_json, options, parent, repair)
             except BaseException:
                 code = 1
             finally:
@@ -168,7 +177,13 @@ class SolveProcess:
         return f"the solve process ended with exit code {os.WEXITSTATUS(status)}"
 
 
-def _child(fd: int, problem_json: str, options: SolveOptions, parent: int) -> None:
+def _child(
+    fd: int,
+    problem_json: str,
+    options: SolveOptions,
+    parent: int,
+    repair: dict[str, Any] | None,
+) -> None:
     # The supervisor may have its own handlers; the child dies by the defaults.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -203,10 +218,45 @@ def _child(fd: int, problem_json: str, options: SolveOptions, parent: int) -> No
     threading.Thread(target=stop_watch, daemon=True).start()
     try:
         problem = Problem.model_validate_json(problem_json)
+        if repair is not None:
+            send(_repair(problem, options, repair))
+            return
         rota = solve(problem, options, lambda e, o, b: send({"progress": [e, o, b]}), stop.is_set)
         send({"rota": rota.model_dump(mode="json", exclude_none=True)})
     except Exception as exc:
         send({"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _repair(problem: Problem, options: SolveOptions, repair: dict[str, Any]) -> dict[str, Any]:
+    """An absence's re-solve of the published rota: the message the supervisor stores."""
+    from solver.contract import parse_local_datetime
+    from solver.resolve import Absence, ResolveOptions, apply_absences, resolve
+
+    before = Rota.model_validate_json(repair["rota"])
+    a = repair["absence"]
+    absence = Absence(
+        a["worker"], parse_local_datetime(a["start"]), parse_local_datetime(a["end"]), a["reason"]
+    )
+    now = parse_local_datetime(repair["now"])
+    situation = apply_absences(problem, before, [absence], now)
+    done = resolve(
+        situation,
+        before,
+        now,
+        ResolveOptions(
+            time_limit=options.time_limit,
+            seed=options.seed,
+            workers=options.workers,
+            cover_counts=repair["counts"],
+        ),
+    )
+    return {
+        "rota": done.rota.model_dump(mode="json", exclude_none=True),
+        "problem": situation.model_dump(mode="json", exclude_none=True),
+        "changes": done.changes.model_dump(mode="json"),
+        "covers": done.covers,
+        "elapsed": done.elapsed,
+    }
 
 
 def prewarm() -> None:
@@ -231,6 +281,9 @@ class Claim:
     seed: int
     method: str
     problem_body: str
+    kind: str = SOLVE
+    absence_id: str | None = None
+    resolve_now: str | None = None
 
 
 class LostJob(Exception):
@@ -289,6 +342,9 @@ def claim(db: Database, job_id: str | None = None) -> Claim | None:
                     seed=job.seed,
                     method=job.method,
                     problem_body=body,
+                    kind=job.kind,
+                    absence_id=job.absence_id,
+                    resolve_now=job.resolve_now,
                 )
         if job_id is not None:
             return None
@@ -327,16 +383,41 @@ def _save(
     source: str,
     elapsed: float,
     note: str | None = None,
-) -> None:
-    """Store the rota as this job's version with its documents, and end the job."""
+    repair: Repaired | None = None,
+) -> bool:
+    """Store the rota as this job's version with its documents, and end the job.
+
+    For an absence's re-solve (``repair``) the same transaction stores the problem with the
+    absence written in, publishes the version if the one it repaired is still the published one,
+    and counts the cover requests. Returns whether it published.
+    """
     docs = build_documents(problem, rota)
     rota_json = dumps(rota.model_dump(mode="json", exclude_none=True))
     now = utcnow()
+    published = False
     with db.write() as s:
+        problem_id = c.problem_id
+        if repair is not None:
+            stored = StoredProblem(
+                id=new_id("problem"),
+                agency_id=c.agency_id,
+                name=problem.agency[:200],
+                timezone=problem.timezone,
+                period_start=problem.period.start,
+                period_end=problem.period.end,
+                visits=len(problem.visits),
+                workers=len(problem.workers),
+                body=repair.problem_body,
+            )
+            s.add(stored)
+            s.flush()
+            problem_id = stored.id
         done = s.execute(
             update(Job)
             .where(*_mine(c))
             .values(
+                problem_id=problem_id,
+                parent_id=repair.base_id if repair is not None else Job.parent_id,
                 status=status,
                 finished_at=now,
                 heartbeat_at=now,
@@ -354,7 +435,8 @@ def _save(
             RotaVersion(
                 id=c.job_id,
                 agency_id=c.agency_id,
-                problem_id=c.problem_id,
+                problem_id=problem_id,
+                changes=repair.changes if repair is not None else None,
                 solver_status=rota.status,
                 objective=rota.objective,
                 best_bound=rota.best_bound,
@@ -372,8 +454,61 @@ def _save(
             RunSheet(version_id=c.job_id, worker_id=w, agency_id=c.agency_id, body=dumps(sheet))
             for w, sheet in docs.run_sheets.items()
         )
+        if repair is not None:
+            published = _publish_repair(s, c, problem, repair, ok=docs.check_ok)
     if not docs.check_ok:
         log.error("job %s: the checker found %d breaches in the rota", c.job_id, docs.breaches)
+    return published
+
+
+@dataclass(frozen=True)
+class Repaired:
+    """What an absence's re-solve adds to its version: the new problem, changes, covers."""
+
+    base_id: str  # the published version it repaired
+    problem_body: str
+    changes: str
+    covers: dict[str, int]  # worker -> orphaned visits they were asked to take
+    month: str  # YYYY-MM of the re-solve's "now": the month cover requests count in
+
+
+def _publish_repair(s: Any, c: Claim, problem: Problem, repair: Repaired, *, ok: bool) -> bool:
+    """Publish a re-solve's version over the one it repaired, and count its cover requests.
+
+    Nothing is published when the rota breaks a rule, or when another version was published for
+    the period while this one was solving (the office's choice wins; the job's note says so).
+    """
+    current = s.scalar(
+        sql_select(Publication.version_id)
+        .where(
+            Publication.agency_id == c.agency_id,
+            Publication.period_start == problem.period.start,
+            Publication.period_end == problem.period.end,
+        )
+        .order_by(Publication.id.desc())
+        .limit(1)
+    )
+    # One request per worker and re-solve, however many of the orphaned visits they take: it is
+    # the phone call that wears people out.
+    for worker in sorted(repair.covers):
+        row = s.get(CoverCount, (c.agency_id, worker, repair.month))
+        if row is None:
+            s.add(CoverCount(agency_id=c.agency_id, worker_id=worker, month=repair.month, count=1))
+        else:
+            row.count += 1
+    if not ok or current != repair.base_id:
+        why = "it breaks a rule" if not ok else f"{current} was published meanwhile"
+        s.execute(update(Job).where(Job.id == c.job_id).values(note=f"not published: {why}"))
+        return False
+    s.add(
+        Publication(
+            agency_id=c.agency_id,
+            version_id=c.job_id,
+            period_start=problem.period.start,
+            period_end=problem.period.end,
+        )
+    )
+    return True
 
 
 def _fail(db: Database, c: Claim, reason: str) -> None:
@@ -428,6 +563,8 @@ def run_job(
         return None
     log.info("job %s: attempt %d by %s", c.job_id, c.attempt, c.owner)
     try:
+        if c.kind == RESOLVE:
+            return _supervise_resolve(db, settings, c, stopping, requeue)
         return _supervise(db, settings, c, stopping, requeue)
     except LostJob:
         log.warning("job %s: no longer ours; leaving it", c.job_id)
@@ -522,6 +659,197 @@ def _supervise(
                 return FAILED
     finally:
         proc.kill()
+
+
+@dataclass(frozen=True)
+class _Base:
+    """The published version an absence's re-solve repairs, read when the job starts."""
+
+    version_id: str
+    rota: str
+    problem_body: str
+    absence: dict[str, str]
+    counts: dict[str, int]
+
+
+def _resolve_base(db: Database, c: Claim) -> _Base | str:
+    """The period's published version now (not when the absence came in: another re-solve may
+    have been published since), or why there is none."""
+    assert c.absence_id is not None and c.resolve_now is not None
+    with db.read() as s:
+        period = s.execute(
+            sql_select(StoredProblem.period_start, StoredProblem.period_end).where(
+                StoredProblem.id == c.problem_id
+            )
+        ).one()
+        version_id = s.scalar(
+            sql_select(Publication.version_id)
+            .where(
+                Publication.agency_id == c.agency_id,
+                Publication.period_start == period.period_start,
+                Publication.period_end == period.period_end,
+            )
+            .order_by(Publication.id.desc())
+            .limit(1)
+        )
+        if version_id is None:
+            return "the period no longer has a published rota"
+        row = s.execute(
+            sql_select(RotaVersion.rota, StoredProblem.body)
+            .join(StoredProblem, StoredProblem.id == RotaVersion.problem_id)
+            .where(RotaVersion.id == version_id)
+        ).one()
+        absence = s.get_one(Absence, c.absence_id)
+        month = c.resolve_now[:7]
+        counts = {
+            r.worker_id: r.count
+            for r in s.scalars(
+                sql_select(CoverCount).where(
+                    CoverCount.agency_id == c.agency_id, CoverCount.month == month
+                )
+            )
+        }
+    return _Base(
+        version_id=version_id,
+        rota=row.rota,
+        problem_body=row.body,
+        absence={
+            "worker": absence.worker_id,
+            "start": absence.start,
+            "end": absence.end,
+            "reason": absence.reason,
+        },
+        counts=counts,
+    )
+
+
+def _supervise_resolve(
+    db: Database,
+    settings: Settings,
+    c: Claim,
+    stopping: Callable[[], bool],
+    requeue: Callable[[str], None],
+) -> str:
+    """An absence's re-solve: repair the published rota, store, publish, tell the webhook."""
+    base = _resolve_base(db, c)
+    if isinstance(base, str):
+        _fail(db, c, base)
+        return FAILED
+    assert c.resolve_now is not None
+    options = SolveOptions(time_limit=c.time_limit, seed=c.seed, workers=settings.solver_threads)
+    repair = {
+        "rota": base.rota,
+        "absence": base.absence,
+        "now": c.resolve_now,
+        "counts": base.counts,
+    }
+    began = time.monotonic()
+    proc = SolveProcess(base.problem_body, options, repair)
+    try:
+        last_beat = time.monotonic()
+        while True:
+            for message in proc.read(POLL_SECONDS):
+                if "rota" in message:
+                    proc.wait()
+                    problem = Problem.model_validate(message["problem"])
+                    repaired = Repaired(
+                        base_id=base.version_id,
+                        problem_body=dumps(message["problem"]),
+                        changes=dumps(message["changes"]),
+                        covers=message["covers"],
+                        month=c.resolve_now[:7],
+                    )
+                    rota = Rota.model_validate(message["rota"])
+                    published = _save(
+                        db,
+                        c,
+                        problem,
+                        rota,
+                        status=DONE,
+                        source="resolve",
+                        elapsed=time.monotonic() - began,
+                        repair=repaired,
+                    )
+                    notify(db, settings, c, message["changes"], published)
+                    return DONE
+                if "error" in message:
+                    _fail(db, c, f"the re-solve failed: {message['error']}")
+                    return FAILED
+            if proc.finished:
+                _fail(db, c, proc.describe_exit() + " before returning a rota")
+                return FAILED
+            now = time.monotonic()
+            if now - last_beat >= settings.heartbeat_interval:
+                _touch(db, c, elapsed=now - began)
+                last_beat = now
+            if _cancel_requested(db, c):
+                proc.kill()
+                with db.write() as s:
+                    s.execute(
+                        update(Job)
+                        .where(*_mine(c))
+                        .values(
+                            status=CANCELLED,
+                            finished_at=utcnow(),
+                            note="cancelled; the published rota is unchanged",
+                        )
+                    )
+                return CANCELLED
+            if stopping():
+                proc.kill()
+                _give_back(db, c, "the worker stopped during the re-solve; queued again")
+                requeue(c.job_id)
+                return QUEUED
+            if now - began > overrun_deadline(c.time_limit):
+                proc.kill()
+                _fail(db, c, f"the re-solve did not stop within {c.time_limit:g} s")
+                return FAILED
+    finally:
+        proc.kill()
+
+
+# Seconds between webhook attempts; a delivery is given up after the last.
+WEBHOOK_BACKOFF: Final = (1.0, 3.0, 9.0)
+
+
+def notify(
+    db: Database, settings: Settings, c: Claim, changes: dict[str, Any], published: bool
+) -> threading.Thread | None:
+    """POST the change list to the agency's webhook, if it has one, retrying in the background.
+
+    The job is done whatever the webhook does: a receiver that is down must not hold the
+    supervisor, so delivery runs in a thread of its own.
+    """
+    with db.read() as s:
+        url = s.scalar(sql_select(Agency.webhook_url).where(Agency.id == c.agency_id))
+    if not url:
+        return None
+    payload = {
+        "event": "rota.resolved",
+        "rota": c.job_id,
+        "published": published,
+        "absence": c.absence_id,
+        "changes": changes,
+    }
+
+    def deliver() -> None:
+        import httpx
+
+        for attempt, pause in enumerate((0.0, *WEBHOOK_BACKOFF), start=1):
+            time.sleep(pause)
+            try:
+                response = httpx.post(url, json=payload, timeout=settings.webhook_timeout)
+                if response.status_code < 300:
+                    log.info("job %s: webhook delivered (attempt %d)", c.job_id, attempt)
+                    return
+                log.warning("job %s: webhook answered %d", c.job_id, response.status_code)
+            except httpx.HTTPError as exc:
+                log.warning("job %s: webhook failed: %s", c.job_id, type(exc).__name__)
+        log.error("job %s: webhook given up after %d attempts", c.job_id, attempt)
+
+    thread = threading.Thread(target=deliver, name=f"webhook-{c.job_id}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _stop_and_collect(proc: SolveProcess) -> Rota | None:

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     max_queued_jobs: int = Field(default=50, ge=1, description="queued jobs before 429")
     default_time_limit: float = Field(default=30.0, gt=0)
     max_time_limit: float = Field(default=600.0, gt=0)
+    resolve_time_limit: float = Field(
+        default=5.0, gt=0, description="seconds for an absence's re-solve of a published rota"
+    )
+    webhook_timeout: float = Field(default=5.0, gt=0, description="seconds per webhook attempt")
     local_workers: int = Field(
         default_factory=_default_local_workers, ge=1, description="solve processes (local broker)"
     )

@@ -1,0 +1,362 @@
+"""Absences: a carer rings in sick, and every published rota it touches is re-solved at once.
+
+``POST /v1/absences`` stores the absence (merged with any overlapping one of the same worker),
+and queues one re-solve per published rota whose period it overlaps. Each re-solve repairs the
+version published when it starts, publishes its answer, counts who was asked to cover, and calls
+the agency's webhook with the change list (``GET /v1/rotas/{id}/changes`` gives it too).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from sqlalchemy import select, update
+
+from api.db import (
+    FAILED,
+    QUEUED,
+    RESOLVE,
+    Absence,
+    Agency,
+    CoverCount,
+    Database,
+    Job,
+    Publication,
+    RotaVersion,
+    StoredProblem,
+    new_id,
+    utcnow,
+)
+from api.deps import AgencyDep, DbDep, RunnerDep, SettingsDep
+from api.errors import ApiError, ErrorBody, ErrorDetail, not_found
+from api.routers.rotas import base_url
+from api.store import current_publications, job_row, rota_url
+from solver.changes import ChangeList, changes
+from solver.contract import LocalDateTime, Problem, Rota, format_local_datetime
+
+log = logging.getLogger("carerota.absences")
+
+router = APIRouter(tags=["absences"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "missing or unknown API key"},
+    404: {"model": ErrorBody, "description": "not this agency's, or unknown"},
+}
+
+
+class AbsenceIn(BaseModel):
+    """A worker off from ``start`` to ``end`` (the agency's local wall-clock time)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    worker: str = Field(min_length=1, description="the absent worker's id")
+    start: LocalDateTime
+    end: LocalDateTime
+    reason: str = Field(default="", max_length=500, description="sick, leave...")
+    now: LocalDateTime | None = Field(
+        default=None,
+        description="visits started before this are frozen; default: the agency's time now",
+    )
+    time_limit: float | None = Field(
+        default=None, gt=0, le=120, description="seconds per re-solve; the service's default"
+    )
+
+
+class AbsenceOut(BaseModel):
+    id: str
+    worker: str
+    start: str
+    end: str
+    reason: str
+    merged: list[str] = Field(description="earlier absences of the worker this one absorbed")
+
+
+class ResolveOut(BaseModel):
+    id: str = Field(description="the re-solve's rota id")
+    url: str
+    repairs: str = Field(description="the published rota it starts from")
+    period: dict[str, date]
+
+
+class AbsenceCreated(BaseModel):
+    absence: AbsenceOut
+    resolves: list[ResolveOut]
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl | None = Field(
+        description="called with each re-solve's change list; null: none"
+    )
+
+
+class WebhookOut(BaseModel):
+    url: str | None
+
+
+def _overlapping(
+    db: Database, agency_id: str, start: datetime, end: datetime
+) -> list[tuple[str, str, Problem]]:
+    """(version, problem id, problem) of each published rota whose period the absence touches."""
+    with db.read() as s:
+        periods = {
+            (r.period_start, r.period_end)
+            for r in s.execute(
+                select(Publication.period_start, Publication.period_end).where(
+                    Publication.agency_id == agency_id,
+                    Publication.period_start <= end.date(),
+                    Publication.period_end >= start.date(),
+                )
+            )
+        }
+        out = []
+        for _, pub in sorted(current_publications(s, agency_id, periods).items()):
+            row = s.execute(
+                select(RotaVersion.problem_id, StoredProblem.body)
+                .join(StoredProblem, StoredProblem.id == RotaVersion.problem_id)
+                .where(RotaVersion.id == pub.version_id)
+            ).one()
+            out.append((pub.version_id, row.problem_id, Problem.model_validate_json(row.body)))
+    return out
+
+
+def _merge(db_session: Any, agency_id: str, body: AbsenceIn) -> tuple[Absence, list[str]]:
+    """Store the absence, absorbing the worker's overlapping or touching ones."""
+    rows = db_session.scalars(
+        select(Absence).where(
+            Absence.agency_id == agency_id,
+            Absence.worker_id == body.worker,
+            Absence.merged_into.is_(None),
+        )
+    ).all()
+    start, end, reasons = body.start, body.end, [body.reason] if body.reason else []
+    absorbed = []
+    for row in sorted(rows, key=lambda r: r.start):
+        a0, a1 = datetime.fromisoformat(row.start), datetime.fromisoformat(row.end)
+        if a0 <= end and start <= a1:
+            start, end = min(start, a0), max(end, a1)
+            if row.reason and row.reason not in reasons:
+                reasons.insert(0, row.reason)
+            absorbed.append(row)
+    now = utcnow()
+    merged = Absence(
+        id=new_id("absence"),
+        agency_id=agency_id,
+        worker_id=body.worker,
+        start=format_local_datetime(start),
+        end=format_local_datetime(end),
+        reason="; ".join(reasons),
+        created_at=now,
+        updated_at=now,
+    )
+    db_session.add(merged)
+    db_session.flush()
+    for row in absorbed:
+        row.merged_into = merged.id
+        row.updated_at = now
+    return merged, [row.id for row in absorbed]
+
+
+@router.post(
+    "/absences",
+    status_code=202,
+    response_model=AbsenceCreated,
+    summary="Record an absence and re-solve the published rotas it touches",
+    responses={
+        **_ERRORS,
+        409: {"model": ErrorBody, "description": "no published rota overlaps the absence"},
+        422: {"model": ErrorBody, "description": "invalid absence; details name the field"},
+    },
+)
+def create_absence(
+    body: AbsenceIn,
+    agency: AgencyDep,
+    db: DbDep,
+    settings: SettingsDep,
+    runner: RunnerDep,
+    request: Request,
+    response: Response,
+) -> AbsenceCreated:
+    """Store the absence and queue a re-solve of every published rota it overlaps.
+
+    Each re-solve freezes visits started before ``now``, gives the worker nothing inside the
+    absence, changes as little else as it can, publishes its rota, and calls the webhook.
+    """
+    if body.end <= body.start:
+        raise ApiError(
+            422,
+            "the absence ends before it starts",
+            details=[ErrorDetail(loc="end", message="must be after start")],
+        )
+    versions = _overlapping(db, agency.id, body.start, body.end)
+    if not versions:
+        raise ApiError(
+            409,
+            f"no published rota overlaps {format_local_datetime(body.start)} to "
+            f"{format_local_datetime(body.end)}; publish the period's rota first",
+        )
+    versions = [v for v in versions if any(w.id == body.worker for w in v[2].workers)]
+    if not versions:
+        raise not_found("worker in the published rotas it overlaps:", body.worker)
+    time_limit = body.time_limit or settings.resolve_time_limit
+    jobs = []
+    with db.write() as s:
+        absence, absorbed = _merge(s, agency.id, body)
+        for version_id, problem_id, problem in versions:
+            now = body.now or datetime.now(problem.zone).replace(
+                tzinfo=None, second=0, microsecond=0
+            )
+            job = Job(
+                id=new_id("rota"),
+                agency_id=agency.id,
+                problem_id=problem_id,
+                parent_id=version_id,
+                status=QUEUED,
+                time_limit=time_limit,
+                seed=0,
+                method="cpsat",
+                attempts=0,
+                cancel_requested=False,
+                progress_seq=0,
+                kind=RESOLVE,
+                absence_id=absence.id,
+                resolve_now=format_local_datetime(now),
+            )
+            s.add(job)
+            jobs.append((job.id, version_id, problem))
+    base = base_url(request, settings.public_url)
+    for job_id, _, _ in jobs:
+        _submit(db, runner, job_id)
+    response.headers["Location"] = f"{base}/v1/absences/{absence.id}"
+    return AbsenceCreated(
+        absence=_out(absence, absorbed),
+        resolves=[
+            ResolveOut(
+                id=job_id,
+                url=rota_url(base, job_id),
+                repairs=version_id,
+                period={"start": problem.period.start, "end": problem.period.end},
+            )
+            for job_id, version_id, problem in jobs
+        ],
+    )
+
+
+def _submit(db: Database, runner: Any, job_id: str) -> None:
+    try:
+        runner.submit(job_id)
+    except Exception as exc:
+        log.exception("could not hand job %s to the worker pool", job_id)
+        with db.write() as s:
+            s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == QUEUED)
+                .values(status=FAILED, finished_at=utcnow(), error="the worker pool is down")
+            )
+        raise ApiError(503, "the worker pool cannot be reached; try again later") from exc
+
+
+def _out(a: Absence, absorbed: list[str]) -> AbsenceOut:
+    return AbsenceOut(
+        id=a.id, worker=a.worker_id, start=a.start, end=a.end, reason=a.reason, merged=absorbed
+    )
+
+
+@router.get(
+    "/absences",
+    response_model=list[AbsenceOut],
+    summary="The agency's absences (merged ones once, as their union)",
+    responses=_ERRORS,
+)
+def list_absences(agency: AgencyDep, db: DbDep, worker: str | None = None) -> list[AbsenceOut]:
+    with db.read() as s:
+        query = select(Absence).where(Absence.agency_id == agency.id, Absence.merged_into.is_(None))
+        if worker is not None:
+            query = query.where(Absence.worker_id == worker)
+        rows = s.scalars(query.order_by(Absence.start, Absence.id)).all()
+        absorbed: dict[str, list[str]] = {}
+        for r in s.scalars(
+            select(Absence).where(Absence.agency_id == agency.id, Absence.merged_into.is_not(None))
+        ):
+            absorbed.setdefault(str(r.merged_into), []).append(r.id)
+        return [_out(r, absorbed.get(r.id, [])) for r in rows]
+
+
+@router.get(
+    "/rotas/{rota_id}/changes",
+    response_model=ChangeList,
+    summary="What changed against the rota this one was made from, and who must be told",
+    responses={**_ERRORS, 409: {"model": ErrorBody, "description": "no rota, or no parent"}},
+)
+def rota_changes(rota_id: str, agency: AgencyDep, db: DbDep) -> ChangeList:
+    """The change list: unstaffed visits first, then each changed visit, then the messages."""
+    with db.read() as s:
+        job = job_row(s, agency.id, rota_id)  # 404 when not the agency's
+        row = s.execute(
+            select(RotaVersion.changes, RotaVersion.rota, StoredProblem.body)
+            .join(StoredProblem, StoredProblem.id == RotaVersion.problem_id)
+            .where(RotaVersion.id == rota_id)
+        ).one_or_none()
+        if row is None:
+            raise ApiError(409, f"the rota is {job.status}; it has no version yet")
+        if row.changes is not None:
+            return ChangeList.model_validate_json(row.changes)
+        parent = s.scalar(select(Job.parent_id).where(Job.id == rota_id))
+        before = (
+            s.scalar(select(RotaVersion.rota).where(RotaVersion.id == parent))
+            if parent is not None
+            else None
+        )
+    if before is None:
+        raise ApiError(409, "this rota was not made from an earlier version; nothing to compare")
+    return changes(
+        Rota.model_validate_json(before),
+        Rota.model_validate_json(row.rota),
+        Problem.model_validate_json(row.body),
+    )
+
+
+@router.put(
+    "/webhook",
+    response_model=WebhookOut,
+    summary="Set (or clear) the URL called when an absence's re-solve finishes",
+    responses=_ERRORS,
+)
+def set_webhook(body: WebhookIn, agency: AgencyDep, db: DbDep) -> WebhookOut:
+    url = str(body.url) if body.url is not None else None
+    with db.write() as s:
+        s.execute(update(Agency).where(Agency.id == agency.id).values(webhook_url=url))
+    return WebhookOut(url=url)
+
+
+@router.get(
+    "/webhook", response_model=WebhookOut, summary="The agency's webhook", responses=_ERRORS
+)
+def get_webhook(agency: AgencyDep, db: DbDep) -> WebhookOut:
+    with db.read() as s:
+        return WebhookOut(url=s.scalar(select(Agency.webhook_url).where(Agency.id == agency.id)))
+
+
+@router.get(
+    "/cover-counts",
+    response_model=dict[str, int],
+    summary="How often each worker was asked to cover in a month (re-solves count them)",
+    responses=_ERRORS,
+)
+def cover_counts(
+    agency: AgencyDep, db: DbDep, month: str = Query(pattern=r"^\d{4}-\d{2}$")
+) -> dict[str, int]:
+    with db.read() as s:
+        return {
+            r.worker_id: r.count
+            for r in s.scalars(
+                select(CoverCount)
+                .where(CoverCount.agency_id == agency.id, CoverCount.month == month)
+                .order_by(CoverCount.worker_id)
+            )
+        }
