@@ -186,7 +186,7 @@ def _num(value: float | None) -> str:
 
 CHARTS: tuple[tuple[str, str, Callable[[Kpis], float]], ...] = (
     ("Unstaffed visits", "visits", lambda k: k.visits_unstaffed),
-    ("Carer and travel hours", "hours", lambda k: k.carer_hours),
+    ("Carer hours (dark: travel)", "hours", lambda k: k.carer_hours),
     ("Travel share of working time", "%", lambda k: 100 * k.travel_share),
     ("Distinct workers per client", "workers", lambda k: k.mean_distinct_workers_per_client),
     ("Familiar-visit share", "%", lambda k: 100 * k.familiar_visit_share),
@@ -214,8 +214,7 @@ def write_charts(comparison: Comparison, directory: Path) -> list[Path]:
         bars = ax.barh(range(len(names)), values, color=colours)
         if title.startswith("Carer"):
             travel = [v.kpis.travel_hours for v in comparison.variants]
-            ax.barh(range(len(names)), travel, color="black", alpha=0.35, label="of which travel")
-            ax.legend(loc="lower right", fontsize=8)
+            ax.barh(range(len(names)), travel, color="black", alpha=0.35)
         ax.bar_label(bars, labels=[f"{x:,.1f}" if x % 1 else f"{x:,.0f}" for x in values],
                      padding=3, fontsize=8)  # fmt: skip
         ax.set_yticks(range(len(names)), labels=names, fontsize=9)
@@ -255,7 +254,8 @@ def write_charts(comparison: Comparison, directory: Path) -> list[Path]:
                      padding=2, fontsize=7)  # fmt: skip
     low = min((x for changes in series for x in changes), default=0.0)
     high = max((x for changes in series for x in changes), default=0.0)
-    ax.set_xlim(1.2 * max(-edge, min(low, -5.0)), 1.2 * min(edge, max(high, 5.0)))
+    # Room beyond the longest bars for their labels.
+    ax.set_xlim(1.4 * max(-edge, min(low, -5.0)), 1.25 * min(edge, max(high, 5.0)))
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(range(len(rows)), labels=[r.label for r in rows], fontsize=9)
     ax.invert_yaxis()
