@@ -190,6 +190,13 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
+def expect(locator: Any) -> Any:
+    """Playwright's waiting assertions, imported late so that the tests skip without it."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
 @dataclass
 class Board:
     """A browser page on the service, with everything the page logged as an error."""

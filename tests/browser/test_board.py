@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from conftest import UNSTAFFABLE, Board, BoardService
+from conftest import UNSTAFFABLE, Board, BoardService, expect
 
 NOT_RECOGNISED = "That key is not an agency API key this service knows."
 
@@ -61,7 +61,7 @@ def test_sign_in_refuses_an_unknown_key_then_returns_to_the_rota(
     page.wait_for_url(re.compile(r"/board/\?next="))
     page.fill("#key", "crk_not-a-key")
     page.click("#login-form button[type=submit]")
-    assert page.locator("#login-error").inner_text() == NOT_RECOGNISED
+    expect(page.locator("#login-error")).to_have_text(NOT_RECOGNISED)
     fresh_board.shot("sign-in-refused", full_page=False)
     page.fill("#key", fresh_board.service.key)
     page.click("#login-form button[type=submit]")
@@ -218,6 +218,10 @@ def test_request_watch_pin_resolve_and_publish(
     assert page.locator(f"#pin-list .pin[data-visit={visit}][data-worker={worker}]").count() == 1
     assert page.locator("#resolve").inner_text() == "Re-solve with 1 pin"
     page.click("#detail-close")
+    # Pins waiting for a re-solve survive a reload of the tab.
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator(f"#pin-list .pin[data-visit={visit}][data-worker={worker}]").count() == 1
     board.shot("pinned", full_page=False)
     page.fill("#resolve-form [name=time_limit]", "3")
     page.click("#resolve")

@@ -981,16 +981,38 @@ function pinSection(visit) {
 // ---------------------------------------------------------------------------------------------
 // Pins, re-solve, publish
 
+const PINS_KEY = `carerota.pins.${rotaId}`;
+
+/** Pins waiting for a re-solve outlive a reload of the tab. */
+function savePins() {
+  const plain = [...state.pins].map(([visit, workers]) => [visit, [...workers]]);
+  sessionStorage.setItem(PINS_KEY, JSON.stringify(plain));
+}
+
+function loadPins() {
+  let plain = [];
+  try {
+    plain = JSON.parse(sessionStorage.getItem(PINS_KEY) ?? "[]");
+  } catch {
+    plain = [];
+  }
+  state.pins = new Map(
+    plain.filter(([visit]) => ix.visits.has(visit)).map(([visit, workers]) => [visit, new Set(workers)]),
+  );
+}
+
 function addPin(visitId, workerId) {
   if (!workerId) return;
   if (!state.pins.has(visitId)) state.pins.set(visitId, new Set());
   state.pins.get(visitId).add(workerId);
+  savePins();
   renderPins();
 }
 
 function removePin(visitId, workerId) {
   state.pins.get(visitId)?.delete(workerId);
   if (!state.pins.get(visitId)?.size) state.pins.delete(visitId);
+  savePins();
   renderPins();
   if (state.openVisit === visitId) renderDetail();
 }
@@ -1032,6 +1054,7 @@ async function resolve(event) {
   $("resolve").disabled = true;
   try {
     const created = await api("/v1/rotas", { method: "POST", body: { parent: rotaId, problem, options } });
+    sessionStorage.removeItem(PINS_KEY);
     location.assign(`/board/rotas/${encodeURIComponent(created.id)}`);
   } catch (error) {
     showError(error);
@@ -1089,6 +1112,7 @@ async function loadBoard() {
   renderMap();
   renderHours();
   renderCost();
+  loadPins();
   renderPins();
   $("board").hidden = false;
   document.body.dataset.ready = "true";
