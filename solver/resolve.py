@@ -382,11 +382,13 @@ def _step(
     seconds: float,
 ) -> tuple[Solution, float, str]:
     """One CP-SAT solve of a neighbourhood; its answer replaces ``current`` if it costs less."""
+    built = time.monotonic()
     hood = _hood(data, current, orphans, frozen, workers)
     model = ResolveModel(data, current, hood, costs)
     model.hint(current)
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.05, seconds)
+    # The time limit covers building the model too: the caller's clock is what counts.
+    solver.parameters.max_time_in_seconds = max(0.05, seconds - (time.monotonic() - built))
     solver.parameters.num_workers = options.workers
     # Probing spends seconds on these models before the hint is even looked at; a re-solve has
     # seconds in all.
@@ -441,7 +443,9 @@ def resolve(
     best = costs.total(data, current)
     stages.append(f"construction: {best:.1f}")
 
-    deadline = began + options.time_limit
+    # Writing the rota and its reasons afterwards costs about what reading the problem and
+    # building the first answer did: keep that much back, so the whole call fits the limit.
+    deadline = began + options.time_limit - max(0.3, 2 * (time.monotonic() - began))
     # First a narrow neighbourhood per group of orphans close in time: the carers best placed
     # for them, and only their visits around that time.
     plans: list[tuple[str, list[int], set[int]]] = []

@@ -270,3 +270,44 @@ def test_change_list_matches_the_diff_on_a_generated_agency() -> None:
     staffed_before = {a.visit for a in rota.assignments}
     for u in done.changes.unstaffed:
         assert u.newly == (u.visit in staffed_before)
+
+
+def test_command_line_resolve_prints_the_change_list(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from solver.cli import main
+
+    problem, rota = published(
+        three_carers(), {"v-ann": ["w-amy"], "v-bob": ["w-bob"], "v-cy": ["w-bob"]}
+    )
+    (tmp_path / "p.json").write_text(problem.model_dump_json())
+    (tmp_path / "r.json").write_text(rota.model_dump_json())
+    args = [
+        "resolve",
+        str(tmp_path / "p.json"),
+        str(tmp_path / "r.json"),
+        "--absent",
+        "w-amy",
+        "--from",
+        at("07:00"),
+        "--to",
+        at("13:00"),
+        "--now",
+        at("06:00"),
+        "-o",
+        str(tmp_path / "new.json"),
+        "--problem-out",
+        str(tmp_path / "after.json"),
+        "--time-limit",
+        "3",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Every visit from now on is staffed." in out
+    assert "w-dee: Mon 23 Nov: you now also visit c-ann at 08:" in out
+    after = Problem.model_validate_json((tmp_path / "after.json").read_text())
+    verified(after, Rota.model_validate_json((tmp_path / "new.json").read_text()))
+    with pytest.raises(SystemExit) as stop:
+        main([*args[:4], "w-zed", *args[5:]])
+    assert stop.value.code == 2
+    assert "unknown worker 'w-zed'" in capsys.readouterr().err
