@@ -135,11 +135,11 @@ async def current_agency(request: Request, credentials: CredentialsDep) -> Agenc
         raise ApiError(
             401, "missing API key: send 'Authorization: Bearer <key>'", headers=_CHALLENGE
         )
-    key = credentials.credentials
-    if key.startswith(CARER_TOKEN_PREFIX):
+    found = await _identify(request, credentials.credentials)
+    if isinstance(found, SheetAccess):
+        # Only a real link earns the 403: a made-up one is as unknown as a made-up key.
         raise ApiError(403, "a carer's link opens only that carer's run sheet and calendar")
-    found = await _identify(request, key)
-    if not isinstance(found, AgencyRef):
+    if found is None:
         raise ApiError(401, "unknown or revoked API key", headers=_CHALLENGE)
     return found
 

@@ -1,0 +1,253 @@
+"""Object-level authorisation, route by route, driven by the app's own OpenAPI document.
+
+Every operation in the schema is covered, so a new route cannot escape: one without a check here
+fails :func:`test_every_operation_has_an_authorisation_rule` until someone says how it is
+protected. The rules:
+
+- no credential, or a garbage one: 401 ``unauthorized`` everywhere but the public health checks;
+- agency B on agency A's objects: 404 ``not_found``, the same answer as for an id that does not
+  exist (never 200 or 403, which would tell B the object exists);
+- collections (rotas, absences, webhook, cover counts) show each agency only its own rows;
+- a carer's link token: that carer's run sheet and calendar of that version, 404 for any other
+  carer or version, 403 on every agency endpoint, 401 once expired.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from conftest import Service
+from sqlalchemy import update
+
+from api.db import CarerToken, Database, utcnow
+
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
+# Operations without ids in their path: each needs its own "only your own rows" check below.
+COLLECTIONS = {
+    ("GET", "/v1/rotas"),
+    ("POST", "/v1/rotas"),
+    ("GET", "/v1/absences"),
+    ("POST", "/v1/absences"),
+    ("GET", "/v1/webhook"),
+    ("PUT", "/v1/webhook"),
+    ("GET", "/v1/cover-counts"),
+}
+CARER_ROUTES = {
+    "/v1/rotas/{rota_id}/workers/{worker_id}/runsheet",
+    "/v1/rotas/{rota_id}/workers/{worker_id}/calendar.ics",
+}
+UNKNOWN_ROTA = "rota_000000000000000000000000"
+DAY2 = "2026-12-01"
+
+
+def operations(service: Service) -> list[tuple[str, str]]:
+    """Every (method, path template) the app documents."""
+    paths: dict[str, dict[str, Any]] = service.client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    return sorted(
+        (method.upper(), path)
+        for path, ops in paths.items()
+        for method in ops
+        if method in {"get", "post", "put", "patch", "delete"}
+    )
+
+
+def fill(path: str, rota_id: str, worker_id: str) -> str:
+    unknown = set(re.findall(r"{(\w+)}", path)) - {"rota_id", "worker_id"}
+    assert not unknown, f"{path}: teach this suite what to put in {unknown}"
+    return path.replace("{rota_id}", rota_id).replace("{worker_id}", worker_id)
+
+
+@dataclass(frozen=True)
+class World:
+    """Agency A with a published rota and its re-solve after an absence; agency B, empty."""
+
+    a: dict[str, str]
+    b: dict[str, str]
+    base_id: str  # A's first rota, published, then repaired
+    rota_id: str  # A's re-solve of it: a version with a parent and a change list
+    worker: str  # a worker on A's rotas
+    absence_id: str
+
+
+@pytest.fixture(scope="module")
+def world(service: Service, small_problem: dict[str, Any]) -> World:
+    a, b = service.agency(), service.agency()
+    created = service.submit(a, small_problem, time_limit=2, seed=1)
+    body = service.wait(created["id"], a)
+    assert body["status"] == "done", body
+    base_id = created["id"]
+    assert service.client.post(f"/v1/rotas/{base_id}/publish", headers=a).status_code == 200
+    worker = body["rota"]["routes"][0]["worker"]
+    response = service.client.post(
+        "/v1/absences",
+        json={
+            "worker": worker,
+            "start": f"{DAY2}T00:00",
+            "end": f"{DAY2}T23:59",
+            "now": f"{DAY2}T06:10",
+            "time_limit": 2,
+        },
+        headers=a,
+    )
+    assert response.status_code == 202, response.text
+    [job] = response.json()["resolves"]
+    assert service.wait(job["id"], a)["status"] == "done"
+    assert service.client.put("/v1/webhook", json={"url": "https://a.example/hook"}, headers=a)
+    return World(a, b, base_id, job["id"], worker, response.json()["absence"]["id"])
+
+
+def request(service: Service, method: str, url: str, headers: dict[str, str]) -> Any:
+    # Bodies that would be valid for the route, so a 404 is about the object, not the body.
+    json: Any = None
+    if method == "PUT" and url.endswith("/webhook"):
+        json = {"url": "https://b.example/hook"}
+    return service.client.request(method, url, headers=headers, json=json)
+
+
+def test_every_operation_has_an_authorisation_rule(service: Service) -> None:
+    for method, path in operations(service):
+        if (method, path) in PUBLIC | COLLECTIONS:
+            continue
+        assert "{rota_id}" in path, (
+            f"{method} {path}: add it to COLLECTIONS with an own-rows check, or give it an id rule"
+        )
+
+
+def test_without_a_valid_key_everything_but_health_is_401(service: Service, world: World) -> None:
+    for method, path in operations(service):
+        url = fill(path, world.rota_id, world.worker)
+        if (method, path) in PUBLIC:
+            assert service.client.request(method, url).status_code in (200, 503)
+            continue
+        for headers in (
+            {},
+            {"Authorization": "Bearer crk_garbage"},
+            {"Authorization": "Bearer crc_garbage"},
+            {"Authorization": "Basic YTpi"},
+            {"Authorization": "Bearer"},
+        ):
+            response = service.client.request(method, url, headers=headers)
+            assert response.status_code == 401, (method, url, headers, response.text)
+            assert response.json()["error"]["code"] == "unauthorized"
+            assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_another_agencys_objects_answer_exactly_like_unknown_ones(
+    service: Service, world: World
+) -> None:
+    checked = 0
+    for method, path in operations(service):
+        if "{rota_id}" not in path:
+            continue
+        for rota_id in (world.base_id, world.rota_id):
+            # The owner reaches it (so the 404 below is about who asks, not a broken URL).
+            own = request(service, method, fill(path, rota_id, world.worker), world.a)
+            assert own.status_code < 500 and own.status_code not in (401, 403, 404), (
+                method,
+                path,
+                own.text,
+            )
+            theirs = request(service, method, fill(path, rota_id, world.worker), world.b)
+            unknown = request(service, method, fill(path, UNKNOWN_ROTA, world.worker), world.b)
+            assert theirs.status_code == unknown.status_code == 404, (method, path, theirs.text)
+            assert theirs.json()["error"]["code"] == unknown.json()["error"]["code"] == "not_found"
+            # The message names only what was asked for: no hint that it exists.
+            assert theirs.json()["error"]["message"] == unknown.json()["error"]["message"].replace(
+                UNKNOWN_ROTA, rota_id
+            )
+            checked += 1
+    assert checked >= 2 * 9
+    # B's cancel and publish changed nothing of A's.
+    mine = service.client.get(f"/v1/rotas/{world.rota_id}", headers=world.a).json()
+    assert mine["status"] == "done" and not mine["cancel_requested"]
+
+
+def test_collections_show_only_your_own_rows(service: Service, world: World) -> None:
+    client, a, b = service.client, world.a, world.b
+    # GET /v1/rotas
+    assert client.get("/v1/rotas", headers=b).json()["items"] == []
+    assert {world.base_id, world.rota_id} <= {
+        r["id"] for r in client.get("/v1/rotas?limit=200", headers=a).json()["items"]
+    }
+    # GET /v1/absences
+    assert client.get("/v1/absences", headers=b).json() == []
+    assert client.get("/v1/absences", params={"worker": world.worker}, headers=b).json() == []
+    assert world.absence_id in [x["id"] for x in client.get("/v1/absences", headers=a).json()]
+    # POST /v1/absences: B has published nothing, so A's published week is not B's to repair.
+    response = client.post(
+        "/v1/absences",
+        json={"worker": world.worker, "start": f"{DAY2}T00:00", "end": f"{DAY2}T23:59"},
+        headers=b,
+    )
+    assert response.status_code == 409, response.text
+    assert "no published rota overlaps" in response.json()["error"]["message"]
+    assert client.get("/v1/absences", headers=b).json() == []
+    assert [x["id"] for x in client.get("/v1/absences", headers=a).json()] == [world.absence_id]
+    # POST /v1/rotas: a parent must be your own.
+    for parent in (world.rota_id, UNKNOWN_ROTA):
+        response = client.post("/v1/rotas", json={"parent": parent}, headers=b)
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    # GET/PUT /v1/webhook: each agency has its own.
+    assert client.get("/v1/webhook", headers=b).json() == {"url": None}
+    assert client.put("/v1/webhook", json={"url": "https://b.example/h"}, headers=b).status_code
+    assert client.get("/v1/webhook", headers=a).json() == {"url": "https://a.example/hook"}
+    # GET /v1/cover-counts: A's re-solve counted A's workers only.
+    assert client.get("/v1/cover-counts", params={"month": "2026-12"}, headers=b).json() == {}
+
+
+def make_link(service: Service, world: World, rota_id: str, worker: str) -> str:
+    response = service.client.post(f"/v1/rotas/{rota_id}/workers/{worker}/links", headers=world.a)
+    assert response.status_code == 201, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+def test_a_carer_link_opens_only_that_carers_run_in_that_version(
+    service: Service, world: World
+) -> None:
+    client = service.client
+    routes = client.get(f"/v1/rotas/{world.rota_id}", headers=world.a).json()["rota"]["routes"]
+    others = sorted({r["worker"] for r in routes} - {world.worker})
+    assert others, "the rota needs a second worker"
+    token = make_link(service, world, world.base_id, world.worker)
+    for path in sorted(CARER_ROUTES):
+        mine = fill(path, world.base_id, world.worker)
+        assert client.get(mine, params={"token": token}).status_code == 200
+        assert client.get(mine, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        for url in (
+            fill(path, world.base_id, others[0]),  # another carer
+            fill(path, world.rota_id, world.worker),  # the same carer, another version
+            fill(path, UNKNOWN_ROTA, world.worker),
+        ):
+            response = client.get(url, params={"token": token})
+            assert response.status_code == 404, (url, response.text)
+            assert response.json()["error"]["code"] == "not_found"
+    # Every agency endpoint refuses the token: it is a carer's, not the office's.
+    for method, path in operations(service):
+        if (method, path) in PUBLIC or path in CARER_ROUTES:
+            continue
+        url = fill(path, world.base_id, world.worker)
+        response = request(service, method, url, {"Authorization": f"Bearer {token}"})
+        assert response.status_code == 403, (method, url, response.text)
+        assert response.json()["error"]["code"] == "forbidden"
+
+
+def test_an_expired_carer_link_is_refused(service: Service, world: World) -> None:
+    token = make_link(service, world, world.rota_id, world.worker)
+    url = fill(sorted(CARER_ROUTES)[0], world.rota_id, world.worker)
+    db = Database(service.settings.database_url)
+    try:
+        with db.write() as s:
+            s.execute(
+                update(CarerToken)
+                .where(CarerToken.version_id == world.rota_id)
+                .values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+    finally:
+        db.dispose()
+    response = service.client.get(url, params={"token": token})
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
