@@ -186,7 +186,7 @@ def test_tablet_width_keeps_the_page_inside_the_screen(
     assert tablet_board.errors == []
 
 
-def test_request_watch_pin_resolve_and_publish(
+def test_request_watch_pin_resolve_publish_and_record_an_absence(
     board: Board, week: dict[str, Any], tmp_path: Path
 ) -> None:
     page, service = board.page, board.service
@@ -241,6 +241,40 @@ def test_request_watch_pin_resolve_and_publish(
     assert page.locator("#publish").is_disabled()
     assert service.rota(second)["published"] is True
     board.shot("published", full_page=False)
+
+    # A carer rings in sick for a day they work: the published rota is re-solved without them,
+    # and the new version says who must be told what.
+    route = max(child["rota"]["routes"], key=lambda r: len(r["stops"]))
+    sick, day = route["worker"], route["date"]
+    page.click("#absence-open")
+    page.select_option("#absence-form [name=worker]", sick)
+    page.fill("#absence-form [name=start]", f"{day}T00:00")
+    page.fill("#absence-form [name=end]", f"{day}T23:59")
+    page.fill("#absence-form [name=reason]", "sick")
+    page.fill("#absence-form [name=time_limit]", "3")
+    board.shot("absence", full_page=False)
+    page.click("#absence-submit")
+    page.wait_for_url(re.compile(r"/board/rotas/rota_(?!" + second[5:] + ")"))
+    third = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector("body[data-ready=true]", timeout=90_000)
+    repaired = service.rota(third)
+    assert repaired["parent"] == second
+    assert not any(r["worker"] == sick and r["date"] == day for r in repaired["rota"]["routes"])
+    moved = [s["visit"] for s in route["stops"]]
+    changes = service.client.get(f"/v1/rotas/{third}/changes", headers=service.headers).json()
+    assert {c["visit"] for c in changes["visits"]} >= set(moved)
+    listed = page.locator("#changes .changed-visits [data-visit]")
+    assert listed.count() == len(changes["visits"])
+    told = page.locator(f"#changes .told li[data-worker={sick}]")
+    assert told.count() == 1
+    assert told.locator(".messages li").count() >= 1
+    # The sick carer's visits that found a new carer are marked in the grid.
+    crew_now = {a["visit"] for a in repaired["rota"]["assignments"]}
+    restaffed = [v for v in moved if v in crew_now]
+    assert restaffed
+    for visit_id in restaffed:
+        assert page.locator(f"#grid .visit.changed[data-visit={visit_id}]").count() >= 1
+    board.shot("absence-changes")
     assert board.errors == []
 
 

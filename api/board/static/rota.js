@@ -31,6 +31,8 @@ const state = {
   pins: new Map(), // visit id -> Set of worker ids, waiting for a re-solve
   opener: null, // the element that opened the visit detail, to give focus back
   spark: [],
+  changes: null, // the change list against the parent version, when there is one
+  changed: new Set(), // visits whose crew or time changed against the parent
 };
 let ix = null; // indexes over the problem and the rota, built once they are both loaded
 
@@ -412,6 +414,7 @@ function visitBlock(worker, entry, dayView) {
   if (visit.workers_required > 1) classes.push("double");
   if (cover) classes.push("cover");
   if ((visit.pinned_workers ?? []).includes(worker.id)) classes.push("pinned");
+  if (state.changed.has(visit.id)) classes.push("changed");
   const partner = others.length ? `with ${others.map(nameOf).join(", ")}` : "";
   const travel = entry.first ? `${fmt(stop.travel_minutes_before)} min from home` : `${fmt(stop.travel_minutes_before)} min travel before`;
   const label = [
@@ -612,6 +615,7 @@ function renderViews() {
     sw("sw-cover", "coordinator covering"),
     sw("sw-pinned", "pinned"),
     sw("sw-unstaffed", "unstaffed"),
+    state.changed.size ? sw("sw-changed", "changed since the previous version") : null,
   );
 }
 
@@ -1084,6 +1088,94 @@ async function cancel() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Changes against the parent version, and absences
+
+function crewText(attendance) {
+  if (!attendance) return "unstaffed";
+  const shadows = attendance.shadows.length ? ` (+ ${attendance.shadows.map(nameOf).join(", ")} shadowing)` : "";
+  return `${attendance.workers.map(nameOf).join(" & ")} at ${clock(attendance.start)}${shadows}`;
+}
+
+function renderChanges() {
+  const list = state.changes;
+  const box = $("changes");
+  box.hidden = !list;
+  if (!list) return;
+  const parent = state.summary.parent;
+  const told = list.workers.map((w) =>
+    h(
+      "li",
+      { "data-worker": w.worker },
+      h("strong", { text: w.name || nameOf(w.worker) }),
+      h("ul", { class: "messages" }, w.messages.map((m) => h("li", { text: m }))),
+    ),
+  );
+  const visits = list.visits.map((c) => {
+    const v = ix.visits.get(c.visit);
+    return h(
+      "li",
+      {},
+      h(
+        "button",
+        { type: "button", class: "change", "data-visit": c.visit, onclick: (e) => openVisit(c.visit, e.currentTarget) },
+        h("span", { class: "when", text: v ? dayLabel(visitDay(v)) : c.visit }),
+        h("span", { class: "what", text: clientName(c.client) }),
+        h("span", { class: "why", text: `${crewText(c.before)} → ${crewText(c.after)}` }),
+      ),
+    );
+  });
+  const newly = list.unstaffed.filter((u) => u.newly).length;
+  box.replaceChildren(
+    h(
+      "div",
+      { class: "card-head" },
+      h("h2", { id: "changes-title" }, "What changed from ", h("a", { href: `/board/rotas/${encodeURIComponent(parent)}`, text: "the previous version" })),
+      h("span", { class: "muted small", text: `${list.visits.length} visits changed · ${list.workers.length} people to tell · ${newly} newly unstaffed` }),
+    ),
+    h(
+      "div",
+      { class: "changes" },
+      h("section", {}, h("h3", { text: "Who must be told what" }), told.length ? h("ul", { class: "told" }, told) : h("p", { class: "muted", text: "Nobody: no one's visits changed." })),
+      h("section", {}, h("h3", { text: "Visits changed" }), visits.length ? h("ul", { class: "changed-visits" }, visits) : h("p", { class: "muted", text: "None." })),
+    ),
+  );
+}
+
+function openAbsence() {
+  const form = $("absence-form");
+  form.worker.replaceChildren(...state.problem.workers.map((w) => h("option", { value: w.id, text: w.name || w.id })));
+  if (state.mapWorker) form.worker.value = state.mapWorker;
+  const day = state.view !== "week" ? state.view : state.problem.period.start;
+  form.start.value = `${day}T00:00`;
+  form.end.value = `${day}T23:59`;
+  say($("absence-error"), "");
+  $("absence").showModal();
+}
+
+async function recordAbsence(event) {
+  event.preventDefault();
+  const form = $("absence-form");
+  const body = {
+    worker: form.worker.value,
+    start: form.start.value.slice(0, 16),
+    end: form.end.value.slice(0, 16),
+    reason: form.reason.value.trim(),
+    time_limit: Number(form.time_limit.value) || undefined,
+  };
+  $("absence-submit").disabled = true;
+  try {
+    const created = await api("/v1/absences", { method: "POST", body });
+    // Every published rota the absence touches gets a re-solve; this rota's first.
+    const mine = created.resolves.find((r) => r.repairs === rotaId) ?? created.resolves[0];
+    location.assign(`/board/rotas/${encodeURIComponent(mine.id)}`);
+  } catch (error) {
+    if (error.status === 401) toLogin();
+    say($("absence-error"), error.message);
+    $("absence-submit").disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Loading
 
 async function loadBoard() {
@@ -1101,10 +1193,17 @@ async function loadBoard() {
     else if (full.status === "cancelled") say($("message"), "The solve was cancelled before it made a rota.");
     return;
   }
-  state.explain = await api(`/v1/rotas/${encodeURIComponent(rotaId)}/explain`);
+  const [explain, changes] = await Promise.all([
+    api(`/v1/rotas/${encodeURIComponent(rotaId)}/explain`),
+    full.parent ? api(`/v1/rotas/${encodeURIComponent(rotaId)}/changes`) : null,
+  ]);
+  state.explain = explain;
+  state.changes = changes;
+  state.changed = new Set((changes?.visits ?? []).map((c) => c.visit));
   ix = buildIndex(problem, full.rota);
   if (full.note) notice(full.note);
   renderAttention();
+  renderChanges();
   renderKpis();
   renderViews();
   renderGrid();
@@ -1114,6 +1213,7 @@ async function loadBoard() {
   renderCost();
   loadPins();
   renderPins();
+  $("absence-open").hidden = false;
   $("board").hidden = false;
   document.body.dataset.ready = "true";
 }
@@ -1151,8 +1251,11 @@ async function start() {
   $("cancel").addEventListener("click", cancel);
   $("resolve-form").addEventListener("submit", resolve);
   $("detail-close").addEventListener("click", closeVisit);
+  $("absence-open").addEventListener("click", openAbsence);
+  $("absence-form").addEventListener("submit", recordAbsence);
+  $("absence-cancel").addEventListener("click", () => $("absence").close());
   document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && !$("detail").hidden) closeVisit();
+    if (e.key === "Escape" && !$("detail").hidden && !$("absence").open) closeVisit();
   });
   try {
     const first = await api(`/v1/rotas/${encodeURIComponent(rotaId)}`);
