@@ -114,10 +114,14 @@ def format_text(comparison: Comparison) -> str:
         for r in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    title = (
-        f"{comparison.scenario}: {comparison.time_limit:g} s per variant, seed {comparison.seed}"
-    )
+    title = f"{comparison.scenario}: {_budget(comparison)} per variant, seed {comparison.seed}"
     return "\n".join([title, *lines])
+
+
+def _budget(comparison: Comparison) -> str:
+    if comparison.reproducible:
+        return f"the search effort of {comparison.time_limit:g} s (reproducible)"
+    return f"{comparison.time_limit:g} s"
 
 
 def to_markdown(comparison: Comparison, diffs: dict[str, list[VisitChange]] | None = None) -> str:
@@ -126,7 +130,7 @@ def to_markdown(comparison: Comparison, diffs: dict[str, list[VisitChange]] | No
     if comparison.question:
         out += [f"**Question:** {comparison.question}", ""]
     out += [
-        f"Each variant solved for {comparison.time_limit:g} s with seed {comparison.seed}; "
+        f"Each variant solved with {_budget(comparison)} and seed {comparison.seed}; "
         "every rota checked by the independent checker, whose figures these are. "
         "In brackets: the change against the base.",
         "",

@@ -6,6 +6,7 @@ A scenario file is YAML (see ``scenarios/examples/``)::
     question: Can we still staff the week, and what does it cost in continuity?
     base: ../medium.json        # a path relative to this file, a bundled name, or a problem
     time_limit: 60              # seconds per variant (the command line may override it)
+    reproducible: true          # same rotas on any machine, however busy (the default)
     seed: 0
     variants:
       - name: three hoist carers leave
@@ -80,6 +81,7 @@ class Scenario(BaseModel):
     question: str = ""
     base: str | Problem
     time_limit: float = Field(default=30.0, gt=0)
+    reproducible: bool = True
     seed: int = 0
     variants: list[Variant] = Field(min_length=1)
 
@@ -279,6 +281,7 @@ class Comparison(BaseModel):
     scenario: str
     question: str
     time_limit: float
+    reproducible: bool
     seed: int
     variants: list[VariantResult]
 
@@ -334,11 +337,27 @@ def kpis(problem: Problem, rota: Rota, report: Report) -> Kpis:
     )
 
 
-def _solve_text(problem_json: str, time_limit: float, seed: int) -> str:
+# CP-SAT deterministic time per second of a reproducible variant's time limit (what
+# ``SolveOptions`` spends by default), and how far past the limit a busy machine may run.
+EFFORT_PER_SECOND = 0.6
+WALL_SLACK = 4.0
+
+
+def _solve_text(problem_json: str, time_limit: float, seed: int, reproducible: bool) -> str:
     """Solve in a worker process; JSON both ways keeps the pickles small and plain."""
     problem = Problem.model_validate_json(problem_json)
-    rota = solve(problem, SolveOptions(time_limit=time_limit, seed=seed, workers=1))
-    return rota.model_dump_json(exclude_none=True)
+    if reproducible:
+        # Effort, not the clock, ends the search: every variant gets the same search work
+        # whatever else the machine is doing, and a rerun gives the same rotas.
+        options = SolveOptions(
+            time_limit=WALL_SLACK * time_limit,
+            seed=seed,
+            workers=1,
+            effort=EFFORT_PER_SECOND * time_limit,
+        )
+    else:
+        options = SolveOptions(time_limit=time_limit, seed=seed, workers=1)
+    return solve(problem, options).model_dump_json(exclude_none=True)
 
 
 def _result(
@@ -368,7 +387,13 @@ def run_scenario(
 ) -> Comparison:
     """Solve the base and every variant (``time_limit`` seconds each, the scenario's by
     default), ``processes`` at a time in separate processes (1: here, one after another),
-    check every rota and compare them."""
+    check every rota and compare them.
+
+    A reproducible scenario (the default) gives each variant the CP-SAT effort of
+    ``time_limit`` seconds on an idle machine; on a busy one a variant may take up to
+    ``WALL_SLACK`` times as long rather than stop early with a different rota. In a process
+    that may not start children (a daemonic worker), pass ``processes=1``.
+    """
     limit = scenario.time_limit if time_limit is None else time_limit
     problems = list(scenario.problems())
     notes = {v.name: (v.description, [describe(c) for c in v.changes]) for v in scenario.variants}
@@ -386,7 +411,9 @@ def run_scenario(
     tick(0)
     if processes <= 1:
         for name, problem in problems:
-            texts[name] = _solve_text(problem.model_dump_json(), limit, scenario.seed)
+            texts[name] = _solve_text(
+                problem.model_dump_json(), limit, scenario.seed, scenario.reproducible
+            )
             tick(len(texts))
     else:
         # spawn: a fresh interpreter per worker, never a fork of a process holding threads
@@ -394,7 +421,9 @@ def run_scenario(
         context = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=min(processes, total), mp_context=context) as pool:
             futures = {
-                pool.submit(_solve_text, p.model_dump_json(), limit, scenario.seed): name
+                pool.submit(
+                    _solve_text, p.model_dump_json(), limit, scenario.seed, scenario.reproducible
+                ): name
                 for name, p in problems
             }
             pending = set(futures)
@@ -411,6 +440,7 @@ def run_scenario(
         scenario=scenario.name,
         question=scenario.question,
         time_limit=limit,
+        reproducible=scenario.reproducible,
         seed=scenario.seed,
         variants=results,
     )
