@@ -179,7 +179,10 @@ def _clean(loc: Loc) -> Loc:
     out: list[str | int] = []
     for i, part in enumerate(loc):
         tag = i >= 2 and loc[i - 2] == "changes" and isinstance(loc[i - 1], int) and part in KINDS
-        if not (tag or (i == 1 and loc[0] == "base" and part in ("str", "Problem"))):
+        # For a base given inline, pydantic names the union member tried ("str", or the
+        # problem's validators) before the problem's own fields.
+        member = i == 1 and loc[0] == "base" and part not in Problem.model_fields
+        if not (tag or member):
             out.append(part)
     return tuple(out)
 

@@ -245,6 +245,13 @@ variants:
         ("name: x\nbase: nowhere.json\nvariants:\n  - name: a\n", 2, "'nowhere.json'"),
         ("name: x\nbase: small\nvariants:\n  - name: [a\n", 5, "not YAML"),
         (
+            "name: x\nbase:\n  timezone: Europe/London\n  period: {start: 2026-11-30, end: "
+            "2026-11-30}\n  workers: []\n  clients:\n    - id: c1\n      location: {lat: 95, "
+            "lon: 0}\n  visits: []\nvariants:\n  - name: a\n",
+            8,
+            "base.clients[0].location.lat: Input should be less than or equal to 90",
+        ),
+        (
             "name: x\nbase: small\nvariants:\n  - name: a\n    changes:\n"
             "      - {kind: reassign_clients, from: k00, to: w001}\n",
             6,
