@@ -145,6 +145,16 @@ def test_visit_detail_shows_care_plan_and_why_this_carer(
     board.shot("visit-detail", full_page=False)
     page.click("#detail-close")
     assert page.locator("#detail").is_hidden()
+
+    # Nobody has the skill the unstaffable visit needs: it shows the reason, and no carer can
+    # be pinned to it (each says why).
+    page.click(f"#unstaffed [data-visit={UNSTAFFABLE}]")
+    assert "tracheostomy" in page.locator("#detail .reason").inner_text()
+    options = page.locator("#pin-worker option")
+    assert options.count() == len(week["workers"])
+    assert page.locator("#pin-worker option:not([disabled])").count() == 0
+    assert "no tracheostomy" in options.first.inner_text()
+    assert page.locator("#pin-add").is_disabled()
     assert board.errors == []
 
 

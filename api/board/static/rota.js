@@ -941,29 +941,58 @@ function renderDetail() {
   $("detail-body").replaceChildren(...parts);
 }
 
+/** Minutes since 1970 of a wall-clock moment, read as if it were UTC: only differences matter. */
+function wallMinutes(moment) {
+  const [d, t] = moment.split("T");
+  const [y, m, day] = d.split("-").map(Number);
+  return Date.UTC(y, m - 1, day) / 60000 + Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5));
+}
+
+/**
+ * Why a worker could not be pinned to a visit (null when they could): the hard rules a pin
+ * cannot override. A pin that breaks one only makes the next version infeasible.
+ */
+function cannotDo(visit, worker) {
+  const client = ix.clients.get(visit.client);
+  if ((client.excluded_workers ?? []).includes(worker.id)) return "excluded by the client";
+  if (client.gender_preference && worker.gender !== client.gender_preference) return `${client.gender_preference} carers only`;
+  const missing = (visit.skills ?? []).filter((k) => !(worker.skills ?? []).includes(k));
+  if (missing.length) return `no ${missing.join(", ")}`;
+  const earliest = wallMinutes(visit.earliest_start);
+  const latest = wallMinutes(visit.latest_start) + (visit.late_allowed_minutes ?? 0);
+  const fits = (worker.shifts ?? []).some((sh) => {
+    const begin = Math.max(earliest, wallMinutes(sh.start));
+    return begin <= latest && begin + visit.duration_minutes <= wallMinutes(sh.end);
+  });
+  return fits ? null : "no shift then";
+}
+
 function pinSection(visit) {
   const pinned = state.pins.get(visit.id) ?? new Set();
   const already = new Set(visit.pinned_workers ?? []);
   const room = visit.workers_required - already.size - pinned.size;
   const crew = new Set(ix.assigned.get(visit.id)?.workers ?? []);
+  // Carers who can do it first, familiar ones first among them; the others say why not.
+  const options = state.problem.workers
+    .filter((w) => !already.has(w.id) && !pinned.has(w.id))
+    .map((w) => ({ w, why: cannotDo(visit, w), familiar: isFamiliar(visit.client, w.id) }))
+    .sort((a, b) => Number(a.why !== null) - Number(b.why !== null) || Number(b.familiar) - Number(a.familiar));
   const select = h(
     "select",
     { id: "pin-worker", "aria-label": "Carer to pin to this visit" },
-    state.problem.workers
-      .filter((w) => !already.has(w.id) && !pinned.has(w.id) && !(ix.clients.get(visit.client).excluded_workers ?? []).includes(w.id))
-      .sort((a, b) => Number(isFamiliar(visit.client, b.id)) - Number(isFamiliar(visit.client, a.id)))
-      .map((w) =>
-        h("option", {
-          value: w.id,
-          text: `${w.name || w.id}${isFamiliar(visit.client, w.id) ? " · familiar" : ""}${crew.has(w.id) ? " · on it now" : ""}`,
-        }),
-      ),
+    options.map(({ w, why, familiar }) =>
+      h("option", {
+        value: w.id,
+        disabled: why !== null,
+        text: `${w.name || w.id}${why ? ` · ${why}` : ""}${familiar ? " · familiar" : ""}${crew.has(w.id) ? " · on it now" : ""}`,
+      }),
+    ),
   );
   const add = h("button", {
     type: "button",
     id: "pin-add",
     text: "Pin",
-    disabled: room <= 0,
+    disabled: room <= 0 || options.every((o) => o.why !== null),
     onclick: () => {
       addPin(visit.id, select.value);
       renderDetail();
