@@ -121,6 +121,66 @@ def cmd_agency_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agency_rotate_key(args: argparse.Namespace) -> int:
+    """A new key for the agency (the only line on stdout); the old ones work until revoked."""
+    cmd_agency_key(args)
+    print(
+        f"carerota: new key issued for {args.name!r}; its older keys keep working until "
+        f"'carerota agency revoke-key {args.name!r} --all-but-newest'",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_agency_keys(args: argparse.Namespace) -> int:
+    """List the agency's keys: id, when made, when revoked (the keys themselves are not kept)."""
+    from api.db import Database, migrate
+    from api.store import list_keys
+
+    settings = _settings(args)
+    migrate(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        keys = list_keys(db, args.name)
+    except KeyError:
+        raise _input_error(f"no agency called {args.name!r}") from None
+    finally:
+        db.dispose()
+    for key in keys:
+        revoked = f"revoked {key.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if key.revoked_at else "live"
+        print(f"{key.id}  created {key.created_at:%Y-%m-%dT%H:%M:%SZ}  {revoked}")
+    return 0
+
+
+def cmd_agency_revoke_key(args: argparse.Namespace) -> int:
+    """Revoke one key (by the key or its id prefix) or every key but the newest."""
+    from api.db import Database, migrate
+    from api.deps import CREDENTIAL_TTL
+    from api.store import revoke_keys
+
+    if (args.key is None) == (not args.all_but_newest):
+        raise _input_error("name one key (the key or its id prefix) or give --all-but-newest")
+    settings = _settings(args)
+    migrate(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        revoked = revoke_keys(db, args.name, keep_newest=args.all_but_newest, ref=args.key)
+    except KeyError:
+        raise _input_error(f"no agency called {args.name!r}") from None
+    except ValueError as e:
+        raise _input_error(str(e)) from None
+    finally:
+        db.dispose()
+    for key_id in revoked:
+        print(key_id)
+    print(
+        f"carerota: revoked {len(revoked)} key(s) of {args.name!r}; running API processes "
+        f"refuse them within {CREDENTIAL_TTL:.0f} seconds",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _safe_url(url: str) -> str:
     """A database URL without its password, for logs."""
     scheme, sep, rest = url.partition("://")
@@ -171,3 +231,21 @@ def add_commands(sub: Any) -> None:
     q.add_argument("name", metavar="NAME")
     _database_option(q)
     q.set_defaults(run=cmd_agency_key)
+    q = agency.add_parser(
+        "rotate-key", help="print a new API key; older keys keep working until revoked"
+    )
+    q.add_argument("name", metavar="NAME")
+    _database_option(q)
+    q.set_defaults(run=cmd_agency_rotate_key)
+    q = agency.add_parser("keys", help="list an agency's keys by id (the keys are not stored)")
+    q.add_argument("name", metavar="NAME")
+    _database_option(q)
+    q.set_defaults(run=cmd_agency_keys)
+    q = agency.add_parser(
+        "revoke-key", help="revoke a key, or every key but the newest; prints the revoked ids"
+    )
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("key", metavar="KEY", nargs="?", help="the key (crk_...) or its id prefix")
+    q.add_argument("--all-but-newest", action="store_true", help="keep only the newest key")
+    _database_option(q)
+    q.set_defaults(run=cmd_agency_revoke_key)

@@ -26,6 +26,7 @@ from api.db import (
     RotaVersion,
     StoredProblem,
     new_id,
+    utcnow,
 )
 from api.errors import ApiError, not_found
 from api.schemas import (
@@ -267,6 +268,64 @@ def issue_key(db: Database, name: str) -> str:
         if agency_id is None:
             raise KeyError(name)
         return _add_key(s, agency_id)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """An API key as the command line shows it: never the key, which is not stored."""
+
+    id: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _agency_id(session: Session, name: str) -> str:
+    agency_id = session.scalar(select(Agency.id).where(Agency.name == name))
+    if agency_id is None:
+        raise KeyError(name)
+    return agency_id
+
+
+def list_keys(db: Database, name: str) -> list[KeyInfo]:
+    """The agency's keys, oldest first (KeyError if there is no such agency)."""
+    with db.read() as s:
+        rows = s.execute(
+            select(ApiKey.id, ApiKey.created_at, ApiKey.revoked_at)
+            .where(ApiKey.agency_id == _agency_id(s, name))
+            .order_by(ApiKey.created_at, ApiKey.id)
+        ).all()
+    return [KeyInfo(r.id, r.created_at, r.revoked_at) for r in rows]
+
+
+def revoke_keys(db: Database, name: str, *, keep_newest: bool, ref: str | None = None) -> list[str]:
+    """Revoke the agency's live keys and return their ids.
+
+    With ``ref``: only the key it names, either the key itself (``crk_...``, matched by digest)
+    or a prefix of its id as ``carerota agency keys`` lists it; a prefix must name one live key
+    (ValueError otherwise). With ``keep_newest``: every live key but the newest.
+    """
+    with db.write() as s:
+        live = list(
+            s.scalars(
+                select(ApiKey)
+                .where(ApiKey.agency_id == _agency_id(s, name), ApiKey.revoked_at.is_(None))
+                .order_by(ApiKey.created_at, ApiKey.id)
+            )
+        )
+        if ref is not None:
+            if ref.startswith(API_KEY_PREFIX):
+                chosen = [k for k in live if k.key_hash == digest(ref)]
+            else:
+                chosen = [k for k in live if k.id.startswith(ref)]
+            if len(chosen) != 1:
+                what = "no live key" if not chosen else f"{len(chosen)} live keys"
+                raise ValueError(f"{what} of {name!r} matches {ref!r}")
+        else:
+            chosen = live[:-1] if keep_newest else live
+        now = utcnow()
+        for key in chosen:
+            key.revoked_at = now
+        return [k.id for k in chosen]
 
 
 def _add_key(session: Session, agency_id: str) -> str:
