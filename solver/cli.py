@@ -368,6 +368,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
             seed=args.seed,
             workers=args.workers,
             change_penalty=args.change_penalty,
+            max_change_ratio=args.max_change_ratio,
             cover_counts=counts,
             log=args.log,
         ),
@@ -473,6 +474,13 @@ def parser() -> argparse.ArgumentParser:
         default=500.0,
         metavar="UNITS",
         help="objective cost of each other visit whose crew or start changes (default 500)",
+    )
+    p.add_argument(
+        "--max-change-ratio",
+        type=float,
+        default=1.5,
+        metavar="R",
+        help="at most R other visits change per orphaned visit (default 1.5)",
     )
     p.add_argument(
         "--cover-counts",

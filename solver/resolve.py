@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -55,6 +56,9 @@ class ResolveOptions:
     # Objective units (like the contract's weights) per visit whose workers or start change, other
     # than the orphans themselves: above any travel or continuity saving, below a staffed visit.
     change_penalty: float = 500.0
+    # At most this many other visits change per orphaned visit, whatever they would buy: the
+    # office can make only so many phone calls before the first visit is due.
+    max_change_ratio: float = 1.5
     # Per worker asked to cover: (1 + times already asked this month) times this.
     cover_penalty: float = 40.0
     cover_counts: Mapping[str, int] = field(default_factory=dict)
@@ -208,6 +212,15 @@ class Costs:
     orphans: frozenset[int]
     change_penalty: float
     cover_price: dict[int, float]  # worker -> cost of asking them to cover
+    max_changes: int
+
+    def changes(self, sol: Solution, skip: AbstractSet[int] = frozenset()) -> int:
+        """Visits other than the orphans (and ``skip``) whose crew, shadows or start changed."""
+        return sum(
+            1
+            for v in self.anchor.start
+            if v not in self.orphans and v not in skip and self.changed(sol, v)
+        )
 
     def changed(self, sol: Solution, v: int) -> bool:
         a = self.anchor
@@ -228,9 +241,7 @@ class Costs:
         return dict(out)
 
     def total(self, data: ProblemData, sol: Solution) -> float:
-        changed = sum(
-            1 for v in self.anchor.start if v not in self.orphans and self.changed(sol, v)
-        )
+        changed = self.changes(sol)
         asked = sum(self.cover_price[w] for w in self.covers(sol))
         return account(data, sol).objective + self.change_penalty * changed + asked
 
@@ -259,8 +270,6 @@ class ResolveModel(RotaModel):
     def add_change_costs(self) -> cp_model.LinearExprT:
         """A visit kept from the anchor may change crew, shadows or start only at a price."""
         d, m, x, c = self.data, self.model, self.vars, self.costs
-        if c.change_penalty <= 0:
-            return 0
         flags = []
         for v in self.free:
             if v in c.orphans or v not in c.anchor.start:
@@ -282,6 +291,9 @@ class ResolveModel(RotaModel):
                 (v, k) not in x.shadow for k in old_shadows
             ):
                 m.add(changed == 1)
+        if flags:
+            outside = c.changes(self.sol, skip=set(self.free))
+            m.add(cp_model.LinearExpr.sum(flags) <= max(0, c.max_changes - outside))
         return round(c.change_penalty * SCALE) * cp_model.LinearExpr.sum(flags)
 
     def add_cover_costs(self) -> cp_model.LinearExprT:
@@ -433,6 +445,7 @@ def resolve(
         anchor=anchor,
         orphans=frozenset(orphans),
         change_penalty=options.change_penalty,
+        max_changes=int(options.max_change_ratio * len(orphans)),
         cover_price={w: options.cover_penalty * (1 + n) for w, n in counts.items()},
     )
     stages = [f"{len(frozen)} visits frozen, {len(orphans)} orphaned"]

@@ -311,3 +311,33 @@ def test_command_line_resolve_prints_the_change_list(
         main([*args[:4], "w-zed", *args[5:]])
     assert stop.value.code == 2
     assert "unknown worker 'w-zed'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("ratio", "staffed"), [(1.5, True), (0.0, False)])
+def test_other_visits_move_only_within_the_change_budget(ratio: float, staffed: bool) -> None:
+    # Amy (off) had Ann at 08:00 sharp; Bob alone is left and is at Bob's at 08:00. Bob can take
+    # Ann only if his own call moves: 08:00-08:30 at Ann, +9 min, Bob's call at 08:39 or later.
+    # With 1.5 changes per orphan that one move is allowed; with none, Ann stays unstaffed.
+    two = three_carers(
+        workers=[carer("w-amy"), carer("w-bob")],
+        visits=[visit("v-ann", "c-ann", "08:00"), visit("v-bob", "c-bob", "08:00")],
+        history=knows(("w-amy", "c-ann"), ("w-bob", "c-bob")),
+    )
+    _, rota = published(two, {"v-ann": ["w-amy"], "v-bob": ["w-bob"]})
+    wider = two.model_copy(
+        update={"visits": [two.visits[0], visit_model("v-bob", "c-bob", "08:00", "09:00")]}
+    )
+    done = off("w-amy", "07:00", "13:00", "06:00", wider, rota, max_change_ratio=ratio)
+    after = {a.visit: a for a in done.rota.assignments}
+    assert ("v-ann" in after) == staffed
+    if staffed:
+        assert after["v-ann"].workers == ["w-bob"]
+        assert after["v-bob"].start >= datetime.fromisoformat(at("08:39"))
+    else:
+        assert after["v-bob"] == next(a for a in rota.assignments if a.visit == "v-bob")
+
+
+def visit_model(ident: str, who: str, earliest: str, latest: str) -> Any:
+    from solver.contract import Visit
+
+    return Visit.model_validate(visit(ident, who, earliest, latest))
