@@ -103,6 +103,8 @@ def test_board_shows_unstaffed_first_then_kpis_grid_map_and_hours(
     assert page.locator("#map circle.client").count() == len(week["clients"])
     assert page.locator("#map polyline.path").count() >= 1
     assert page.locator("#hours .hours-row").count() == len(week["workers"])
+    text = page.locator("main").inner_text()
+    assert "null" not in text and "undefined" not in text and "NaN" not in text
     board.shot("board-laptop")
 
     # One day alone: a column for that day, and double-ups name the partner.
@@ -284,6 +286,8 @@ def test_request_watch_pin_resolve_publish_and_record_an_absence(
     assert restaffed
     for visit_id in restaffed:
         assert page.locator(f"#grid .visit.changed[data-visit={visit_id}]").count() >= 1
+    text = page.locator("main").inner_text()
+    assert "null" not in text and "undefined" not in text and "NaN" not in text
     board.shot("absence-changes")
     assert board.errors == []
 
@@ -304,3 +308,21 @@ def test_unknown_rota_says_so(board: Board, board_service: BoardService) -> None
     assert message.inner_text() == "No rota rota_000000000000000000000000 in this agency."
     assert board.page.locator("#board").is_hidden()
     assert [e for e in board.errors if "404" not in e] == []
+
+
+def test_stopping_a_solve_keeps_a_rota_and_shows_it(
+    board: Board, board_service: BoardService, week: dict[str, Any]
+) -> None:
+    rota_id = board_service.submit(week, time_limit=60, seed=3)
+    board.goto(f"/board/rotas/{rota_id}")
+    page = board.page
+    # Once the search has a rota (its construction), stopping keeps one.
+    expect(page.locator("[data-stat=objective]")).to_have_text(re.compile(r"\d"), timeout=60_000)
+    page.click("#cancel")
+    page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+    assert board_service.rota(rota_id)["status"] == "cancelled"
+    expect(page.locator("#chips")).to_contain_text("cancelled")
+    assert page.locator("#grid .visit").count() > 0
+    assert "null" not in page.locator("#legend").inner_text()
+    board.shot("stopped", full_page=False)
+    assert board.errors == []

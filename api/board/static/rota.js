@@ -163,13 +163,13 @@ function renderProgress(sum) {
   $("progress-what").textContent = `${sum.visits} visits · ${method} · seed ${sum.options.seed} · progress streamed live from the service`;
   $("progress-fill").style.width = `${limit && p.elapsed ? Math.min(100, (100 * p.elapsed) / limit) : 2}%`;
   const stats = [
-    ["Elapsed", p.elapsed === null ? "–" : `${fmt(p.elapsed)} s of ${fmt(limit)} s`],
-    ["Best objective", fmt(p.objective)],
-    ["Lower bound", fmt(p.bound)],
-    ["Gap", p.gap === null ? "–" : pct(p.gap)],
+    ["elapsed", "Elapsed", p.elapsed === null ? "–" : `${fmt(p.elapsed)} s of ${fmt(limit)} s`],
+    ["objective", "Best objective", fmt(p.objective)],
+    ["bound", "Lower bound", fmt(p.bound)],
+    ["gap", "Gap", p.gap === null ? "–" : pct(p.gap)],
   ];
   $("progress-stats").replaceChildren(
-    ...stats.map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v }))),
+    ...stats.map(([key, k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { "data-stat": key, text: v }))),
   );
   if (p.objective !== null && p.elapsed !== null) {
     state.spark.push([p.elapsed, p.objective]);
@@ -615,7 +615,7 @@ function renderViews() {
     sw("sw-cover", "coordinator covering"),
     sw("sw-pinned", "pinned"),
     sw("sw-unstaffed", "unstaffed"),
-    state.changed.size ? sw("sw-changed", "changed since the previous version") : null,
+    ...(state.changed.size ? [sw("sw-changed", "changed since the previous version")] : []),
   );
 }
 
