@@ -879,6 +879,18 @@ function carerItem(visit, workerId, mode) {
   );
 }
 
+/** "180–600 min after the 08:00 visit (08:00–08:30 window)" for an `after` link. */
+function afterText(after) {
+  const earlier = ix.visits.get(after.visit);
+  const staffed = ix.assigned.get(after.visit);
+  const which = !earlier
+    ? after.visit
+    : staffed
+      ? `the ${clock(staffed.start)} visit`
+      : `the unstaffed ${clock(earlier.earliest_start)}–${clock(earlier.latest_start)} visit`;
+  return `starts ${after.min_minutes}–${after.max_minutes} min after ${which}`;
+}
+
 function renderDetail() {
   const visit = ix.visits.get(state.openVisit);
   const client = ix.clients.get(visit.client);
@@ -905,7 +917,7 @@ function renderDetail() {
         ["Length", `${visit.duration_minutes} min`],
         ["Carers", visit.workers_required > 1 ? "2 (double-up, arriving together)" : "1"],
         ["Skills", (visit.skills ?? []).join(", ") || "none"],
-        ["After", visit.after ? `${visit.after.min_minutes}–${visit.after.max_minutes} min after ${visit.after.visit}` : null],
+        ["After", visit.after ? afterText(visit.after) : null],
       ]),
     ),
   );
