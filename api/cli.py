@@ -181,6 +181,34 @@ def cmd_agency_revoke_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agency_delete(args: argparse.Namespace) -> int:
+    """Delete an agency and every row of it, in every table."""
+    from api.db import Database, migrate
+    from api.erasure import StillSolving, erase_agency
+
+    if not args.yes:
+        raise _input_error(
+            f"this deletes {args.name!r} and all its rotas, clients and keys for good; "
+            "add --yes to go ahead"
+        )
+    settings = _settings(args)
+    migrate(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        erased = erase_agency(db, args.name)
+    except KeyError:
+        raise _input_error(f"no agency called {args.name!r}") from None
+    except StillSolving as e:
+        raise _input_error(
+            f"{len(e.args)} rota(s) of {args.name!r} are queued or solving; cancel them first"
+        ) from None
+    finally:
+        db.dispose()
+    rows = ", ".join(f"{table} {n}" for table, n in sorted(erased.counts.items()) if n)
+    print(f"carerota: deleted agency {args.name!r} ({rows})", file=sys.stderr)
+    return 0
+
+
 def _safe_url(url: str) -> str:
     """A database URL without its password, for logs."""
     scheme, sep, rest = url.partition("://")
@@ -249,3 +277,8 @@ def add_commands(sub: Any) -> None:
     q.add_argument("--all-but-newest", action="store_true", help="keep only the newest key")
     _database_option(q)
     q.set_defaults(run=cmd_agency_revoke_key)
+    q = agency.add_parser("delete", help="delete an agency and all its data, in every table")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("--yes", action="store_true", help="really delete it")
+    _database_option(q)
+    q.set_defaults(run=cmd_agency_delete)

@@ -42,6 +42,7 @@ CARER_ROUTES = {
 }
 UNKNOWN_ROTA = "rota_000000000000000000000000"
 DAY2 = "2026-12-01"
+CLIENT = "c0000"  # a client of A's problem (B has none)
 
 
 def operations(service: Service) -> list[tuple[str, str]]:
@@ -55,10 +56,14 @@ def operations(service: Service) -> list[tuple[str, str]]:
     )
 
 
-def fill(path: str, rota_id: str, worker_id: str) -> str:
-    unknown = set(re.findall(r"{(\w+)}", path)) - {"rota_id", "worker_id"}
+def fill(path: str, rota_id: str, worker_id: str, client_id: str = CLIENT) -> str:
+    unknown = set(re.findall(r"{(\w+)}", path)) - {"rota_id", "worker_id", "client_id"}
     assert not unknown, f"{path}: teach this suite what to put in {unknown}"
-    return path.replace("{rota_id}", rota_id).replace("{worker_id}", worker_id)
+    return (
+        path.replace("{rota_id}", rota_id)
+        .replace("{worker_id}", worker_id)
+        .replace("{client_id}", client_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,7 @@ def test_every_operation_has_an_authorisation_rule(service: Service) -> None:
     for method, path in operations(service):
         if (method, path) in PUBLIC | COLLECTIONS:
             continue
-        assert "{rota_id}" in path, (
+        assert "{rota_id}" in path or "{client_id}" in path, (
             f"{method} {path}: add it to COLLECTIONS with an own-rows check, or give it an id rule"
         )
 
@@ -161,6 +166,18 @@ def test_another_agencys_objects_answer_exactly_like_unknown_ones(
             )
             checked += 1
     assert checked >= 2 * 9
+    # Erasing a client: B cannot erase A's, and learns no more than for a client nobody has. The
+    # owner's side (it works) is in test_api_erasure.py: here it would erase the world.
+    for method, path in operations(service):
+        if "{client_id}" not in path:
+            continue
+        theirs = request(service, method, fill(path, world.rota_id, world.worker), world.b)
+        unknown = request(service, method, fill(path, "", "", "c-nobody"), world.b)
+        assert theirs.status_code == unknown.status_code == 404, (method, path, theirs.text)
+        assert theirs.json()["error"]["message"] == unknown.json()["error"]["message"].replace(
+            "c-nobody", CLIENT
+        )
+        checked += 1
     # B's cancel and publish changed nothing of A's.
     mine = service.client.get(f"/v1/rotas/{world.rota_id}", headers=world.a).json()
     assert mine["status"] == "done" and not mine["cancel_requested"]
