@@ -188,13 +188,19 @@ def _num(value: float | None) -> str:
 # ---------------------------------------------------------------------------------------------
 # Charts
 
-CHARTS: tuple[tuple[str, str, Callable[[Kpis], float]], ...] = (
-    ("Unstaffed visits", "visits", lambda k: k.visits_unstaffed),
-    ("Carer hours (dark: travel)", "hours", lambda k: k.carer_hours),
-    ("Travel share of working time", "%", lambda k: 100 * k.travel_share),
-    ("Distinct workers per client", "workers", lambda k: k.mean_distinct_workers_per_client),
-    ("Familiar-visit share", "%", lambda k: 100 * k.familiar_visit_share),
-    ("Coordinator-rule coverage", "%", lambda k: 100 * k.coordinator_coverage),
+# (title, unit, bar label format, value)
+CHARTS: tuple[tuple[str, str, str, Callable[[Kpis], float]], ...] = (
+    ("Unstaffed visits", "visits", "{:,.0f}", lambda k: k.visits_unstaffed),
+    ("Carer hours (dark: travel)", "hours", "{:,.1f}", lambda k: k.carer_hours),
+    ("Travel share of working time", "%", "{:.1f}", lambda k: 100 * k.travel_share),
+    (
+        "Distinct workers per client",
+        "workers",
+        "{:.2f}",
+        lambda k: k.mean_distinct_workers_per_client,
+    ),
+    ("Familiar-visit share", "%", "{:.1f}", lambda k: 100 * k.familiar_visit_share),
+    ("Coordinator-rule coverage", "%", "{:.1f}", lambda k: 100 * k.coordinator_coverage),
 )
 
 
@@ -213,14 +219,13 @@ def write_charts(comparison: Comparison, directory: Path) -> list[Path]:
     palette = plt.get_cmap("tab10")
     colours = ["#7f7f7f", *(palette(i) for i in range(len(names) - 1))]
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), layout="constrained")
-    for ax, (title, unit, get) in zip(axes.flat, CHARTS, strict=True):
+    for ax, (title, unit, shown, get) in zip(axes.flat, CHARTS, strict=True):
         values = [get(v.kpis) for v in comparison.variants]
         bars = ax.barh(range(len(names)), values, color=colours)
         if title.startswith("Carer"):
             travel = [v.kpis.travel_hours for v in comparison.variants]
             ax.barh(range(len(names)), travel, color="black", alpha=0.35)
-        ax.bar_label(bars, labels=[f"{x:,.1f}" if x % 1 else f"{x:,.0f}" for x in values],
-                     padding=3, fontsize=8)  # fmt: skip
+        ax.bar_label(bars, labels=[shown.format(x) for x in values], padding=3, fontsize=8)
         ax.set_yticks(range(len(names)), labels=names, fontsize=9)
         ax.invert_yaxis()
         ax.set_title(title, fontsize=11)
@@ -252,8 +257,8 @@ def write_charts(comparison: Comparison, directory: Path) -> list[Path]:
     edge = min(CLIP, max(5.0, 1.15 * reach))
     for j, (v, changes) in enumerate(zip(others, series, strict=True)):
         ys = [i + (j - (len(others) - 1) / 2) * height for i in range(len(rows))]
-        shown = [max(-edge, min(edge, x)) for x in changes]
-        bars = ax.barh(ys, shown, height=height, color=colours[j + 1], label=v.name)
+        clipped = [max(-edge, min(edge, x)) for x in changes]
+        bars = ax.barh(ys, clipped, height=height, color=colours[j + 1], label=v.name)
         ax.bar_label(bars, labels=[f"{x:+.0f}%" if abs(x) >= 0.5 else "" for x in changes],
                      padding=2, fontsize=7)  # fmt: skip
     low = min((x for changes in series for x in changes), default=0.0)
@@ -263,7 +268,8 @@ def write_charts(comparison: Comparison, directory: Path) -> list[Path]:
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(range(len(rows)), labels=[r.label for r in rows], fontsize=9)
     ax.invert_yaxis()
-    ax.set_xlabel("change against the base (%)")
+    cut = f"; bars cut at {CLIP:g}%, labels exact" if reach > CLIP else ""
+    ax.set_xlabel(f"change against the base (%{cut})")
     ax.set_title(f"{comparison.scenario}: change against the base", fontsize=12)
     ax.legend(fontsize=9, loc="best")
     ax.spines[["top", "right"]].set_visible(False)
