@@ -176,8 +176,7 @@ def caseload(
     month_days: int = 30,
 ) -> Caseload:
     """How many clients ``coordinator`` can oversee a month, and the field time each caseload
-    in ``targets`` needs (default: the current caseload and the next two multiples of ten
-    beyond the capacity)."""
+    in ``targets`` needs (default: the current caseload, and 5 and 10 beyond the capacity)."""
     data = build(problem)
     if coordinator not in data.worker_ids:
         raise CaseloadError(f"unknown worker {coordinator!r}")
@@ -199,9 +198,8 @@ def caseload(
     # Solved first: the searches below then only add budgets around the answers they report.
     now = solver.point(budget)
     if not targets:
-        # The caseload K has, and the next two round numbers beyond what K can oversee now.
-        beyond = (now.per_month // 10 + 1) * 10
-        targets = [current, beyond, beyond + 10]
+        # The caseload K has, and two just beyond what K can oversee now.
+        targets = [current, now.per_month + 5, now.per_month + 10]
     wanted = sorted(set(targets))
     needs = [_need(solver, m, budget, shift_minutes) for m in wanted]
     return Caseload(
