@@ -17,7 +17,6 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
 from api.db import (
-    FAILED,
     QUEUED,
     RESOLVE,
     Absence,
@@ -33,7 +32,7 @@ from api.db import (
 )
 from api.deps import AgencyDep, DbDep, RunnerDep, SettingsDep
 from api.errors import ApiError, ErrorBody, ErrorDetail, not_found
-from api.routers.rotas import base_url
+from api.routers.rotas import base_url, submit
 from api.store import current_publications, job_row, rota_url
 from solver.changes import ChangeList, changes
 from solver.contract import LocalDateTime, Problem, Rota, format_local_datetime
@@ -231,7 +230,7 @@ def create_absence(
             jobs.append((job.id, version_id, problem))
     base = base_url(request, settings.public_url)
     for job_id, _, _ in jobs:
-        _submit(db, runner, job_id)
+        submit(db, runner, job_id)
     response.headers["Location"] = f"{base}/v1/absences/{absence.id}"
     return AbsenceCreated(
         absence=_out(absence, absorbed),
@@ -245,20 +244,6 @@ def create_absence(
             for job_id, version_id, problem in jobs
         ],
     )
-
-
-def _submit(db: Database, runner: Any, job_id: str) -> None:
-    try:
-        runner.submit(job_id)
-    except Exception as exc:
-        log.exception("could not hand job %s to the worker pool", job_id)
-        with db.write() as s:
-            s.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status == QUEUED)
-                .values(status=FAILED, finished_at=utcnow(), error="the worker pool is down")
-            )
-        raise ApiError(503, "the worker pool cannot be reached; try again later") from exc
 
 
 def _out(a: Absence, absorbed: list[str]) -> AbsenceOut:

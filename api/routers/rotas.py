@@ -218,14 +218,20 @@ def _create(
             progress_seq=0,
         )
         s.add(job)
+    submit(db, runner, job.id)
+    return job.id
+
+
+def submit(db: Database, runner: JobRunner, job_id: str) -> None:
+    """Hand a queued job to the worker pool; if the pool cannot be reached, fail it and 503."""
     try:
-        runner.submit(job.id)
+        runner.submit(job_id)
     except Exception as exc:
-        log.exception("could not hand job %s to the worker pool", job.id)
+        log.exception("could not hand job %s to the worker pool", job_id)
         with db.write() as s:
             s.execute(
                 update(Job)
-                .where(Job.id == job.id, Job.status == QUEUED)
+                .where(Job.id == job_id, Job.status == QUEUED)
                 .values(
                     status=FAILED,
                     finished_at=utcnow(),
@@ -233,7 +239,6 @@ def _create(
                 )
             )
         raise ApiError(503, "the worker pool cannot be reached; try again later") from exc
-    return job.id
 
 
 @router.get("", response_model=RotaPage, summary="List rotas, newest first", responses=_ERRORS)
