@@ -46,9 +46,11 @@ DONE: Final = "done"
 FAILED: Final = "failed"
 CANCELLED: Final = "cancelled"
 FINAL_STATES: Final = frozenset({DONE, FAILED, CANCELLED})
-# Job kinds: a solve of a problem, or an absence's re-solve of the published rota.
+# Job kinds: a solve of a problem, an absence's re-solve of the published rota, or a what-if
+# scenario (its base is the job's problem).
 SOLVE: Final = "solve"
 RESOLVE: Final = "resolve"
+SCENARIO: Final = "scenario"
 
 ID_LENGTH: Final = 32
 
@@ -160,6 +162,9 @@ class Job(Base):
     kind: Mapped[str] = mapped_column(String(16), default=SOLVE, server_default=SOLVE)
     absence_id: Mapped[str | None] = mapped_column(ForeignKey("absences.id"))
     resolve_now: Mapped[str | None] = mapped_column(String(19))  # local YYYY-MM-DDTHH:MM
+    # A scenario job's YAML as submitted, and the comparison it produced (JSON).
+    scenario: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
 
 
 class RotaVersion(Base):
@@ -236,6 +241,27 @@ class Publication(Base):
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AccessLog(Base):
+    """One read of health data: who (an API key or a carer link) read what, and when.
+
+    ``action`` names what was read (a rota, a run sheet, a calendar...); ``object_id`` is the
+    rota version; ``worker_id`` / ``client_id`` narrow it to one person where the read did.
+    """
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_agency_at", "agency_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_kind: Mapped[str] = mapped_column(String(16))  # "api_key" or "carer_link"
+    actor_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    action: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    client_id: Mapped[str | None] = mapped_column(String(200))
 
 
 class CarerToken(Base):
