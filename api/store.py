@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from api.db import (
     QUEUED,
+    RESOLVE,
+    SOLVE,
     Agency,
     ApiKey,
     Database,
@@ -37,6 +39,10 @@ from api.schemas import (
     SolveOptionsIn,
 )
 from api.security import API_KEY_PREFIX, digest, new_secret
+
+# Jobs that make rotas. Every rota query filters on this: a what-if scenario is a job too, but
+# never a rota (it has no version to read, publish or hand to carers).
+ROTA_KINDS = (SOLVE, RESOLVE)
 
 # The columns a summary needs: never the problem's or the rota's body.
 _SUMMARY_COLUMNS = (
@@ -97,7 +103,7 @@ def _summary_query(agency_id: str, *, with_rota: bool = False) -> Any:
         select(*columns)
         .join(StoredProblem, StoredProblem.id == Job.problem_id)
         .outerjoin(RotaVersion, RotaVersion.id == Job.id)
-        .where(Job.agency_id == agency_id)
+        .where(Job.agency_id == agency_id, Job.kind.in_(ROTA_KINDS))
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from api.db import Database, Job, StoredProblem
 from api.deps import AgencyDep, DbDep
 from api.errors import ErrorBody, not_found
+from api.store import ROTA_KINDS
 
 STATIC: Final = Path(__file__).parent / "static"
 
@@ -89,7 +90,7 @@ def _problem_body(db: Database, agency_id: str, rota_id: str) -> str | None:
         body: str | None = s.scalar(
             select(StoredProblem.body)
             .join(Job, Job.problem_id == StoredProblem.id)
-            .where(Job.id == rota_id, Job.agency_id == agency_id)
+            .where(Job.id == rota_id, Job.agency_id == agency_id, Job.kind.in_(ROTA_KINDS))
         )
     return body
 

@@ -35,6 +35,7 @@ from api.jobs import JobRunner
 from api.schemas import ExplanationOut, JobStatus, RotaOut, RotaPage, RotaRequest, RotaSummary
 from api.settings import Settings
 from api.store import (
+    ROTA_KINDS,
     current_publications,
     job_row,
     one_summary,
@@ -184,7 +185,9 @@ def _create(
         problem_id = None
         if body.parent is not None:
             problem_id = s.scalar(
-                select(Job.problem_id).where(Job.id == body.parent, Job.agency_id == agency.id)
+                select(Job.problem_id).where(
+                    Job.id == body.parent, Job.agency_id == agency.id, Job.kind.in_(ROTA_KINDS)
+                )
             )
             if problem_id is None:
                 raise not_found("parent rota", body.parent)
@@ -376,7 +379,11 @@ def cancel_rota(
     ends ``cancelled`` with a rota kept (202 now; watch the rota or its events).
     """
     with db.write() as s:
-        job = s.scalar(select(Job).where(Job.id == rota_id, Job.agency_id == agency.id))
+        job = s.scalar(
+            select(Job).where(
+                Job.id == rota_id, Job.agency_id == agency.id, Job.kind.in_(ROTA_KINDS)
+            )
+        )
         if job is None:
             raise not_found("rota", rota_id)
         if job.status in (DONE, FAILED):
