@@ -20,7 +20,7 @@ from api.db import Database, migrate
 from api.deps import CredentialCache
 from api.jobs import JobRunner, LocalProcessRunner
 from api.middleware import BodySizeLimit, ServerTiming
-from api.routers import absences, clients, health, rotas, runsheets
+from api.routers import absences, clients, health, rotas, runsheets, scenarios
 from api.schemas import RotaRequest
 from api.settings import Settings
 
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.include_router(runsheets.router, prefix="/v1")
     app.include_router(absences.router, prefix="/v1")
     app.include_router(clients.router, prefix="/v1")
+    app.include_router(scenarios.router, prefix="/v1")
     app.include_router(board_router)
 
     def openapi() -> dict[str, Any]:

@@ -6,6 +6,8 @@ and change lists, which live on the version). Rewriting problems and rotas witho
 would leave rotas that no longer match the problem they were solved for, and the checker's
 verdict stored beside them would be false; deleting them is simpler and leaves nothing behind.
 A job made from a deleted rota (``parent``) keeps its own problem and loses only the link.
+A what-if scenario job goes with its base problem, and also when one of its variants' problems
+(kept in its result) lists the client, such as a client the variant added.
 
 An agency is erased by deleting its rows from every table that has an ``agency_id``, children
 before parents, then the agency itself.
@@ -20,11 +22,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import CursorResult, Delete, Table, delete, select, update
+from sqlalchemy import CursorResult, Delete, Table, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.db import (
+    DONE,
     FINAL_STATES,
+    SCENARIO,
     Agency,
     Base,
     CarerToken,
@@ -74,12 +78,23 @@ def erase_client(db: Database, agency_id: str, client_id: str) -> Erased | None:
             )
             if mentions(json.loads(body), client_id)
         ]
-        if not problems:
+        scenarios = [
+            job_id
+            for job_id, result in s.execute(
+                select(Job.id, Job.result).where(
+                    Job.agency_id == agency_id, Job.kind == SCENARIO, Job.status == DONE
+                )
+            )
+            if result is not None
+            and any(mentions(v["problem"], client_id) for v in json.loads(result)["variants"])
+        ]
+        if not problems and not scenarios:
             return None
         jobs = list(
             s.execute(
                 select(Job.id, Job.status).where(
-                    Job.agency_id == agency_id, Job.problem_id.in_(problems)
+                    Job.agency_id == agency_id,
+                    or_(Job.problem_id.in_(problems), Job.id.in_(scenarios)),
                 )
             )
         )

@@ -47,6 +47,7 @@ from api.db import (
     FAILED,
     QUEUED,
     RESOLVE,
+    SCENARIO,
     SOLVE,
     SOLVING,
     Absence,
@@ -85,17 +86,27 @@ def overrun_deadline(time_limit: float) -> float:
 # The solve, in a child process
 
 
+# Other work for the child in place of the solve: called with the problem, the options and the
+# function that sends a message to the supervisor (a what-if scenario's variants).
+Work = Callable[[Problem, SolveOptions, Callable[[dict[str, Any]], None]], None]
+
+
 class SolveProcess:
     """``solve(problem, options)`` in a forked child that reports over a pipe, one JSON a line.
 
     Messages: ``{"progress": [elapsed, objective, bound]}`` on every improvement, then either
-    ``{"rota": {...}}`` or ``{"error": "..."}``. Fork (not spawn) because the supervisor has the
+    ``{"rota": {...}}`` or ``{"error": "..."}``; with ``work``, whatever the work sends (an
+    exception still ends as ``{"error": ...}``). Fork (not spawn) because the supervisor has the
     solver imported already, so the child starts in milliseconds; it is safe because the child
     touches nothing it inherited (no database connection) and leaves with ``os._exit``.
     """
 
     def __init__(
-        self, problem_json: str, options: SolveOptions, repair: dict[str, Any] | None = None
+        self,
+        problem_json: str,
+        options: SolveOptions,
+        repair: dict[str, Any] | None = None,
+        work: Work | None = None,
     ) -> None:
         read_fd, write_fd = os.pipe()
         parent = os.getpid()
@@ -104,7 +115,7 @@ class SolveProcess:
             os.close(read_fd)
             code = 0
             try:
-                _child(write_fd, problem_json, options, parent, repair)
+                _child(write_fd, problem_json, options, parent, repair, work)
             except BaseException:
                 code = 1
             finally:
@@ -183,6 +194,7 @@ def _child(
     options: SolveOptions,
     parent: int,
     repair: dict[str, Any] | None,
+    work: Work | None,
 ) -> None:
     # The supervisor may have its own handlers; the child dies by the defaults.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -218,6 +230,9 @@ def _child(
     threading.Thread(target=stop_watch, daemon=True).start()
     try:
         problem = Problem.model_validate_json(problem_json)
+        if work is not None:
+            work(problem, options, send)
+            return
         if repair is not None:
             send(_repair(problem, options, repair))
             return
@@ -565,6 +580,11 @@ def run_job(
     try:
         if c.kind == RESOLVE:
             return _supervise_resolve(db, settings, c, stopping, requeue)
+        if c.kind == SCENARIO:
+            # Imported here: the scenario supervisor is built from this module's pieces.
+            from api.scenario_jobs import supervise_scenario
+
+            return supervise_scenario(db, settings, c, stopping, requeue)
         return _supervise(db, settings, c, stopping, requeue)
     except LostJob:
         log.warning("job %s: no longer ours; leaving it", c.job_id)
@@ -736,6 +756,7 @@ def _supervise_resolve(
         _fail(db, c, base)
         return FAILED
     assert c.resolve_now is not None
+    month = c.resolve_now[:7]
     options = SolveOptions(time_limit=c.time_limit, seed=c.seed, workers=settings.solver_threads)
     repair = {
         "rota": base.rota,
@@ -744,39 +765,90 @@ def _supervise_resolve(
         "counts": base.counts,
     }
     began = time.monotonic()
-    proc = SolveProcess(base.problem_body, options, repair)
+
+    def on_message(message: dict[str, Any]) -> str | None:
+        if "rota" not in message:
+            return None
+        problem = Problem.model_validate(message["problem"])
+        repaired = Repaired(
+            base_id=base.version_id,
+            problem_body=dumps(message["problem"]),
+            changes=dumps(message["changes"]),
+            covers=message["covers"],
+            month=month,
+        )
+        rota = Rota.model_validate(message["rota"])
+        published = _save(
+            db,
+            c,
+            problem,
+            rota,
+            status=DONE,
+            source="resolve",
+            elapsed=time.monotonic() - began,
+            repair=repaired,
+        )
+        notify(db, settings, c, message["changes"], published)
+        return DONE
+
+    return watch(
+        db,
+        settings,
+        c,
+        SolveProcess(base.problem_body, options, repair),
+        Watched(
+            what="re-solve",
+            answer="a rota",
+            deadline=overrun_deadline(c.time_limit),
+            cancelled_note="cancelled; the published rota is unchanged",
+        ),
+        on_message,
+        stopping,
+        requeue,
+    )
+
+
+@dataclass(frozen=True)
+class Watched:
+    """How :func:`watch` speaks of a child's work, and how long it may take."""
+
+    what: str  # "re-solve": "the re-solve failed", "the worker stopped during the re-solve"
+    answer: str  # what the child did not return when it died: "a rota"
+    deadline: float  # seconds after which it is killed and the job failed
+    cancelled_note: str  # the job's note when a cancel stops it (nothing is kept)
+
+
+def watch(
+    db: Database,
+    settings: Settings,
+    c: Claim,
+    proc: SolveProcess,
+    watched: Watched,
+    on_message: Callable[[dict[str, Any]], str | None],
+    stopping: Callable[[], bool],
+    requeue: Callable[[str], None],
+) -> str:
+    """Supervise a child whose answer ends the job; return the job's final status.
+
+    ``on_message`` gets each message but errors, and returns the job's status when the message
+    ended it (having stored the answer). Meanwhile the job gets its heartbeat; a cancel request
+    kills the child and ends the job ``cancelled`` with nothing kept; a stopping worker kills it
+    and hands the job back; past the deadline, or if the child dies, the job fails.
+    """
+    began = time.monotonic()
+    last_beat = began
     try:
-        last_beat = time.monotonic()
         while True:
             for message in proc.read(POLL_SECONDS):
-                if "rota" in message:
-                    proc.wait()
-                    problem = Problem.model_validate(message["problem"])
-                    repaired = Repaired(
-                        base_id=base.version_id,
-                        problem_body=dumps(message["problem"]),
-                        changes=dumps(message["changes"]),
-                        covers=message["covers"],
-                        month=c.resolve_now[:7],
-                    )
-                    rota = Rota.model_validate(message["rota"])
-                    published = _save(
-                        db,
-                        c,
-                        problem,
-                        rota,
-                        status=DONE,
-                        source="resolve",
-                        elapsed=time.monotonic() - began,
-                        repair=repaired,
-                    )
-                    notify(db, settings, c, message["changes"], published)
-                    return DONE
                 if "error" in message:
-                    _fail(db, c, f"the re-solve failed: {message['error']}")
+                    _fail(db, c, f"the {watched.what} failed: {message['error']}")
                     return FAILED
+                outcome = on_message(message)
+                if outcome is not None:
+                    proc.wait()
+                    return outcome
             if proc.finished:
-                _fail(db, c, proc.describe_exit() + " before returning a rota")
+                _fail(db, c, f"{proc.describe_exit()} before returning {watched.answer}")
                 return FAILED
             now = time.monotonic()
             if now - last_beat >= settings.heartbeat_interval:
@@ -791,18 +863,19 @@ def _supervise_resolve(
                         .values(
                             status=CANCELLED,
                             finished_at=utcnow(),
-                            note="cancelled; the published rota is unchanged",
+                            note=watched.cancelled_note,
+                            progress_seq=Job.progress_seq + 1,
                         )
                     )
                 return CANCELLED
             if stopping():
                 proc.kill()
-                _give_back(db, c, "the worker stopped during the re-solve; queued again")
+                _give_back(db, c, f"the worker stopped during the {watched.what}; queued again")
                 requeue(c.job_id)
                 return QUEUED
-            if now - began > overrun_deadline(c.time_limit):
+            if now - began > watched.deadline:
                 proc.kill()
-                _fail(db, c, f"the re-solve did not stop within {c.time_limit:g} s")
+                _fail(db, c, f"the {watched.what} did not stop within {watched.deadline:g} s")
                 return FAILED
     finally:
         proc.kill()

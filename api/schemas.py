@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from scenarios.whatif import Kpis
 from solver.contract import Problem
 
 JobStatus = Literal["queued", "solving", "done", "failed", "cancelled"]
@@ -140,3 +141,95 @@ class CarerLinkOut(BaseModel):
 class HealthOut(BaseModel):
     status: str
     checks: dict[str, str] = {}
+
+
+# ---------------------------------------------------------------------------------------------
+# What-if scenarios
+
+
+class ScenarioRequest(BaseModel):
+    """A what-if scenario to run: its YAML text (the same file ``carerota whatif`` reads)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str = Field(
+        min_length=1,
+        description="the scenario as YAML: name, base, variants (see scenarios/examples/); "
+        "base is one of this agency's rota ids (that rota's problem), a bundled agency "
+        "('small', 'medium') or a problem written inline",
+    )
+    time_limit: float | None = Field(
+        default=None, gt=0, description="seconds per variant; the scenario's own when omitted"
+    )
+
+
+class ScenarioProgress(BaseModel):
+    elapsed: float | None = Field(description="seconds since the run started")
+    done: int | None = Field(description="variants solved so far (the base is one)")
+    total: int | None = Field(description="variants to solve, the base included")
+
+
+class ScenarioSummary(BaseModel):
+    """A what-if scenario job, without its results."""
+
+    id: str
+    url: str
+    status: JobStatus
+    agency: str = Field(description="the base problem's agency name")
+    period: PeriodOut
+    visits: int = Field(description="visits of the base problem")
+    base_rota: str | None = Field(description="the rota whose problem is the base, if one is")
+    time_limit: float = Field(description="seconds per variant")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    cancel_requested: bool
+    error: str | None = Field(description="why the run failed")
+    note: str | None = Field(description="what happened to the job, e.g. a retry")
+    links: dict[str, str]
+
+
+class VariantOut(BaseModel):
+    """One column of the comparison: a variant's numbers, from the independent checker."""
+
+    name: str
+    description: str
+    changes: list[str] = Field(description="the variant's changes, in words")
+    workers: int
+    clients: int
+    status: str = Field(description="the solve's status: optimal, feasible, ...")
+    checker_ok: bool = Field(description="the independent checker found every hard rule kept")
+    breaches: list[str] = Field(description="the first hard-rule breaches, if any")
+    kpis: Kpis
+    url: str = Field(description="this variant with its rota and problem")
+
+
+class ComparisonOut(BaseModel):
+    """A finished scenario: the base first, then each variant."""
+
+    scenario: str
+    question: str
+    time_limit: float
+    reproducible: bool
+    seed: int
+    variants: list[VariantOut]
+
+
+class ScenarioOut(ScenarioSummary):
+    name: str = Field(description="the scenario's name")
+    question: str
+    progress: ScenarioProgress
+    comparison: ComparisonOut | None = Field(
+        description="once done: each variant's numbers (rotas at each variant's url)"
+    )
+
+
+class VariantDetail(VariantOut):
+    rota: dict[str, Any] = Field(description="the contract's rota of this variant")
+    problem: dict[str, Any] = Field(description="the problem it solves: the base, changed")
+
+
+class ScenarioPage(BaseModel):
+    items: list[ScenarioSummary]
+    next: str | None = Field(description="URL of the next page, if any")

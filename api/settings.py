@@ -48,6 +48,14 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="seconds for an absence's re-solve of a published rota"
     )
     webhook_timeout: float = Field(default=5.0, gt=0, description="seconds per webhook attempt")
+    max_scenario_variants: int = Field(
+        default=8, ge=1, description="variants of a what-if scenario, besides its base"
+    )
+    max_scenario_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="a scenario's YAML (YAML is slow to read; give a large base by its rota id)",
+    )
     local_workers: int = Field(
         default_factory=_default_local_workers, ge=1, description="solve processes (local broker)"
     )

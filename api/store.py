@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from api.db import (
     QUEUED,
     RESOLVE,
+    SCENARIO,
     SOLVE,
     Agency,
     ApiKey,
@@ -36,6 +37,7 @@ from api.schemas import (
     PeriodOut,
     Progress,
     RotaSummary,
+    ScenarioSummary,
     SolveOptionsIn,
 )
 from api.security import API_KEY_PREFIX, digest, new_secret
@@ -228,8 +230,13 @@ def page(
     cursor: str | None,
     status: str | None,
 ) -> tuple[list[Row[Any]], str | None]:
-    """Newest first: up to ``limit`` rows after ``cursor``, and the cursor of the next page."""
-    query = _summary_query(agency_id)
+    """Newest first: up to ``limit`` rotas after ``cursor``, and the cursor of the next page."""
+    return _page(session, _summary_query(agency_id), limit=limit, cursor=cursor, status=status)
+
+
+def _page(
+    session: Session, query: Any, *, limit: int, cursor: str | None, status: str | None
+) -> tuple[list[Row[Any]], str | None]:
     if status is not None:
         query = query.where(Job.status == status)
     if cursor is not None:
@@ -245,6 +252,89 @@ def page(
         rows = rows[:limit]
         following = encode_cursor(rows[-1].created_at, rows[-1].id)
     return rows, following
+
+
+# ---------------------------------------------------------------------------------------------
+# What-if scenarios (jobs of kind "scenario": never rotas)
+
+_SCENARIO_COLUMNS = (
+    Job.id,
+    Job.status,
+    Job.created_at,
+    Job.started_at,
+    Job.finished_at,
+    Job.time_limit,
+    Job.attempts,
+    Job.cancel_requested,
+    Job.error,
+    Job.note,
+    Job.parent_id,
+    Job.elapsed,
+    StoredProblem.name.label("agency_name"),
+    StoredProblem.period_start,
+    StoredProblem.period_end,
+    StoredProblem.visits,
+)
+
+
+def _scenario_query(agency_id: str, *more: Any) -> Any:
+    return (
+        select(*_SCENARIO_COLUMNS, *more)
+        .join(StoredProblem, StoredProblem.id == Job.problem_id)
+        .where(Job.agency_id == agency_id, Job.kind == SCENARIO)
+    )
+
+
+def scenario_row(
+    session: Session, agency_id: str, scenario_id: str, *, with_result: bool = False
+) -> Row[Any]:
+    """One of the agency's scenario jobs: its summary columns, and with ``with_result`` its
+    ``result`` (progress while it runs, the comparison once done); 404 if there is none."""
+    more = (Job.result,) if with_result else ()
+    row = session.execute(
+        _scenario_query(agency_id, *more).where(Job.id == scenario_id)
+    ).one_or_none()
+    if row is None:
+        raise not_found("scenario", scenario_id)
+    result: Row[Any] = row
+    return result
+
+
+def scenario_page(
+    session: Session, agency_id: str, *, limit: int, cursor: str | None, status: str | None
+) -> tuple[list[Row[Any]], str | None]:
+    """Newest first: up to ``limit`` scenario jobs after ``cursor``, and the next cursor."""
+    return _page(session, _scenario_query(agency_id), limit=limit, cursor=cursor, status=status)
+
+
+def scenario_url(base: str, scenario_id: str) -> str:
+    return f"{base}/v1/scenarios/{scenario_id}"
+
+
+def scenario_summary(row: Row[Any], base: str) -> ScenarioSummary:
+    """The API's view of a scenario job (without its progress or results)."""
+    url = scenario_url(base, row.id)
+    links = {"self": url, "cancel": f"{url}/cancel", "variant": f"{url}/variants/{{name}}"}
+    if row.parent_id is not None:
+        links["base_rota"] = rota_url(base, row.parent_id)
+    return ScenarioSummary(
+        id=row.id,
+        url=url,
+        status=row.status,
+        agency=row.agency_name,
+        period=PeriodOut(start=row.period_start, end=row.period_end),
+        visits=row.visits,
+        base_rota=row.parent_id,
+        time_limit=row.time_limit,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        attempts=row.attempts,
+        cancel_requested=row.cancel_requested,
+        error=row.error,
+        note=row.note,
+        links=links,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,6 +442,20 @@ def queue_state(session: Session) -> tuple[int, float]:
         )
     ).one()
     return int(count), float(seconds)
+
+
+def refuse_if_full(session: Session, max_queued: int, slots: int, pending: int = 0) -> None:
+    """429 with Retry-After when ``max_queued`` jobs wait to start (counting ``pending``
+    submissions not yet stored)."""
+    queued, seconds = queue_state(session)
+    queued += pending
+    if queued >= max_queued:
+        wait = retry_after(queued, seconds, slots)
+        raise ApiError(
+            429,
+            f"the job queue is full ({queued} waiting); try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def retry_after(queued: int, queued_seconds: float, slots: int) -> int:
