@@ -88,6 +88,10 @@ class RotaModel:
         self.data, self.sol, self.hood = data, sol, hood
         self._acc = acc if acc is not None else account(data, sol)
         self.model = cp_model.CpModel()
+        # Objective units per unit of the contract's objective. In finer time units a step of
+        # lateness still gets SCALE * unit objective units per unit of weight, so weights such
+        # as 1/3 a minute keep their precision instead of rounding to whole hundredths a step.
+        self.scale = SCALE * data.unit * data.unit
         self.vars = Variables()
         self.terms: dict[str, list[tuple[cp_model.LinearExprT, float]]] = defaultdict(list)
         self.free = sorted(v for v in hood.visits if self._movable(v))
@@ -152,7 +156,9 @@ class RotaModel:
                 if (w, leg.shift) in self.shifts:
                     per_shift[(w, leg.shift)].append((leg.visit, leg.start))
                 else:
-                    minutes = leg.end - leg.start + (0.0 if leg.home else leg.travel_before)
+                    # In the data's time units; the leg in is in exact minutes.
+                    leg_in = 0.0 if leg.home else leg.travel_before * d.unit
+                    minutes = leg.end - leg.start + leg_in
                     outside[w] += minutes
                     outside_day[(w, day)] += minutes
         late = [max(0, s - int(d.latest[v])) for v, s in sol.start.items() if v not in free]
@@ -229,12 +235,15 @@ class RotaModel:
     def _circuit(self, w: int, h: int, nodes: list[Node]) -> None:
         d, m = self.data, self.model
         tt = d.travel[int(d.worker_mode[w])]
+        # The objective prices travel exactly; only the timing constraints need whole minutes
+        # (rounded up), so fractional travel never picks a longer route for rounding's sake.
+        exact = d.travel_exact[int(d.worker_mode[w])]
         home = int(d.worker_place[w])
         places = [d.visit_place(n.visit) for n in nodes]
         dur = [int(d.duration[n.visit]) for n in nodes]
         arcs: list[tuple[int, int, cp_model.LiteralT]] = []
-        travel_terms: list[cp_model.LinearExprT] = []
-        home_terms: list[cp_model.LinearExprT] = []
+        travel = self.terms["travel_minute"]
+        home_travel = self.terms["home_travel_minute"]
         # Working minutes per calendar day: a visit's minutes and the leg into it count on the
         # day the visit starts (a night shift spreads over two days).
         by_day: dict[int, list[cp_model.LinearExprT]] = defaultdict(list)
@@ -267,11 +276,11 @@ class RotaModel:
             if can_open[i - 1]:
                 out_lit = m.new_bool_var(f"leave[{tag},{i}]")
                 arcs.append((0, i, out_lit))
-                home_terms.append(int(tt[home, places[i - 1]]) * out_lit)
+                home_travel.append((out_lit, float(exact[home, places[i - 1]])))
             if can_close[i - 1]:
                 in_lit = m.new_bool_var(f"back[{tag},{i}]")
                 arcs.append((i, 0, in_lit))
-                home_terms.append(int(tt[places[i - 1], home]) * in_lit)
+                home_travel.append((in_lit, float(exact[places[i - 1], home])))
         # Arcs only where the first visit can end, plus travel, before the second must start.
         ok = (ends[:, None] + gap <= hi[None, :]) & ~between
         np.fill_diagonal(ok, False)
@@ -279,15 +288,13 @@ class RotaModel:
             a, b = nodes[i], nodes[j]
             lit = m.new_bool_var(f"arc[{tag},{d.visit_ids[a.visit]},{d.visit_ids[b.visit]}]")
             arcs.append((int(i) + 1, int(j) + 1, lit))
-            travel = int(gap[i, j])
+            leg = int(gap[i, j])
             if not (isinstance(a.start, int) and isinstance(b.start, int)):
-                m.add(b.start >= a.start + dur[i] + travel).only_enforce_if(lit)
-            travel_terms.append(travel * lit)
-            by_day[days[j]].append(travel * lit)
+                m.add(b.start >= a.start + dur[i] + leg).only_enforce_if(lit)
+            travel.append((lit, float(exact[places[i], places[j]])))
+            by_day[days[j]].append(leg * lit)
         m.add_circuit(arcs)
         self.vars.arcs[(w, h)] = arcs
-        self.terms["travel_minute"].append((cp_model.LinearExpr.sum(travel_terms), 1.0))
-        self.terms["home_travel_minute"].append((cp_model.LinearExpr.sum(home_terms), 1.0))
         for day, work in by_day.items():
             self.vars.working.setdefault(w, []).extend(work)
             self.vars.working_day.setdefault((w, day), []).extend(work)
@@ -329,15 +336,21 @@ class RotaModel:
         self.add_lateness()
         self.add_coordinator_rule()
         wt = self.data.weights.model_dump()
-        self.model.minimize(
-            sum(
-                round(wt[name] * factor * SCALE) * expr
-                for name, parts in self.terms.items()
-                for expr, factor in parts
-                if wt[name] > 0
-            )
-            + self.extra_objective()
-        )
+        exprs: list[cp_model.LinearExprT] = []
+        coefs: list[int] = []
+        for name, parts in self.terms.items():
+            if wt[name] <= 0:
+                continue
+            for expr, factor in parts:
+                coef = round(wt[name] * factor * self.scale)
+                if coef:
+                    exprs.append(expr)
+                    coefs.append(coef)
+        # One weighted sum: travel brings a term per arc, and nested sums of that many terms
+        # are slow to build.
+        exprs.append(self.extra_objective())
+        coefs.append(1)
+        self.model.minimize(cp_model.LinearExpr.weighted_sum(exprs, coefs))
 
     def extra_objective(self) -> cp_model.LinearExprT:
         """Terms beyond the contract's, for models that need them (a re-solve's change costs)."""
@@ -378,7 +391,7 @@ class RotaModel:
             short = m.new_int_var(0, target, f"shortfall[worker={d.worker_ids[w]}]")
             outside = int(self.fixed.outside_minutes.get(w, 0.0))
             m.add(short >= target - outside - cp_model.LinearExpr.sum(work))
-            self.terms["contract_shortfall_minute"].append((short, 1.0))
+            self.terms["contract_shortfall_minute"].append((short, 1.0 / d.unit))
 
     def add_lateness(self) -> None:
         d, m, x = self.data, self.model, self.vars
@@ -392,8 +405,8 @@ class RotaModel:
             late = m.new_int_var(0, allowed, f"late[{d.visit_ids[v]}]")
             m.add(late >= x.start[v] - int(d.latest[v])).only_enforce_if(x.staffed[v])
             m.add(worst >= late)
-            self.terms["late_minute"].append((late, 1.0))
-        self.terms["max_late_minute"].append((worst, 1.0))
+            self.terms["late_minute"].append((late, 1.0 / d.unit))
+        self.terms["max_late_minute"].append((worst, 1.0 / d.unit))
 
     def add_coordinator_rule(self) -> None:
         """Rule 6: month-end months in full, other months paced; shortfalls cost, never break."""

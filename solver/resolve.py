@@ -29,7 +29,7 @@ from solver.changes import ChangeList, changes
 from solver.contract import Problem, Rota, Shift
 from solver.data import ProblemData, build, not_before
 from solver.heuristic import Builder
-from solver.model import SCALE, Neighbourhood, RotaModel
+from solver.model import Neighbourhood, RotaModel
 from solver.rota import Solution, account, shift_of
 from solver.solve import finish
 
@@ -294,7 +294,7 @@ class ResolveModel(RotaModel):
         if flags:
             outside = c.changes(self.sol, skip=set(self.free))
             m.add(cp_model.LinearExpr.sum(flags) <= max(0, c.max_changes - outside))
-        return round(c.change_penalty * SCALE) * cp_model.LinearExpr.sum(flags)
+        return round(c.change_penalty * self.scale) * cp_model.LinearExpr.sum(flags)
 
     def add_cover_costs(self) -> cp_model.LinearExprT:
         """Asking a worker to take an orphaned visit costs more the more they were asked."""
@@ -305,7 +305,7 @@ class ResolveModel(RotaModel):
                 lits[w].append(lit)
         terms: list[cp_model.LinearExprT] = []
         for w, group in sorted(lits.items()):
-            price = round(c.cover_price[w] * SCALE)
+            price = round(c.cover_price[w] * self.scale)
             if price <= 0:
                 continue
             asked = m.new_bool_var(f"asked[worker={d.worker_ids[w]}]")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from solver.contract import (
     Assignment,
@@ -31,13 +32,21 @@ class Solution:
     start: dict[int, int] = field(default_factory=dict)
     workers: dict[int, list[int]] = field(default_factory=dict)
     shadows: dict[int, list[int]] = field(default_factory=dict)
+    # Starts to the second (since the period's origin) where :mod:`solver.retime` refined them;
+    # ``start`` then holds the whole minute each falls in.
+    seconds: dict[int, int] = field(default_factory=dict)
 
     def copy(self) -> Solution:
         return Solution(
             dict(self.start),
             {v: list(ws) for v, ws in self.workers.items()},
             {v: list(ks) for v, ks in self.shadows.items()},
+            dict(self.seconds),
         )
+
+    def exact_start(self, v: int) -> float:
+        """Visit ``v``'s start in minutes, to the second where known."""
+        return self.seconds[v] / 60 if v in self.seconds else float(self.start[v])
 
     def worker_visits(self) -> dict[int, list[tuple[int, bool]]]:
         """Per worker, its (visit, counted) pairs; shadows have ``counted`` False."""
@@ -119,7 +128,7 @@ def account(data: ProblemData, sol: Solution) -> Account:
                     )
                 before = float(data.travel_exact[mode, data.worker_place[w], place])
                 first = True
-            working[w] += float(data.duration[v])
+            working[w] += float(data.duration[v]) / data.unit
             mine.append(Leg(v, counted, s, e, h, before, first))
         last = mine[-1]
         home_after[(w, last.shift)] = float(
@@ -136,11 +145,11 @@ def account(data: ProblemData, sol: Solution) -> Account:
     distinct = sum(max(0, len(ws) - 1) for ws in attend.values())
     unfamiliar = sum(1 for c, ws in attend.items() for w in ws if not data.familiar[c, w])
     shortfall = sum(
-        max(0.0, float(data.contracted[w]) - working.get(w, 0.0))
+        max(0.0, float(data.contracted[w]) / data.unit - working.get(w, 0.0))
         for w in range(data.n_workers)
         if data.contracted[w] > 0
     )
-    lateness = [max(0, s - int(data.latest[v])) for v, s in sol.start.items()]
+    lateness = [max(0.0, sol.exact_start(v) - int(data.latest[v])) / data.unit for v in sol.start]
     missing = coordinator_shortfalls(data, sol)
     terms = {
         "unassigned_visit": wt.unassigned_visit * (data.n_visits - len(sol.start)),
@@ -197,9 +206,16 @@ def to_rota(
     """The contract rota of ``sol``; ``reasons`` explains every unstaffed visit."""
     acc = account(data, sol)
     ids, wids, clock = data.visit_ids, data.worker_ids, data.clock
+
+    def at(v: int, after: int = 0) -> datetime:
+        """The local time ``after`` minutes into visit ``v``."""
+        if v in sol.seconds:
+            return clock.local_seconds(sol.seconds[v] + 60 * after)
+        return clock.local(sol.start[v] + after)
+
     assignments = [
-        Assignment(visit=ids[v], workers=[wids[w] for w in sol.workers[v]], start=clock.local(s))
-        for v, s in sorted(sol.start.items())
+        Assignment(visit=ids[v], workers=[wids[w] for w in sol.workers[v]], start=at(v))
+        for v in sorted(sol.start)
     ]
     coordinator_visits = [
         CoordinatorVisit(visit=ids[v], coordinator=wids[w], mode="cover")
@@ -235,8 +251,8 @@ def to_rota(
                     stops=[
                         Stop(
                             visit=ids[leg.visit],
-                            start=clock.local(leg.start),
-                            end=clock.local(leg.end),
+                            start=at(leg.visit),
+                            end=at(leg.visit, leg.end - leg.start),
                             travel_minutes_before=_round(leg.travel_before),
                             mode="care" if leg.counted else "shadow",
                         )

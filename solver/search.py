@@ -27,7 +27,7 @@ from ortools.sat.python import cp_model
 
 from solver.bounds import lower_bound
 from solver.contract import Status
-from solver.data import ProblemData
+from solver.data import ProblemData, scaled
 from solver.model import SCALE, Neighbourhood, RotaModel
 from solver.rota import Account, Solution, account
 from solver.solve import Progress, SolveOptions, StopRequest
@@ -45,6 +45,25 @@ TRADE_SHARE = 0.5
 # After this many steps without improvement, one wide step (up to WIDE_WORKERS workers).
 STALE_STEPS = 15
 WIDE_WORKERS = 12
+# Steps a minute of the whole model where travel is fractional: seconds, as the contract allows.
+SECONDS = 60
+
+
+def in_units(sol: Solution, unit: int) -> Solution:
+    """``sol`` (whole minutes) with its starts in ``unit`` steps a minute."""
+    out = sol.copy()
+    out.start = {v: s * unit for v, s in sol.start.items()}
+    out.seconds = {}
+    return out
+
+
+def from_units(sol: Solution, unit: int) -> Solution:
+    """A solution in ``unit`` steps a minute back in whole minutes, seconds kept."""
+    out = sol.copy()
+    out.start = {v: s // unit for v, s in sol.start.items()}
+    if unit > 1:
+        out.seconds = {v: s * SECONDS // unit for v, s in sol.start.items()}
+    return out
 
 
 def estimated_arcs(data: ProblemData, visits: list[int], workers: set[int]) -> int:
@@ -89,12 +108,14 @@ class Search:
         wall: float,
         whole: bool = False,
         acc: Account | None = None,
+        data: ProblemData | None = None,
     ) -> tuple[Solution | None, bool, cp_model.CpSolver]:
-        """Solve one neighbourhood of ``sol`` (``acc``: its account, if known).
+        """Solve one neighbourhood of ``sol`` (``acc``: its account, if known; ``data``: the
+        problem in other time units, ``sol`` in the same units).
 
         Returns its solution or None, whether it was proven optimal, and the solver.
         """
-        model = RotaModel(self.data, sol, hood, acc)
+        model = RotaModel(data or self.data, sol, hood, acc)
         model.hint(sol)
         solver = cp_model.CpSolver()
         p = solver.parameters
@@ -104,8 +125,11 @@ class Search:
         p.max_deterministic_time = dtime
         p.max_time_in_seconds = max(0.1, wall)
         p.log_search_progress = self.options.log
-        if p.num_workers > 1:
-            p.interleave_search = True  # parallel yet reproducible
+        if whole:
+            # Interleaved search runs CP-SAT's whole portfolio, its routing LNS included, in
+            # deterministic batches even on one thread; a lone default worker only creeps down
+            # a minute of lateness at a time (Mankowska B5 at 60 s: 752 against 367).
+            p.interleave_search = True
         if whole and self.stoppable:
             status = self._solve_stoppable(solver, model.model)
         else:
@@ -250,15 +274,22 @@ class Search:
         budget = opts.effort if opts.effort is not None else opts.time_limit * DTIME_PER_SECOND
         fractional = bool(np.any(d.travel_exact != np.floor(d.travel_exact)))
         if estimated_arcs(d, list(every), set(all_workers)) <= FULL_MODEL_ARCS:
+            # Fractional travel rounded up to whole minutes costs up to a minute a leg, and
+            # with lateness priced, those minutes are paid: the whole model then works in
+            # seconds (Mankowska A3: 310.7 in minutes, the optimum 305.9 in seconds).
+            fine = scaled(d, SECONDS) if fractional else d
             sol, optimal, solver = self.sub_solve(
                 Neighbourhood(every, all_workers),
-                best,
+                in_units(best, fine.unit),
                 budget,
                 self.wall_limit - self.elapsed(),
                 whole=True,
-                acc=best_acc,
+                acc=None if fractional else best_acc,
+                data=fine,
             )
+            scale = SCALE * fine.unit * fine.unit
             if sol is not None:
+                sol = from_units(sol, fine.unit)
                 acc = account(d, sol)
                 obj = acc.objective
                 if obj <= best_acc.objective:
@@ -267,8 +298,8 @@ class Search:
                 proven = optimal and not fractional
                 # The model leaves out what no neighbourhood can change (visits nobody can
                 # staff); the exact objective minus the model's value is that constant.
-                offset = obj - solver.objective_value / SCALE
-                model_bound = solver.best_objective_bound / SCALE + offset
+                offset = obj - solver.objective_value / scale
+                model_bound = solver.best_objective_bound / scale + offset
                 bound = max(bound, min(model_bound, best_obj)) if not fractional else bound
                 self.report(best_obj, bound)
                 return best, "optimal" if proven else "feasible", bound

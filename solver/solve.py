@@ -10,6 +10,7 @@ from solver.contract import Problem, Rota, Status
 from solver.data import ProblemData, build
 from solver.heuristic import Builder, construct
 from solver.reasons import coordinator_details, pinned_contradictions, unstaffed_reasons
+from solver.retime import retime
 from solver.rota import Solution, account, to_rota
 
 # (elapsed seconds, objective, best bound) on every improvement.
@@ -69,4 +70,7 @@ def solve(
     from solver.search import optimise  # the CP-SAT import is heavy; the heuristic needs none
 
     sol, status, bound = optimise(data, start, options, progress, started, should_stop)
+    # Seconds for the starts where minutes were too coarse: a small model, a few percent of
+    # the time limit at most.
+    sol = retime(data, sol, time_limit=min(2.0, 0.05 * options.time_limit), seed=options.seed)
     return finish(data, sol, status, bound)
