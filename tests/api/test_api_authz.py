@@ -7,7 +7,8 @@ protected. The rules:
 - no credential, or a garbage one: 401 ``unauthorized`` everywhere but the public health checks;
 - agency B on agency A's objects: 404 ``not_found``, the same answer as for an id that does not
   exist (never 200 or 403, which would tell B the object exists);
-- collections (rotas, absences, webhook, cover counts) show each agency only its own rows;
+- collections (rotas, scenarios, absences, webhook, cover counts) show each agency only its own
+  rows;
 - a carer's link token: that carer's run sheet and calendar of that version, 404 for any other
   carer or version, 403 on every agency endpoint, 401 once expired.
 """
@@ -15,6 +16,7 @@ protected. The rules:
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,6 +32,8 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
 COLLECTIONS = {
     ("GET", "/v1/rotas"),
     ("POST", "/v1/rotas"),
+    ("GET", "/v1/scenarios"),
+    ("POST", "/v1/scenarios"),
     ("GET", "/v1/absences"),
     ("POST", "/v1/absences"),
     ("GET", "/v1/webhook"),
@@ -41,6 +45,7 @@ CARER_ROUTES = {
     "/v1/rotas/{rota_id}/workers/{worker_id}/calendar.ics",
 }
 UNKNOWN_ROTA = "rota_000000000000000000000000"
+UNKNOWN_SCENARIO = "whatif_000000000000000000000000"
 DAY2 = "2026-12-01"
 CLIENT = "c0000"  # a client of A's problem (B has none)
 
@@ -56,13 +61,22 @@ def operations(service: Service) -> list[tuple[str, str]]:
     )
 
 
-def fill(path: str, rota_id: str, worker_id: str, client_id: str = CLIENT) -> str:
-    unknown = set(re.findall(r"{(\w+)}", path)) - {"rota_id", "worker_id", "client_id"}
+def fill(
+    path: str,
+    rota_id: str,
+    worker_id: str,
+    client_id: str = CLIENT,
+    scenario_id: str = UNKNOWN_SCENARIO,
+) -> str:
+    known = {"rota_id", "worker_id", "client_id", "scenario_id", "variant"}
+    unknown = set(re.findall(r"{(\w+)}", path)) - known
     assert not unknown, f"{path}: teach this suite what to put in {unknown}"
     return (
         path.replace("{rota_id}", rota_id)
         .replace("{worker_id}", worker_id)
         .replace("{client_id}", client_id)
+        .replace("{scenario_id}", scenario_id)
+        .replace("{variant}", "base")
     )
 
 
@@ -76,6 +90,7 @@ class World:
     rota_id: str  # A's re-solve of it: a version with a parent and a change list
     worker: str  # a worker on A's rotas
     absence_id: str
+    scenario_id: str  # A's what-if scenario, done, whose base is A's first rota
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +117,20 @@ def world(service: Service, small_problem: dict[str, Any]) -> World:
     [job] = response.json()["resolves"]
     assert service.wait(job["id"], a)["status"] == "done"
     assert service.client.put("/v1/webhook", json={"url": "https://a.example/hook"}, headers=a)
-    return World(a, b, base_id, job["id"], worker, response.json()["absence"]["id"])
+    absence_id = response.json()["absence"]["id"]
+    # A finished what-if of A's first rota, so every scenario route has something to read.
+    scenario = (
+        f"name: one fewer\nbase: {base_id}\ntime_limit: 1\nvariants:\n"
+        "  - {name: one carer fewer, changes: [{kind: remove_workers, count: 1}]}\n"
+    )
+    response = service.client.post("/v1/scenarios", json={"scenario": scenario}, headers=a)
+    assert response.status_code == 202, response.text
+    scenario_id = response.json()["id"]
+    deadline = time.monotonic() + 90
+    while service.client.get(f"/v1/scenarios/{scenario_id}", headers=a).json()["status"] != "done":
+        assert time.monotonic() < deadline, "the scenario never finished"
+        time.sleep(0.2)
+    return World(a, b, base_id, job["id"], worker, absence_id, scenario_id)
 
 
 def request(service: Service, method: str, url: str, headers: dict[str, str]) -> Any:
@@ -117,7 +145,7 @@ def test_every_operation_has_an_authorisation_rule(service: Service) -> None:
     for method, path in operations(service):
         if (method, path) in PUBLIC | COLLECTIONS:
             continue
-        assert "{rota_id}" in path or "{client_id}" in path, (
+        assert any(f"{{{name}}}" in path for name in ("rota_id", "client_id", "scenario_id")), (
             f"{method} {path}: add it to COLLECTIONS with an own-rows check, or give it an id rule"
         )
 
@@ -166,6 +194,21 @@ def test_another_agencys_objects_answer_exactly_like_unknown_ones(
             )
             checked += 1
     assert checked >= 2 * 9
+    # Scenarios: the same, by scenario id.
+    for method, path in operations(service):
+        if "{scenario_id}" not in path:
+            continue
+        own = request(service, method, fill(path, "", "", scenario_id=world.scenario_id), world.a)
+        assert own.status_code < 500 and own.status_code not in (401, 403, 404), (path, own.text)
+        theirs = request(
+            service, method, fill(path, "", "", scenario_id=world.scenario_id), world.b
+        )
+        unknown = request(service, method, fill(path, "", ""), world.b)
+        assert theirs.status_code == unknown.status_code == 404, (method, path, theirs.text)
+        assert theirs.json()["error"]["message"] == unknown.json()["error"]["message"].replace(
+            UNKNOWN_SCENARIO, world.scenario_id
+        )
+        checked += 1
     # Erasing a client: B cannot erase A's, and learns no more than for a client nobody has. The
     # owner's side (it works) is in test_api_erasure.py: here it would erase the world.
     for method, path in operations(service):
@@ -190,6 +233,17 @@ def test_collections_show_only_your_own_rows(service: Service, world: World) -> 
     assert {world.base_id, world.rota_id} <= {
         r["id"] for r in client.get("/v1/rotas?limit=200", headers=a).json()["items"]
     }
+    # GET /v1/scenarios
+    assert client.get("/v1/scenarios", headers=b).json()["items"] == []
+    assert [s["id"] for s in client.get("/v1/scenarios", headers=a).json()["items"]] == [
+        world.scenario_id
+    ]
+    # POST /v1/scenarios: A's rota is no base for B's scenario (nor is any rota B has not got).
+    for base in (world.base_id, UNKNOWN_ROTA):
+        scenario = f"name: x\nbase: {base}\nvariants: [{{name: v}}]\n"
+        response = client.post("/v1/scenarios", json={"scenario": scenario}, headers=b)
+        assert response.status_code == 422, response.text
+        assert f"'{base}' is none of this agency's rotas" in response.json()["error"]["message"]
     # GET /v1/absences
     assert client.get("/v1/absences", headers=b).json() == []
     assert client.get("/v1/absences", params={"worker": world.worker}, headers=b).json() == []
