@@ -27,7 +27,7 @@ from ortools.sat.python import cp_model
 
 from solver.bounds import lower_bound
 from solver.contract import Status
-from solver.data import ProblemData, scaled
+from solver.data import FloatArray, ProblemData, scaled
 from solver.model import SCALE, Neighbourhood, RotaModel
 from solver.rota import Account, Solution, account
 from solver.solve import Progress, SolveOptions, StopRequest
@@ -93,8 +93,6 @@ class Search:
         self.wall_limit = max(0.5, options.time_limit - 0.0002 * data.n_visits)
         self.dtime = 0.0
         self.steps = 0
-        coords = np.array([(w.home.lat, w.home.lon) for w in data.problem.workers])
-        self.worker_dist = np.hypot(*(coords[:, None, :] - coords[None, :, :]).transpose(2, 0, 1))
         self.visits_by_day = [np.flatnonzero(data.visit_day == d) for d in range(len(data.days))]
 
     def elapsed(self) -> float:
@@ -179,8 +177,29 @@ class Search:
         if not on_day:
             return Neighbourhood(frozenset(), frozenset())
         seed = self.rng.choice(on_day)
-        near = sorted(on_day, key=lambda w: (self.worker_dist[seed, w], w))[:size]
+        where = self.day_centres(sol, day, on_day)
+        gap = np.hypot(*(where - where[on_day.index(seed)]).T)
+        near = [on_day[i] for i in sorted(range(len(on_day)), key=lambda i: (gap[i], on_day[i]))]
+        near = near[:size]
         return Neighbourhood(frozenset(int(v) for v in self.visits_by_day[day]), frozenset(near))
+
+    def day_centres(self, sol: Solution, day: int, workers: list[int]) -> FloatArray:
+        """Where each worker's visits of ``day`` are, on average (home if they have none).
+
+        Workers who share a depot (the research instances) are told apart only by their
+        routes, and neighbouring routes are the ones worth freeing together.
+        """
+        problem = self.data.problem
+        points: dict[int, list[tuple[float, float]]] = defaultdict(list)
+        for v in self.visits_by_day[day]:
+            place = problem.clients[int(self.data.visit_client[v])].location
+            for w in sol.workers.get(int(v), []):
+                points[w].append((place.lat, place.lon))
+        out = np.zeros((len(workers), 2))
+        for i, w in enumerate(workers):
+            home = problem.workers[w].home
+            out[i] = np.mean(points[w], axis=0) if points.get(w) else (home.lat, home.lon)
+        return out
 
     def unstaffed_hood(self, sol: Solution, size: int) -> Neighbourhood:
         """An unstaffed visit, the workers who could take it and their visits around that time."""
