@@ -37,7 +37,15 @@ class ChangeError(ValueError):
 
 
 class _Change(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # No NaN or infinity: a factor or a share of infinity is a typo, not a what-if.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+
+# At most this many workers or clients are added by one change: a what-if for an agency, and
+# a bound on the time it takes to make them (the generator draws each new client's week).
+MOST_ADDED = 1000
+# A window never widens or narrows by more than its day.
+DAY_MINUTES = 24 * 60
 
 
 def _ids(raw: Raw, field: str) -> dict[str, Raw]:
@@ -153,7 +161,7 @@ class AddWorkers(_Change):
 
     kind: Literal["add_workers"]
     like: str
-    count: int = Field(default=1, ge=1)
+    count: int = Field(default=1, ge=1, le=MOST_ADDED)
     ids: list[str] = Field(default_factory=list, description="default: <like>-new1, ...")
 
     @model_validator(mode="after")
@@ -217,7 +225,7 @@ class AddClients(_Change):
     """
 
     kind: Literal["add_clients"]
-    count: int = Field(ge=1)
+    count: int = Field(ge=1, le=MOST_ADDED)
     area: Direction | Area = "centre"
     package_mix: dict[Annotated[int, Field(ge=1, le=4)], Annotated[float, Field(ge=0.0)]] = Field(
         default_factory=lambda: dict(CALLS_PER_DAY_WEIGHTS)
@@ -381,7 +389,7 @@ class WidenWindows(_Change):
     """Start windows open ``minutes`` earlier and close ``minutes`` later (within their day)."""
 
     kind: Literal["widen_windows"]
-    minutes: int = Field(ge=1)
+    minutes: int = Field(ge=1, le=DAY_MINUTES)
     clients: list[str] = Field(default_factory=list)
 
 
@@ -389,7 +397,7 @@ class NarrowWindows(_Change):
     """Start windows shrink by ``minutes`` at each end, down to their middle minute."""
 
     kind: Literal["narrow_windows"]
-    minutes: int = Field(ge=1)
+    minutes: int = Field(ge=1, le=DAY_MINUTES)
     clients: list[str] = Field(default_factory=list)
 
 

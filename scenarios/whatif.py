@@ -75,7 +75,7 @@ class Variant(BaseModel):
 class Scenario(BaseModel):
     """A scenario file: the base problem and its named variants."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1)
     question: str = ""
@@ -188,11 +188,13 @@ def _clean(loc: Loc) -> Loc:
 
 
 def _message(item: Any) -> str:
-    if item["type"] == "union_tag_invalid":
-        tag = item["ctx"]["tag"]
-        return f"unknown change kind {tag!r} (known: {', '.join(KINDS)})"
-    if item["type"] == "union_tag_not_found":
-        return f"a change needs a kind (one of: {', '.join(KINDS)})"
+    # Only a change's kind is ours to explain; the base problem's travel model is a union too.
+    if item["loc"][-2:-1] == ("changes",):
+        if item["type"] == "union_tag_invalid":
+            tag = item["ctx"]["tag"]
+            return f"unknown change kind {tag!r} (known: {', '.join(KINDS)})"
+        if item["type"] == "union_tag_not_found":
+            return f"a change needs a kind (one of: {', '.join(KINDS)})"
     return str(item["msg"]).removeprefix("Value error, ")
 
 

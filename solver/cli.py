@@ -53,14 +53,13 @@ def load(path: str, model: type[M]) -> M:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    try:
-        return model.model_validate(raw)
+        # Read as the service reads a body: pydantic's JSON reader also refuses what Python's
+        # accepts but cannot be written back out, such as a lone UTF-16 surrogate in an id.
+        return model.model_validate_json(text)
     except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        if first["type"] == "json_invalid":
+            raise InputError(f"{path}: not JSON: {first['ctx']['error']}") from None
         raise InputError(f"{path}: invalid {what}: {describe(exc)}") from None
 
 
@@ -134,6 +133,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     """A public benchmark instance (and, with --solution, a published solution) in the contract."""
     from solver.importers import import_problem, import_solution
+    from solver.importers.hhcrsp import FormatError
 
     try:
         if args.solution is None:
@@ -142,6 +142,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             problem, rota = import_solution(args.format, args.file, args.solution)
     except OSError as exc:
         raise InputError(f"{exc.filename}: cannot read: {exc.strerror}") from None
+    except FormatError as exc:
+        place = args.file if exc.line is None else f"{args.file}:{exc.line}"
+        raise InputError(f"{place}: not a {args.format} instance: {exc}") from None
+    except ValidationError as exc:
+        # Read, but what it says makes no problem (a window that closes before it opens).
+        raise InputError(
+            f"{args.file}: not a {args.format} instance we can use: {describe(exc)}"
+        ) from None
     except (ValueError, KeyError, IndexError) as exc:
         raise InputError(f"{args.file}: not a {args.format} instance: {exc}") from None
     write_json(args.output, problem.model_dump(mode="json", exclude_none=True))

@@ -29,6 +29,11 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 SCHEMA_VERSION: Final = 1
 Loc = tuple[str | int, ...]
+# The largest integer a JSON number carries exactly everywhere (RFC 8259, section 6). Minute
+# counts beyond it are not numbers another program would read back the same.
+MAX_EXACT: Final = 2**53 - 1
+# The longest great-circle trip on Earth (half its circumference), in km.
+FARTHEST_KM: Final = 20_015.1
 
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
 
@@ -72,12 +77,19 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class Place(_Model):
+class _Input(_Model):
+    """Problem objects also refuse NaN and infinity, which pydantic's JSON reader accepts but
+    JSON has no numbers for (a rota may still carry an infinite objective it was given)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class Place(_Input):
     lat: float = Field(ge=-90.0, le=90.0, description="latitude, WGS84 degrees")
     lon: float = Field(ge=-180.0, le=180.0, description="longitude, WGS84 degrees")
 
 
-class Period(_Model):
+class Period(_Input):
     start: date
     end: date
 
@@ -98,7 +110,7 @@ def _default_speeds() -> dict[TravelMode, float]:
     return {"car": 30.0, "walk": 4.5, "bike": 14.0, "public_transport": 15.0}
 
 
-class HaversineTravel(_Model):
+class HaversineTravel(_Input):
     model: Literal["haversine"] = "haversine"
     road_factor: float = Field(default=1.3, gt=0.0)
     speeds_kmh: dict[TravelMode, Annotated[float, Field(gt=0.0)]] = Field(
@@ -112,16 +124,16 @@ class HaversineTravel(_Model):
         return {**_default_speeds(), **value}
 
 
-class MatrixTravel(_Model):
+class MatrixTravel(_Input):
     model: Literal["matrix"]
     places: list[str]
-    minutes: list[list[Annotated[float, Field(ge=0.0, allow_inf_nan=False)]]]
+    minutes: list[list[Annotated[float, Field(ge=0.0, le=MAX_EXACT)]]]
 
 
 Travel = Annotated[HaversineTravel | MatrixTravel, Field(discriminator="model")]
 
 
-class Shift(_Model):
+class Shift(_Input):
     start: LocalDateTime
     end: LocalDateTime
 
@@ -135,7 +147,7 @@ class Shift(_Model):
         return self
 
 
-class Worker(_Model):
+class Worker(_Input):
     id: str = Field(min_length=1)
     name: str | None = None
     role: Literal["carer", "coordinator"] = "carer"
@@ -144,12 +156,12 @@ class Worker(_Model):
     skills: list[str] = Field(default_factory=list)
     gender: str | None = None
     shifts: list[Shift] = Field(default_factory=list)
-    max_minutes_per_week: int | None = Field(default=None, ge=0)
-    max_minutes_per_day: int | None = Field(default=None, ge=0)
-    contracted_minutes_per_week: int | None = Field(default=None, ge=0)
+    max_minutes_per_week: int | None = Field(default=None, ge=0, le=MAX_EXACT)
+    max_minutes_per_day: int | None = Field(default=None, ge=0, le=MAX_EXACT)
+    contracted_minutes_per_week: int | None = Field(default=None, ge=0, le=MAX_EXACT)
 
 
-class Client(_Model):
+class Client(_Input):
     id: str = Field(min_length=1)
     name: str | None = None
     location: Place
@@ -161,10 +173,10 @@ class Client(_Model):
     address: str | None = Field(default=None, description="optional: street address for run sheets")
 
 
-class After(_Model):
+class After(_Input):
     visit: str
-    min_minutes: int
-    max_minutes: int
+    min_minutes: int = Field(ge=-MAX_EXACT, le=MAX_EXACT)
+    max_minutes: int = Field(ge=-MAX_EXACT, le=MAX_EXACT)
 
     @model_validator(mode="after")
     def _ordered(self) -> After:
@@ -175,17 +187,17 @@ class After(_Model):
         return self
 
 
-class Visit(_Model):
+class Visit(_Input):
     id: str = Field(min_length=1)
     client: str
     earliest_start: LocalDateTime
     latest_start: LocalDateTime
-    duration_minutes: int = Field(gt=0)
+    duration_minutes: int = Field(gt=0, le=MAX_EXACT)
     workers_required: int = Field(default=1, ge=1, le=2)
     skills: list[str] = Field(default_factory=list)
     pinned_workers: list[str] = Field(default_factory=list)
     after: After | None = None
-    late_allowed_minutes: int = Field(default=0, ge=0)
+    late_allowed_minutes: int = Field(default=0, ge=0, le=MAX_EXACT)
 
     @model_validator(mode="after")
     def _window(self) -> Visit:
@@ -210,24 +222,24 @@ class Visit(_Model):
         return self
 
 
-class HistoryVisit(_Model):
+class HistoryVisit(_Input):
     client: str
     worker: str
     date: date
 
 
-class HistoryCoordinatorVisit(_Model):
+class HistoryCoordinatorVisit(_Input):
     coordinator: str
     client: str
     date: date
 
 
-class History(_Model):
+class History(_Input):
     visits: list[HistoryVisit] = Field(default_factory=list)
     coordinator_visits: list[HistoryCoordinatorVisit] = Field(default_factory=list)
 
 
-class Weights(_Model):
+class Weights(_Input):
     unassigned_visit: float = Field(default=10000, ge=0)
     travel_minute: float = Field(default=1, ge=0)
     home_travel_minute: float = Field(default=0, ge=0)
@@ -253,13 +265,16 @@ _NAMES_ITS_VALUE: Final = frozenset({"carerota", "value_error", "assertion_error
 
 
 def _with_value(item: ErrorDetails) -> InitErrorDetails:
-    """The error with ``(got <value>)`` added to a built-in message that does not show it."""
-    value, message = item["input"], item["msg"]
+    """The error with ``(got <value>)`` added to a built-in message that does not show it, at
+    the field path the input has (without the travel model pydantic puts in the path)."""
+    value, message, loc = item["input"], item["msg"], item["loc"]
     if item["type"] not in _NAMES_ITS_VALUE and isinstance(value, str | int | float | bool):
         message = f"{message} (got {value!r})"
+    if loc[:1] == ("travel",) and loc[1:2] in (("haversine",), ("matrix",)):
+        loc = loc[:1] + loc[2:]
     return InitErrorDetails(
         type=PydanticCustomError(item["type"], "{message}", {"message": message}),
-        loc=item["loc"],
+        loc=loc,
         input=value,
     )
 
@@ -291,7 +306,7 @@ def _check_local(
     return None
 
 
-class Problem(_Model):
+class Problem(_Input):
     """An agency's week: who can work when, who needs which visits, and what matters most."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
@@ -319,7 +334,8 @@ class Problem(_Model):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        # A region's name ("Europe") is a folder of the zone database: IsADirectoryError.
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"{value!r} is not an IANA timezone name") from None
         return value
 
@@ -365,7 +381,7 @@ class Problem(_Model):
         longest_shift = max(
             (self._elapsed(s.start, s.end) for w in self.workers for s in w.shifts),
             default=timedelta(0),
-        )
+        ) // timedelta(minutes=1)
         for i, visit in enumerate(self.visits):
             if visit.client not in clients:
                 yield _error(
@@ -387,13 +403,14 @@ class Problem(_Model):
                     yield _error(
                         ("visits", i, "after", "visit"), "a visit cannot follow itself", visit.id
                     )
-            if timedelta(minutes=visit.duration_minutes) > longest_shift:
+            if visit.duration_minutes > longest_shift:
                 yield _error(
                     ("visits", i, "duration_minutes"),
                     f"{visit.duration_minutes} minutes is longer than any shift "
-                    f"(longest {int(longest_shift.total_seconds() // 60)} minutes)",
+                    f"(longest {longest_shift} minutes)",
                     visit.duration_minutes,
                 )
+        yield from self._after_cycles()
         for i, seen in enumerate(self.history.visits):
             if seen.client not in clients:
                 yield _error(
@@ -421,6 +438,37 @@ class Problem(_Model):
                     done.coordinator,
                 )
         yield from self._travel_errors(workers.keys() | clients)
+
+    def _after_cycles(self) -> Iterator[InitErrorDetails]:
+        """``after`` links that lead back to where they started: a visit that would follow itself.
+
+        Each visit names at most one earlier visit, so following the links from any visit either
+        ends or runs into a loop; each loop is reported once, at its first visit in the list.
+        """
+        index = {v.id: i for i, v in enumerate(self.visits)}
+        follows = {
+            i: index[v.after.visit]
+            for i, v in enumerate(self.visits)
+            if v.after is not None and v.after.visit in index and v.after.visit != v.id
+        }
+        settled: set[int] = set()
+        for start in range(len(self.visits)):
+            path: dict[int, int] = {}  # visit index -> its place on this walk
+            at: int | None = start
+            while at is not None and at not in settled and at not in path:
+                path[at] = len(path)
+                at = follows.get(at)
+            settled.update(path)
+            if at is not None and at in path:
+                loop = list(path)[path[at] :]
+                turn = loop.index(min(loop))
+                ids = [self.visits[k].id for k in loop[turn:] + loop[:turn]]
+                chain = ", which starts after ".join(repr(ident) for ident in [*ids[1:], ids[0]])
+                yield _error(
+                    ("visits", loop[turn], "after", "visit"),
+                    f"after links loop: {ids[0]!r} starts after {chain}",
+                    ids[1],
+                )
 
     def _elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Real time between two wall-clock moments (a shift over a clock change)."""
@@ -452,7 +500,17 @@ class Problem(_Model):
 
     def _travel_errors(self, place_ids: set[str]) -> Iterator[InitErrorDetails]:
         travel = self.travel
-        if not isinstance(travel, MatrixTravel):
+        if isinstance(travel, HaversineTravel):
+            for mode in sorted({w.travel_mode for w in self.workers}):
+                speed = travel.speeds_kmh[mode]
+                longest = FARTHEST_KM * travel.road_factor / speed * 60.0
+                if longest > MAX_EXACT:
+                    yield _error(
+                        ("travel", "speeds_kmh", mode),
+                        f"{speed:g} km/h with road_factor {travel.road_factor:g} makes the "
+                        f"longest trip {longest:.3g} minutes, beyond {MAX_EXACT}",
+                        speed,
+                    )
             return
         n = len(travel.places)
         yield from (

@@ -257,6 +257,35 @@ variants:
             6,
             "unknown coordinator 'w001'",
         ),
+        # Found by tests/test_fuzz_inputs.py: a billion new workers ran until memory ran out,
+        (
+            "name: x\nbase: small\nvariants:\n  - name: a\n    changes:\n"
+            "      - {kind: add_workers, like: w001, count: 1000000000}\n",
+            6,
+            "count: Input should be less than or equal to 1000",
+        ),
+        # a window widened by 10**12 minutes overflowed timedelta,
+        (
+            "name: x\nbase: small\nvariants:\n  - name: a\n    changes:\n"
+            "      - {kind: widen_windows, minutes: 1000000000000}\n",
+            6,
+            "minutes: Input should be less than or equal to 1440",
+        ),
+        # an infinite factor overflowed round(),
+        (
+            "name: x\nbase: small\nvariants:\n  - name: a\n    changes:\n"
+            "      - {kind: scale_durations, factor: .inf}\n",
+            6,
+            "factor: Input should be a finite number",
+        ),
+        # and an inline base's unknown travel model was read as an unknown change kind (KeyError).
+        (
+            "name: x\nbase:\n  timezone: Europe/London\n  period: {start: 2026-11-30, end: "
+            "2026-11-30}\n  travel: {model: null}\n  workers: []\n  clients: []\n  visits: []\n"
+            "variants:\n  - name: a\n",
+            5,
+            "base.travel: Input tag 'None' found using 'model' does not match",
+        ),
     ],
 )
 def test_bad_scenarios_name_the_line(text: str, line: int, words: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +30,20 @@ from solver.contract import (
     Weights,
     Worker,
 )
+
+# The largest time, duration or travel time (minutes) an instance may give: ten days. A finite
+# number beyond it cannot be a time in an instance whose events all fit in one day, and would
+# overflow the datetimes it maps to.
+LARGEST: Final = 14_400.0
+
+
+class FormatError(ValueError):
+    """A file that does not follow its format; ``line`` (1-based) where the file shows it."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
 
 # The instances have no calendar; any day without a clock change will do.
 DAY = date(2026, 1, 5)
@@ -132,8 +147,28 @@ def weights() -> Weights:
     )
 
 
+def check(inst: Instance) -> None:
+    """Refuse numbers no problem can be made of, naming the patient and the field."""
+    for i, p in enumerate(inst.patients, start=1):
+        for value in (p.e, p.l):
+            if not (math.isfinite(value) and 0.0 <= value <= LARGEST):
+                raise FormatError(f"patient {i}'s window has {value}; times are 0 to {LARGEST:g}")
+        if p.l < p.e:
+            raise FormatError(f"patient {i}'s window [{p.e:g}, {p.l:g}] ends before it starts")
+        for s in p.services:
+            if not 0 < s.duration <= LARGEST:
+                raise FormatError(f"patient {i}'s service s{s.skill} lasts {s.duration} minutes")
+        if p.sync is not None and not -LARGEST <= p.sync[0] <= p.sync[1] <= LARGEST:
+            raise FormatError(f"patient {i}'s delay {list(p.sync)} is no range of minutes")
+    bad = ~np.isfinite(inst.travel) | (inst.travel < 0) | (inst.travel > LARGEST)
+    if bad.any():
+        i, j = (int(k) for k in np.argwhere(bad)[0])
+        raise FormatError(f"travel from node {i} to node {j} is {inst.travel[i, j]}")
+
+
 def to_problem(inst: Instance) -> Problem:
     """The contract problem whose objective equals the instance's published cost function."""
+    check(inst)
     n_workers, n_patients = len(inst.caregivers), len(inst.patients)
     home = _place(inst.depot)
     shift = Shift(start=MIDNIGHT, end=MIDNIGHT + timedelta(minutes=DAY_END))

@@ -8,31 +8,47 @@ Used for the Kummer et al. (2021) Porto Alegre instances and the Italian instanc
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from solver.importers.hhcrsp import Instance, Patient, Service
+from solver.importers.hhcrsp import FormatError, Instance, Patient, Service
 
 
-class FormatError(ValueError):
-    """The file does not follow the format; the message names the field and the value."""
-
-
-def _index(ident: str, prefix: str) -> int:
-    if not ident.startswith(prefix) or not ident[len(prefix) :].isdigit():
+def _index(ident: Any, prefix: str) -> int:
+    number = ident[len(prefix) :] if isinstance(ident, str) and ident.startswith(prefix) else ""
+    if not (number.isascii() and number.isdigit()):
         raise FormatError(f"id {ident!r} is not of the form {prefix}<n>")
-    return int(ident[len(prefix) :])
+    return int(number)
 
 
-def _whole(value: float, what: str) -> int:
-    if value != int(value):
-        raise FormatError(f"{what} is {value}; the contract needs whole minutes")
+def _whole(value: Any, what: str) -> int:
+    if not _number(value) or value != int(value):
+        raise FormatError(f"{what} is {value!r}; the contract needs whole minutes")
     return int(value)
 
 
-def parse(raw: dict[str, Any], name: str) -> Instance:
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _pair(value: Any, what: str) -> tuple[float, float]:
+    if not (isinstance(value, list) and len(value) == 2 and all(_number(v) for v in value)):
+        raise FormatError(f"{what} is {value!r}, not two numbers")
+    return float(value[0]), float(value[1])
+
+
+def parse(raw: Any, name: str) -> Instance:
     """The instance in one decoded JSON file."""
+    try:
+        return _parse(raw, name)
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        # The file's structure is not the format's: a field missing, or of another kind.
+        raise FormatError(f"not the format's structure ({type(exc).__name__}: {exc})") from None
+
+
+def _parse(raw: Any, name: str) -> Instance:
     patients: list[Patient] = []
     for k, p in enumerate(raw["patients"], start=1):
         if _index(p["id"], "p") != k:
@@ -50,30 +66,32 @@ def parse(raw: dict[str, Any], name: str) -> Instance:
             if spec.get("type") == "simultaneous":
                 sync = (0, 0)
             elif spec.get("type") == "sequential":
-                low, high = spec["distance"]
+                low, high = _pair(spec["distance"], f"{p['id']} synchronization distance")
                 sync = (_whole(low, "delay"), _whole(high, "delay"))
             else:
                 raise FormatError(f"{p['id']}: unknown synchronization {spec!r}")
             if services[0].skill == services[1].skill:
                 raise FormatError(f"{p['id']} needs service s{services[0].skill} twice")
-        e, late = p["time_window"]
-        lat, lon = p["location"]
+        e, late = _pair(p["time_window"], f"{p['id']} time_window")
+        lat, lon = _pair(p["location"], f"{p['id']} location")
         # The second listed service is the one that follows (the format's own order).
         patients.append(Patient(e=e, l=late, services=services, sync=sync, location=(lat, lon)))
     caregivers = [
         {_index(s, "s") for s in c["abilities"]} for c in _in_order(raw["caregivers"], "c")
     ]
-    travel = np.asarray(raw["distances"], dtype=np.float64)
     n = len(patients) + 1
-    if travel.shape != (n, n):
-        raise FormatError(f"distances is {travel.shape}, expected {n}x{n}")
-    office = raw["central_offices"][0]
+    rows = raw["distances"]
+    if not (isinstance(rows, list) and len(rows) == n and all(isinstance(r, list) for r in rows)):
+        raise FormatError(f"distances is not {n} rows (the office and {n - 1} patients)")
+    for i, row in enumerate(rows):
+        if len(row) != n or not all(_number(v) for v in row):
+            raise FormatError(f"distances row {i} is not {n} numbers")
     return Instance(
         name=name,
         caregivers=caregivers,
         patients=patients,
-        travel=travel,
-        depot=(float(office["location"][0]), float(office["location"][1])),
+        travel=np.array(rows, dtype=np.float64),
+        depot=_pair(raw["central_offices"][0]["location"], "central_offices[0] location"),
     )
 
 

@@ -8,9 +8,11 @@ end, nodes 1..N-2 the patients.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from solver.importers.hhcrsp import Instance, Patient, Service
+from solver.importers.hhcrsp import FormatError, Instance, Patient, Service
 
 SECTIONS = (
     "nbNodes",
@@ -30,43 +32,57 @@ SECTIONS = (
 )
 
 
-class FormatError(ValueError):
-    """The file does not follow the format; the message names the section and the value."""
-
-
-def _sections(text: str) -> dict[str, list[float]]:
+def _sections(text: str) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Each section's numbers, and the line of its keyword."""
     out: dict[str, list[float]] = {}
+    lines: dict[str, int] = {}
     current: str | None = None
-    for token in text.split():
-        if token[0].isalpha():
-            if token not in SECTIONS:
-                raise FormatError(f"unknown section {token!r}")
-            current = token
-            out[current] = []
-            continue
-        if current is None:
-            raise FormatError(f"value {token!r} before the first section")
-        try:
-            out[current].append(float(token))
-        except ValueError:
-            raise FormatError(f"section {current}: {token!r} is not a number") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        for token in line.split():
+            if token[0].isalpha():
+                if token not in SECTIONS:
+                    raise FormatError(f"unknown section {token!r}", number)
+                if token in out:
+                    raise FormatError(
+                        f"section {token} again (first on line {lines[token]})", number
+                    )
+                current, out[token], lines[token] = token, [], number
+                continue
+            if current is None:
+                raise FormatError(f"value {token!r} before the first section", number)
+            try:
+                value = float(token)
+            except ValueError:
+                raise FormatError(f"section {current}: {token!r} is not a number", number) from None
+            if not math.isfinite(value):
+                raise FormatError(f"section {current}: {token!r} is not a finite number", number)
+            out[current].append(value)
     missing = [s for s in SECTIONS if s not in out]
     if missing:
         raise FormatError(f"missing sections: {', '.join(missing)}")
-    return out
+    return out, lines
 
 
-def _whole(values: list[float], what: str) -> list[int]:
+def _whole(values: list[float], what: str, line: int) -> list[int]:
     """Durations and delays are whole minutes in the contract; say so if a file has fractions."""
     if any(v != int(v) for v in values):
-        raise FormatError(f"section {what} has fractional values; the contract needs whole minutes")
+        raise FormatError(
+            f"section {what} has fractional values; the contract needs whole minutes", line
+        )
     return [int(v) for v in values]
 
 
 def parse(text: str, name: str) -> Instance:
     """The instance in ``text`` (the contents of one ``.txt`` file)."""
-    s = _sections(text)
-    n_nodes, n_vehicles, n_services = (int(s[k][0]) for k in ("nbNodes", "nbVehi", "nbServi"))
+    s, at = _sections(text)
+    counts = []
+    for key in ("nbNodes", "nbVehi", "nbServi"):
+        if len(s[key]) != 1 or s[key][0] != int(s[key][0]) or s[key][0] < 1:
+            raise FormatError(f"section {key} is {s[key]}, not one count of at least 1", at[key])
+        counts.append(int(s[key][0]))
+    n_nodes, n_vehicles, n_services = counts
+    if n_nodes < 3:
+        raise FormatError(f"nbNodes is {n_nodes}: a depot at each end and a patient", at["nbNodes"])
     sizes = {
         "r": n_nodes * n_services,
         "a": n_vehicles * n_services,
@@ -81,21 +97,23 @@ def parse(text: str, name: str) -> Instance:
     }
     for key, size in sizes.items():
         if len(s[key]) != size:
-            raise FormatError(f"section {key} has {len(s[key])} values, expected {size}")
+            raise FormatError(f"section {key} has {len(s[key])} values, expected {size}", at[key])
     r = np.array(s["r"]).reshape(n_nodes, n_services)
     a = np.array(s["a"]).reshape(n_vehicles, n_services)
     d = np.array(s["d"]).reshape(n_nodes, n_nodes)
-    p = np.array(_whole(s["p"], "p")).reshape(n_nodes, n_vehicles, n_services)
-    mind, maxd = _whole(s["mind"], "mind"), _whole(s["maxd"], "maxd")
-    double = {int(row) - 1 for row in s["DS"]}  # DS lists 1-based rows
+    p = np.array(_whole(s["p"], "p", at["p"])).reshape(n_nodes, n_vehicles, n_services)
+    mind, maxd = _whole(s["mind"], "mind", at["mind"]), _whole(s["maxd"], "maxd", at["maxd"])
+    double = {int(row) - 1 for row in _whole(s["DS"], "DS", at["DS"])}  # DS lists 1-based rows
     patients: list[Patient] = []
     for i in range(1, n_nodes - 1):
         skills = [int(k) + 1 for k in np.flatnonzero(r[i])]
         if len(skills) not in (1, 2) or (len(skills) == 2) != (i in double):
-            raise FormatError(f"node {i} needs services {skills}, DS lists {sorted(double)}")
+            raise FormatError(
+                f"node {i} needs services {skills}, DS lists {sorted(double)}", at["r"]
+            )
         durations = p[i, :, :]
         if (durations != durations[0]).any():
-            raise FormatError(f"node {i}: processing times depend on the caregiver")
+            raise FormatError(f"node {i}: processing times depend on the caregiver", at["p"])
         patients.append(
             Patient(
                 e=s["e"][i],

@@ -32,11 +32,7 @@ from solver.contract import (
     Weights,
     Worker,
 )
-from solver.importers.hhcrsp import DAY, DAY_END, MIDNIGHT, at
-
-
-class FormatError(ValueError):
-    """The file does not follow the format; the message names the line."""
+from solver.importers.hhcrsp import DAY, DAY_END, MIDNIGHT, FormatError, at
 
 
 @dataclass(frozen=True)
@@ -57,30 +53,52 @@ class Instance:
 
 def parse(text: str) -> Instance:
     """The instance in ``text`` (the contents of one Solomon-format file)."""
-    lines = [line.split() for line in text.splitlines() if line.strip()]
+    lines = [(n, line.split()) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
         raise FormatError("empty file")
-    name = lines[0][0]
-    vehicles = capacity = None
+    name = lines[0][1][0]
+    vehicles: int | None = None
+    capacity = 0
     rows: list[list[float]] = []
-    for i, parts in enumerate(lines):
-        if parts[0].upper() == "NUMBER" and i + 1 < len(lines):
-            vehicles, capacity = int(lines[i + 1][0]), int(lines[i + 1][1])
-        elif len(parts) == 7 and all(_number(p) for p in parts) and vehicles is not None:
-            rows.append([float(p) for p in parts])
-    if vehicles is None or capacity is None:
+    table = False
+    for k, (number, parts) in enumerate(lines):
+        if parts[0].upper() == "NUMBER":
+            if k + 1 == len(lines):
+                raise FormatError("NUMBER CAPACITY without a line of values", number)
+            vehicles, capacity = _counts(*lines[k + 1])
+        elif parts[0].upper() == "CUST":
+            table = True  # every line after the column names is a customer
+        elif table:
+            rows.append(_row(parts, number))
+    if vehicles is None:
         raise FormatError("no VEHICLE NUMBER/CAPACITY block")
     if not rows or rows[0][0] != 0:
         raise FormatError("the customer table must start with the depot, customer 0")
     return Instance(name, vehicles, capacity, np.array(rows, dtype=np.float64))
 
 
-def _number(text: str) -> bool:
+def _counts(line: int, parts: list[str]) -> tuple[int, int]:
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts) or int(parts[0]) < 1:
+        raise FormatError(f"vehicles and capacity are {' '.join(parts)!r}, not two counts", line)
+    return int(parts[0]), int(parts[1])
+
+
+# Coordinates and times beyond this are no Solomon-style instance (theirs are at most a few
+# thousand) and would overflow the datetimes they map to.
+LARGEST = 1e6
+
+
+def _row(parts: list[str], line: int) -> list[float]:
+    """A customer line: id, x, y, demand, ready, due, service, all finite, the id whole."""
+    if len(parts) != 7:
+        raise FormatError(f"a customer line has 7 numbers, not {len(parts)}", line)
     try:
-        float(text)
+        row = [float(p) for p in parts]
     except ValueError:
-        return False
-    return True
+        raise FormatError(f"{' '.join(parts)!r} is not 7 numbers", line) from None
+    if not all(math.isfinite(v) and abs(v) <= LARGEST for v in row) or row[0] != int(row[0]):
+        raise FormatError(f"{' '.join(parts)!r}: numbers must be finite, the id whole", line)
+    return row
 
 
 def time_scale(inst: Instance) -> int:
