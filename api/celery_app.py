@@ -3,19 +3,23 @@
 A task carries only a job id; the job's problem, options and state are in the database. The task
 calls the same :func:`api.jobs.run_job` as the local solve processes, so both give the same
 results. The database, not the broker, decides who runs a job (see :mod:`api.jobs`), so a task
-delivered twice runs once, and a job whose message was lost is sent again by
-:func:`recover_and_resend` when the API or a worker starts.
+delivered twice runs once, and a job whose message was lost is sent again: by
+:func:`recover_and_resend` when the API or a worker starts, and by :func:`resend_lost` while the
+API runs.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
 from typing import Any, Final
 
 from celery import Celery
+from kombu.exceptions import ChannelError
+from sqlalchemy import select
 
-from api.db import Database
+from api.db import QUEUED, Database, Job, utcnow
 from api.jobs import ReaperThread, prewarm, queued_ids, recover, run_job
 from api.settings import Settings
 
@@ -36,7 +40,12 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         # Solves are long: a worker takes one job at a time, never a batch it cannot start.
         worker_prefetch_multiplier=1,
-        task_acks_late=False,
+        # Acknowledge a task when it returns, and put it back if its pool process dies: a task
+        # acknowledged when taken was lost with a pool process killed before its claim, leaving
+        # the job queued with no message. A task delivered again after its claim finds nothing
+        # to claim (the reaper queues the job again once its owner is gone).
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=5,
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
@@ -88,6 +97,40 @@ def recover_and_resend(app: Celery, db: Database, settings: Settings) -> None:
         send(app, settings, job_id)
 
 
+def resend_lost(app: Celery, db: Database, settings: Settings) -> list[str]:
+    """Send again the jobs queued for over ``heartbeat_timeout`` while the broker's queue is
+    empty; return their ids.
+
+    A worker holds only the messages it is running (late acknowledgement, a prefetch of one),
+    and runs a job by claiming it at once, so a queued job's message waits in the broker's queue.
+    Jobs that have waited a while beside an empty queue therefore have no message: their web
+    process died between storing and sending them, or the broker restarted without persistence.
+    A job sent twice still runs once (the claim), and once sent the queue is no longer empty.
+    """
+    with app.connection_for_write() as conn:
+        try:
+            waiting = conn.default_channel.queue_declare(
+                queue=settings.celery_queue, passive=True
+            ).message_count
+        except ChannelError:  # Redis keeps no key for an empty queue
+            waiting = 0
+    if waiting:
+        return []
+    cutoff = utcnow() - timedelta(seconds=settings.heartbeat_timeout)
+    with db.read() as s:
+        lost = list(
+            s.scalars(
+                select(Job.id)
+                .where(Job.status == QUEUED, Job.created_at < cutoff)
+                .order_by(Job.created_at)
+            )
+        )
+    for job_id in lost:
+        log.warning("job %s: queued with the broker's queue empty; sent again", job_id)
+        send(app, settings, job_id)
+    return lost
+
+
 class CeleryRunner:
     """Jobs go to ``carerota worker`` processes through the broker; this process only sends."""
 
@@ -96,7 +139,9 @@ class CeleryRunner:
         self.db = db
         self.app = make_celery(settings)
         _state["app"] = self.app
-        self._reaper = ReaperThread(db, settings, self.submit)
+        self._reaper = ReaperThread(
+            db, settings, self.submit, lambda: resend_lost(self.app, db, settings)
+        )
         self._workers = 0
 
     @property

@@ -1033,6 +1033,7 @@ def recover(db: Database, settings: Settings) -> list[str]:
         for job in stuck:
             if not _presumed_dead(job, host, cutoff):
                 continue
+            owner = job.owner  # for the log: a job queued again loses its owner
             if job.cancel_requested:
                 job.status, job.finished_at = CANCELLED, now
                 job.note = "the worker died while the solve was being cancelled; no rota was kept"
@@ -1047,7 +1048,7 @@ def recover(db: Database, settings: Settings) -> list[str]:
                     f"{settings.max_attempts}); not retried"
                 )
             job.progress_seq += 1
-            log.warning("job %s: worker %s presumed dead; now %s", job.id, job.owner, job.status)
+            log.warning("job %s: worker %s presumed dead; now %s", job.id, owner, job.status)
     return requeued
 
 
@@ -1220,10 +1221,17 @@ class LocalProcessRunner:
 
 
 class ReaperThread:
-    """Runs :func:`recover` every ``reaper_interval`` seconds in a process without workers."""
+    """Runs :func:`recover` every ``reaper_interval`` seconds in a process without workers, and
+    then ``sweep``: the runner's own look for queued jobs whose message its broker lost."""
 
-    def __init__(self, db: Database, settings: Settings, submit: Callable[[str], None]) -> None:
-        self.db, self.settings, self.submit = db, settings, submit
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        submit: Callable[[str], None],
+        sweep: Callable[[], object],
+    ) -> None:
+        self.db, self.settings, self.submit, self.sweep = db, settings, submit, sweep
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="carerota-reaper", daemon=True)
 
@@ -1235,6 +1243,7 @@ class ReaperThread:
             try:
                 for job_id in recover(self.db, self.settings):
                     self.submit(job_id)
+                self.sweep()
             except Exception:
                 log.exception("recovery failed; will try again")
 

@@ -3,6 +3,7 @@ with a reason once the service runs again, never stuck in ``solving``."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -18,15 +19,19 @@ from conftest import (
     FAST,
     ROOT,
     Backend,
+    HeldRunner,
+    Server,
     Service,
     agency_headers,
     carerota_command,
     settings_env,
 )
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from api.app import create_app
-from api.jobs import LocalProcessRunner
+from api.db import Database, Job, utcnow
+from api.jobs import LocalProcessRunner, recover
 from api.settings import Settings
 from solver.checker import check
 from solver.contract import Problem, Rota
@@ -124,56 +129,37 @@ def test_a_job_whose_worker_dies_on_its_last_attempt_fails_with_the_reason(
     assert body["rota"] is None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Server:
-    """``carerota serve`` as a subprocess in its own process group."""
-
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self.settings, self.log = settings, log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                carerota_command("serve", "--port", str(self.port)),
-                env=settings_env(self.settings),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=ROOT,
+def test_recovery_queues_a_dead_local_owners_job_again_and_names_the_owner(
+    tmp_path: Path, small_problem: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job whose owner was a process on this machine that has ended is queued again at once
+    (its heartbeat is fresh), and the log names that owner (it used to say "worker None")."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/reap.db", **FAST)
+    with TestClient(create_app(settings, runner=HeldRunner())) as client:
+        rota_id = submit(client, agency_headers(settings), small_problem)
+    gone = subprocess.Popen(["true"])  # a process of this machine that has ended (and is reaped)
+    gone.wait()
+    owner = f"{socket.gethostname()}:{gone.pid}:0a0b0c"
+    db = Database(settings.database_url)
+    try:
+        with db.write() as s:
+            s.execute(
+                update(Job)
+                .where(Job.id == rota_id)
+                .values(status="solving", owner=owner, attempts=1, heartbeat_at=utcnow())
             )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.proc.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.2)
-
-    def kill(self) -> None:
-        """SIGKILL the server and its solve processes at once: the machine lost power."""
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        with caplog.at_level(logging.WARNING, logger="carerota.jobs"):
+            assert recover(db, settings) == [rota_id]
+        with db.read() as s:
+            job = s.get_one(Job, rota_id)
+    finally:
+        db.dispose()
+    assert (job.status, job.owner, job.note) == (
+        "queued",
+        None,
+        "the worker died during attempt 1; queued again",
+    )
+    assert f"worker {owner} presumed dead; now queued" in caplog.text
 
 
 @pytest.fixture
