@@ -834,7 +834,7 @@ def scenario() -> Raw:
             {
                 "name": "coordinators",
                 "changes": [
-                    {"kind": "coordinator_field_time", "extra_days": 1, "add_minutes": 30},
+                    {"kind": "coordinator_field_time", "add_minutes": 30, "day_end": "17:00"},
                     {"kind": "remove_workers", "count": 1, "skill": "hoist"},
                     {"kind": "add_clients", "count": 2, "area": "north", "seed": 3},
                 ],
@@ -844,6 +844,11 @@ def scenario() -> Raw:
 
 
 HUGE_COUNTS = [0, -1, 10**9, 10**30, 1e300, 2**63]
+
+
+def test_the_unmutated_scenario_gives_its_base_and_three_variants() -> None:
+    text = yaml.safe_dump(scenario(), sort_keys=False, allow_unicode=True)
+    assert len(list(parse_scenario(text, "s.yaml").problems())) == 4
 
 
 @st.composite
