@@ -8,19 +8,27 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 
 from api import errors
+from api.access_log import AccessLogMiddleware, AccessLogWriter
 from api.board.router import router as board_router
 from api.db import Database, migrate
 from api.deps import CredentialCache
+from api.errors import ErrorBody
 from api.jobs import JobRunner, LocalProcessRunner
-from api.middleware import BodySizeLimit, ServerTiming
-from api.routers import absences, clients, health, rotas, runsheets, scenarios
+from api.middleware import (
+    BodySizeLimit,
+    RateLimit,
+    ServerTiming,
+    make_limiter,
+    redact_server_logs,
+)
+from api.routers import absences, access_log, clients, health, rotas, runsheets, scenarios
 from api.schemas import RotaRequest
 from api.settings import Settings
 
@@ -62,12 +70,19 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     """
     settings = settings or Settings()
     db = Database(settings.database_url)
+    # SQL parameters are care plans and addresses: the service never logs statements, whatever
+    # the log level (at DEBUG the root logger would otherwise let SQLAlchemy's through).
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    access = AccessLogWriter(db, settings.access_log_flush_interval)
+    limiter = make_limiter(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.parsing = asyncio.Semaphore(PARSING_AT_ONCE)
         app.state.admitting = 0
         await run_in_threadpool(migrate, settings.database_url)
+        redact_server_logs()  # now: uvicorn has configured its loggers by the time we start
+        access.start()
         active = runner or default_runner(settings, db)
         app.state.runner = active
         await run_in_threadpool(active.start)
@@ -79,6 +94,8 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
             yield
         finally:
             await run_in_threadpool(active.stop)
+            await run_in_threadpool(access.stop)
+            await limiter.close()
             db.dispose()
 
     app = FastAPI(
@@ -93,8 +110,12 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.state.db = db
     app.state.runner = runner
     app.state.credentials = CredentialCache()
+    app.state.access_log = access
     errors.install(app)
+    # The last added runs first: time everything, refuse over-budget keys before anything else.
+    app.add_middleware(AccessLogMiddleware, writer=access)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RateLimit, limiter=limiter, settings=settings)
     app.add_middleware(ServerTiming)
     app.include_router(health.router)
     app.include_router(rotas.router, prefix="/v1")
@@ -102,6 +123,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.include_router(absences.router, prefix="/v1")
     app.include_router(clients.router, prefix="/v1")
     app.include_router(scenarios.router, prefix="/v1")
+    app.include_router(access_log.router, prefix="/v1")
     app.include_router(board_router)
 
     def openapi() -> dict[str, Any]:
@@ -123,4 +145,30 @@ def openapi_with_request_bodies(app: FastAPI) -> dict[str, Any]:
     for name, definition in request.pop("$defs", {}).items():
         components.setdefault(name, definition)
     components["RotaRequest"] = request
+    _declare_rate_limits(schema, components)
     return schema
+
+
+_RATE_LIMITED: Final = "over the key's rate limit (CAREROTA_RATE_LIMIT_*); see Retry-After"
+
+
+def _declare_rate_limits(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """A 429 on every operation that takes a credential: the rate limit answers before it."""
+    components.setdefault(
+        "ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            if "security" not in operation:
+                continue
+            responses = operation.setdefault("responses", {})
+            known = responses.get("429")
+            responses["429"] = {
+                "description": _RATE_LIMITED
+                if known is None
+                else f"{known['description']}; or {_RATE_LIMITED}",
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+                },
+            }

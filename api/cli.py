@@ -26,6 +26,12 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     return Settings(**overrides)
 
 
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format=_LOG_FORMAT)
+    # SQL parameters are care plans and addresses: never log statements, even at DEBUG.
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+
+
 def _input_error(message: str) -> Exception:
     from solver.cli import InputError
 
@@ -39,7 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     settings = _settings(args, local_workers=args.workers)
-    logging.basicConfig(level=settings.log_level.upper(), format=_LOG_FORMAT)
+    _configure_logging(settings)
     where = "Celery workers" if settings.uses_celery else f"{settings.local_workers} local"
     print(
         f"carerota: serving on http://{args.host}:{args.port} (docs at /docs); "
@@ -67,7 +73,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             "carerota worker needs a broker: set CELERY_BROKER_URL (e.g. redis://host:6379/0); "
             "with the local broker 'carerota serve' runs its own solve processes"
         )
-    logging.basicConfig(level=settings.log_level.upper(), format=_LOG_FORMAT)
+    _configure_logging(settings)
     from api.celery_app import worker_main
     from api.db import migrate
 
@@ -209,6 +215,43 @@ def cmd_agency_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agency_access_log(args: argparse.Namespace) -> int:
+    """Print the agency's access log, newest first: one read per line, tab-separated."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from api.access_log import AccessFilter, entries
+    from api.db import Agency, Database, migrate
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise _input_error(f"--since {args.since!r} is not a date or time") from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+    settings = _settings(args)
+    migrate(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        with db.read() as s:
+            agency_id = s.scalar(select(Agency.id).where(Agency.name == args.name))
+        if agency_id is None:
+            raise _input_error(f"no agency called {args.name!r}")
+        rows, _ = entries(db, agency_id, AccessFilter(since=since), args.limit, None)
+    finally:
+        db.dispose()
+    for r in rows:
+        about = r.worker_id or r.client_id or "-"
+        print(
+            f"{r.at:%Y-%m-%dT%H:%M:%SZ}\t{r.actor_kind}\t{r.actor_id}\t{r.action}\t"
+            f"{r.object_id}\t{about}"
+        )
+    return 0
+
+
 def _safe_url(url: str) -> str:
     """A database URL without its password, for logs."""
     scheme, sep, rest = url.partition("://")
@@ -277,6 +320,14 @@ def add_commands(sub: Any) -> None:
     q.add_argument("--all-but-newest", action="store_true", help="keep only the newest key")
     _database_option(q)
     q.set_defaults(run=cmd_agency_revoke_key)
+    q = agency.add_parser(
+        "access-log", help="who read the agency's rotas, run sheets and calendars, newest first"
+    )
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("--since", metavar="WHEN", help="from this date or time (ISO 8601; UTC)")
+    q.add_argument("--limit", type=int, default=1000, metavar="N", help="at most N (1000)")
+    _database_option(q)
+    q.set_defaults(run=cmd_agency_access_log)
     q = agency.add_parser("delete", help="delete an agency and all its data, in every table")
     q.add_argument("name", metavar="NAME")
     q.add_argument("--yes", action="store_true", help="really delete it")

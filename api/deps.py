@@ -16,13 +16,14 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
+from api.access_log import Reader
 from api.db import Agency, ApiKey, CarerToken, Database, utcnow
 from api.errors import ApiError
 from api.jobs import JobRunner
@@ -55,22 +56,36 @@ RunnerDep = Annotated[JobRunner, Depends(get_runner)]
 
 @dataclass(frozen=True)
 class AgencyRef:
-    """The agency a request acts for."""
+    """The agency a request acts for, and the API key it came with."""
 
     id: str
     name: str
+    key_id: str
+
+    @property
+    def reader(self) -> Reader:
+        return Reader(self.id, "api_key", self.key_id)
 
 
 @dataclass(frozen=True)
 class SheetAccess:
-    """Who may read run sheets: a whole agency, or one carer of one rota (``carer`` set)."""
+    """Who may read run sheets: a whole agency, or one carer of one rota (``carer`` set).
+
+    ``credential_id`` is the API key's id, or the carer link's when ``carer`` is set.
+    """
 
     agency_id: str
+    credential_id: str
     carer: tuple[str, str] | None = None  # (rota id, worker id)
     expires_at: datetime | None = None
 
     def allows(self, rota_id: str, worker_id: str) -> bool:
         return self.carer is None or self.carer == (rota_id, worker_id)
+
+    @property
+    def reader(self) -> Reader:
+        kind: Literal["api_key", "carer_link"] = "api_key" if self.carer is None else "carer_link"
+        return Reader(self.agency_id, kind, self.credential_id)
 
 
 class CredentialCache:
@@ -97,16 +112,16 @@ class CredentialCache:
 def _lookup(db: Database, key_hash: str) -> AgencyRef | SheetAccess | None:
     with db.read() as s:
         row = s.execute(
-            select(Agency.id, Agency.name)
+            select(Agency.id, Agency.name, ApiKey.id.label("key_id"))
             .join(ApiKey, ApiKey.agency_id == Agency.id)
             .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
         ).one_or_none()
         if row is not None:
-            return AgencyRef(row.id, row.name)
+            return AgencyRef(row.id, row.name, row.key_id)
         token = s.scalar(select(CarerToken).where(CarerToken.token_hash == key_hash))
         if token is not None:
             return SheetAccess(
-                token.agency_id, (token.version_id, token.worker_id), token.expires_at
+                token.agency_id, token.id, (token.version_id, token.worker_id), token.expires_at
             )
     return None
 
@@ -141,6 +156,7 @@ async def current_agency(request: Request, credentials: CredentialsDep) -> Agenc
         raise ApiError(403, "a carer's link opens only that carer's run sheet and calendar")
     if found is None:
         raise ApiError(401, "unknown or revoked API key", headers=_CHALLENGE)
+    request.state.reader = found.reader  # for the access log (api.access_log)
     return found
 
 
@@ -161,12 +177,13 @@ async def sheet_access(
         raise ApiError(401, "missing API key or carer link token", headers=_CHALLENGE)
     found = await _identify(request, secret)
     if isinstance(found, AgencyRef):
-        return SheetAccess(found.id)
-    if found is None:
+        found = SheetAccess(found.id, found.key_id)
+    elif found is None:
         what = "carer link token" if secret.startswith(CARER_TOKEN_PREFIX) else "API key"
         raise ApiError(401, f"unknown or revoked {what}", headers=_CHALLENGE)
-    if found.expires_at is not None and found.expires_at <= utcnow():
+    elif found.expires_at is not None and found.expires_at <= utcnow():
         raise ApiError(401, "this carer link has expired; ask the office for a new one")
+    request.state.reader = found.reader  # for the access log (api.access_log)
     return found
 
 

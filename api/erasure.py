@@ -7,7 +7,8 @@ would leave rotas that no longer match the problem they were solved for, and the
 verdict stored beside them would be false; deleting them is simpler and leaves nothing behind.
 A job made from a deleted rota (``parent``) keeps its own problem and loses only the link.
 A what-if scenario job goes with its base problem, and also when one of its variants' problems
-(kept in its result) lists the client, such as a client the variant added.
+(kept in its result) lists the client, such as a client the variant added. Access log rows are
+kept (who read which rota, and when) but lose the client's id where they named the client.
 
 An agency is erased by deleting its rows from every table that has an ``agency_id``, children
 before parents, then the agency itself.
@@ -29,6 +30,7 @@ from api.db import (
     DONE,
     FINAL_STATES,
     SCENARIO,
+    AccessLog,
     Agency,
     Base,
     CarerToken,
@@ -101,7 +103,15 @@ def erase_client(db: Database, agency_id: str, client_id: str) -> Erased | None:
         active = [j.id for j in jobs if j.status not in FINAL_STATES]
         if active:
             raise StillSolving(*active)
-        return _delete(s, agency_id, problems, [j.id for j in jobs])
+        erased = _delete(s, agency_id, problems, [j.id for j in jobs])
+        # The access log keeps that a rota was read, when and with which key: the agency must
+        # still account for past reads. It forgets only whom a read was about.
+        s.execute(
+            update(AccessLog)
+            .where(AccessLog.agency_id == agency_id, AccessLog.client_id == client_id)
+            .values(client_id=None)
+        )
+        return erased
 
 
 def _count(s: Session, statement: Delete) -> int:

@@ -73,6 +73,27 @@ class Settings(BaseSettings):
         default=None, description="base URL for links; by default the request's own"
     )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    max_visits: int = Field(default=20_000, ge=1, description="visits in one problem before 422")
+    max_workers: int = Field(default=1_000, ge=1, description="workers in one problem before 422")
+    rate_limit_per_minute: int = Field(
+        default=1200,
+        ge=0,
+        description="requests per minute per API key or carer link, sustained; 0 turns it off",
+    )
+    rate_limit_burst: int = Field(
+        default=200, ge=1, description="requests a key may make at once before the rate applies"
+    )
+    job_rate_limit_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="job-creating POSTs (rotas, absences, scenarios) per minute per key; 0 is off",
+    )
+    job_rate_limit_burst: int = Field(
+        default=20, ge=1, description="job-creating POSTs a key may make at once"
+    )
+    access_log_flush_interval: float = Field(
+        default=0.2, gt=0, description="seconds between writes of the access log's batch"
+    )
 
     @field_validator("database_url")
     @classmethod

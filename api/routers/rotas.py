@@ -45,6 +45,7 @@ from api.store import (
     rota_url,
     summary,
 )
+from solver.contract import Problem
 
 log = logging.getLogger("carerota.api")
 
@@ -83,7 +84,10 @@ _BODY_DOC: dict[str, Any] = {
     responses={
         **_ERRORS,
         413: {"model": ErrorBody, "description": "body over the size limit"},
-        422: {"model": ErrorBody, "description": "invalid problem; details name the field"},
+        422: {
+            "model": ErrorBody,
+            "description": "invalid problem, or over a size or time limit; details name the field",
+        },
         429: {"model": ErrorBody, "description": "the job queue is full; see Retry-After"},
         503: {"model": ErrorBody, "description": "the worker pool cannot be reached"},
     },
@@ -142,6 +146,30 @@ def parse_request(raw: bytes) -> RotaRequest:
         ) from None
 
 
+def refuse_if_too_large(problem: Problem, settings: Settings, loc: str = "problem") -> None:
+    """422 naming ``visits`` or ``workers`` when the problem is over this service's size limits.
+
+    The body size limit alone lets through a problem a solve could not finish in its time limit
+    or memory; a count is what a coordinator can act on.
+    """
+    details = [
+        ErrorDetail(
+            loc=f"{loc}.{name}",
+            message=f"{count} {name}, over this service's limit of {limit} "
+            f"(CAREROTA_MAX_{name.upper()})",
+        )
+        for name, count, limit in (
+            ("visits", len(problem.visits), settings.max_visits),
+            ("workers", len(problem.workers), settings.max_workers),
+        )
+        if count > limit
+    ]
+    if details:
+        raise ApiError(
+            422, f"invalid request: {details[0].loc}: {details[0].message}", details=details
+        )
+
+
 def _refuse_if_full(db: Database, settings: Settings, runner: JobRunner, pending: int) -> None:
     """429 with Retry-After when ``max_queued_jobs`` jobs are waiting to start (counting the
     ``pending`` submissions this process is still admitting)."""
@@ -171,6 +199,8 @@ def _create(
             details=[ErrorDetail(loc="options.time_limit", message="over the service's limit")],
         )
     problem = body.problem
+    if problem is not None:
+        refuse_if_too_large(problem, settings)
     problem_body = problem.model_dump_json(exclude_none=True) if problem is not None else None
     with db.write() as s:
         # Checked again under the write lock: the queue may have filled while we parsed.

@@ -165,7 +165,7 @@ def create_link(
 ) -> CarerLinkOut:
     """A new link token for ``worker_id`` in this rota, shown once (only its hash is kept)."""
     with db.read() as s:
-        _sheet(s, SheetAccess(agency.id), rota_id, worker_id)
+        _sheet(s, SheetAccess(agency.id, agency.key_id), rota_id, worker_id)
     token = new_secret(CARER_TOKEN_PREFIX)
     expires = utcnow() + timedelta(days=settings.carer_link_days)
     with db.write() as s:

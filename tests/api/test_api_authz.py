@@ -39,6 +39,7 @@ COLLECTIONS = {
     ("GET", "/v1/webhook"),
     ("PUT", "/v1/webhook"),
     ("GET", "/v1/cover-counts"),
+    ("GET", "/v1/access-log"),
 }
 CARER_ROUTES = {
     "/v1/rotas/{rota_id}/workers/{worker_id}/runsheet",
@@ -268,6 +269,13 @@ def test_collections_show_only_your_own_rows(service: Service, world: World) -> 
     assert client.get("/v1/webhook", headers=a).json() == {"url": "https://a.example/hook"}
     # GET /v1/cover-counts: A's re-solve counted A's workers only.
     assert client.get("/v1/cover-counts", params={"month": "2026-12"}, headers=b).json() == {}
+    # GET /v1/access-log: A's reads (the world's polls, this test's) are A's alone.
+    assert client.get("/v1/access-log", headers=a).json()["items"]
+    assert client.get("/v1/access-log", headers=b).json()["items"] == []
+    assert client.get("/v1/access-log", params={"worker": world.worker}, headers=b).json() == {
+        "items": [],
+        "next": None,
+    }
 
 
 def make_link(service: Service, world: World, rota_id: str, worker: str) -> str:

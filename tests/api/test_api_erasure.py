@@ -15,6 +15,7 @@ from conftest import Backend, HeldRunner, Service, agency_headers
 from fastapi.testclient import TestClient
 from sqlalchemy import String, Text, func, select
 
+from api.access_log import AccessLogWriter, Reader
 from api.app import create_app
 from api.db import Agency, ApiKey, Base, Database
 from api.security import digest
@@ -67,8 +68,8 @@ def rows_per_table(db: Database, agency: str) -> dict[str, int]:
             if table.name == Agency.__tablename__:
                 owner = table.c.id
             assert owner is not None, f"{table.name} has no agency_id: erasure cannot find rows"
-            counts[table.name] = s.scalar(
-                select(func.count()).select_from(table).where(owner == agency)
+            counts[table.name] = (
+                s.scalar(select(func.count()).select_from(table).where(owner == agency)) or 0
             )
     return counts
 
@@ -101,6 +102,15 @@ def test_erasing_a_client_leaves_nothing_of_them(
     # Another agency with a client of the same id keeps theirs.
     other = service.wait(service.submit(b, small_problem, time_limit=1, seed=2)["id"], b)
 
+    # No route reads one client yet, so a read about the client is recorded as one would be.
+    db = Database(service.settings.database_url)
+    writer = AccessLogWriter(db, 1.0)
+    writer.record(Reader(agency_id(db, a), "api_key", "key_x"), "rota", rota1, client_id=CLIENT)
+    writer.flush()
+    db.dispose()
+    reads = len(client.get("/v1/access-log", params={"limit": 500}, headers=a).json()["items"])
+    assert client.get("/v1/access-log", params={"client": CLIENT}, headers=a).json()["items"]
+
     response = client.delete(f"/v1/clients/{CLIENT}", headers=a)
     assert response.status_code == 200, response.text
     deleted = response.json()["deleted"]
@@ -122,6 +132,9 @@ def test_erasing_a_client_leaves_nothing_of_them(
     kept = client.get(f"/v1/rotas/{rota2['id']}", headers=a).json()
     assert kept["status"] == "done" and kept["parent"] is None
     assert client.get(f"/v1/rotas/{other['id']}", headers=b).json()["status"] == other["status"]
+    # The access log keeps every read, but none says any more whom it was about.
+    log = client.get("/v1/access-log", params={"limit": 500}, headers=a).json()["items"]
+    assert len(log) >= reads and not [e for e in log if e["client"] == CLIENT]
     # Nothing mentions them any more.
     again = client.delete(f"/v1/clients/{CLIENT}", headers=a)
     assert again.status_code == 404 and again.json()["error"]["code"] == "not_found"
@@ -138,12 +151,17 @@ def test_deleting_an_agency_empties_every_table_of_it(
     service.client.post(f"/v1/rotas/{rota['id']}/workers/{worker}/links", headers=a)
     service.client.put("/v1/webhook", json={"url": "https://leaving.example/h"}, headers=a)
     service.wait(service.submit(b, small_problem, time_limit=1, seed=2)["id"], b)
+    # Its reads are in the access log (asking for the log writes this process's pending rows).
+    assert service.client.get("/v1/access-log", headers=a).json()["items"]
+    assert service.client.get("/v1/access-log", headers=b).json()["items"]
 
     db = Database(service.settings.database_url)
     try:
         mine, theirs = agency_id(db, a), agency_id(db, b)
         before = rows_per_table(db, mine)
-        assert all(before[t] > 0 for t in ("problems", "jobs", "run_sheets", "carer_tokens"))
+        assert all(
+            before[t] > 0 for t in ("problems", "jobs", "run_sheets", "carer_tokens", "access_log")
+        )
         others = rows_per_table(db, theirs)
 
         url = service.settings.database_url

@@ -28,7 +28,13 @@ MAX_EXAMPLES = 25
 # The schema is read when the module loads, so the app is built then; its database goes in a
 # folder of its own that the fixture removes.
 FOLDER = Path(tempfile.mkdtemp(prefix="carerota-fuzz-"))
-CONFIG = Settings(database_url=f"sqlite:///{FOLDER}/fuzz.db", max_queued_jobs=5)
+# No rate limits: hundreds of requests with one key would otherwise be 429s, not handlers' answers.
+CONFIG = Settings(
+    database_url=f"sqlite:///{FOLDER}/fuzz.db",
+    max_queued_jobs=5,
+    rate_limit_per_minute=0,
+    job_rate_limit_per_minute=0,
+)
 APP = create_app(CONFIG, runner=HeldRunner())
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
