@@ -275,8 +275,12 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
+    """The server and its solve process logging everything they would ever log (DEBUG)."""
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/served.db", local_workers=1, solver_threads=1
+        database_url=f"sqlite:///{tmp_path}/served.db",
+        local_workers=1,
+        solver_threads=1,
+        log_level="debug",
     )
     server = Served(tmp_path, settings)
     try:
