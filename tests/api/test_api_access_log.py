@@ -25,7 +25,7 @@ import pytest
 from conftest import ROOT, Service, Solved, carerota_command, settings_env
 from sqlalchemy import select
 
-from api.access_log import ACTIONS
+from api.access_log import ACTIONS, AccessLogWriter, Reader
 from api.db import ApiKey, CarerToken, Database
 from api.security import digest
 from api.settings import Settings
@@ -176,6 +176,27 @@ def test_the_log_filters_and_pages_and_shows_only_the_agencys_own(
     assert bad.status_code == 422 and bad.json()["error"]["details"][0]["loc"] == "since"
     bad = client.get("/v1/access-log", params={"cursor": "bm90LWEtY3Vyc29y"}, headers=a)
     assert bad.status_code == 422
+
+
+def test_reads_of_an_agency_deleted_before_they_were_written_are_dropped(
+    service: Service,
+) -> None:
+    headers = service.agency()
+    db = Database(service.settings.database_url)
+    try:
+        with db.read() as s:
+            mine = s.scalar(
+                select(ApiKey.agency_id).where(ApiKey.key_hash == digest(key_of(headers)))
+            )
+        assert mine is not None
+        writer = AccessLogWriter(db, 60.0)
+        writer.record(Reader("agency_deleted_meanwhile", "api_key", "key_x"), "rota", "rota_1")
+        writer.record(Reader(mine, "api_key", "key_y"), "rota", "rota_2")
+        writer.flush()  # the first row breaks the agency foreign key: written again without it
+        writer.flush()  # and nothing is left over to retry
+    finally:
+        db.dispose()
+    assert [(e["actor_id"], e["rota"]) for e in log_of(service, headers)] == [("key_y", "rota_2")]
 
 
 # ---------------------------------------------------------------------------------------------
