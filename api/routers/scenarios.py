@@ -275,13 +275,24 @@ def _prepare(
             raise ApiError(422, message, details=[ErrorDetail(loc="time_limit", message=message)])
         # Every problem a scenario solves must be one POST /v1/rotas would take.
         for i, (name, problem) in enumerate(scenario.problems()):
+            where = ("variants", i - 1) if i else ("base",)
             size = len(problem.model_dump_json(exclude_none=True))
             if size > settings.max_body_bytes:
                 raise scenario.error(
-                    ("variants", i - 1) if i else ("base",),
+                    where,
                     f"the problem of {name!r} is {size} bytes as JSON, over this service's "
                     f"limit of {settings.max_body_bytes}",
                 )
+            for what, count, limit in (
+                ("visits", len(problem.visits), settings.max_visits),
+                ("workers", len(problem.workers), settings.max_workers),
+            ):
+                if count > limit:
+                    raise scenario.error(
+                        where,
+                        f"the problem of {name!r} has {count} {what}, over this service's "
+                        f"limit of {limit} (CAREROTA_MAX_{what.upper()})",
+                    )
     except ScenarioError as exc:
         raise _invalid(exc) from None
     return _Prepared(scenario, base, problem_id, base_rota, time_limit)

@@ -27,6 +27,7 @@ from solver.contract import Problem, Rota
 
 FEWER = {"name": "one carer fewer", "changes": [{"kind": "remove_workers", "count": 1}]}
 LONGER = {"name": "visits 10% longer", "changes": [{"kind": "scale_durations", "factor": 1.1}]}
+HIRE = {"name": "hire 1000", "changes": [{"kind": "add_workers", "like": "w000", "count": 1000}]}
 UNKNOWN_SCENARIO = "whatif_000000000000000000000000"
 
 
@@ -186,7 +187,8 @@ class Queued:
 
 @pytest.fixture(scope="module")
 def queued(backend: Backend) -> Iterator[Queued]:
-    settings = backend.with_settings()
+    # Two dozen refused submissions in a row: more than a key's burst of job submissions.
+    settings = backend.with_settings(job_rate_limit_per_minute=0)
     with TestClient(create_app(settings, runner=HeldRunner())) as client:
         yield Queued(client, agency_headers(settings), agency_headers(settings))
 
@@ -222,6 +224,8 @@ def test_bad_scenarios_are_422_naming_their_line(
         (scenario_yaml("small", *[{"name": f"v{i}"} for i in range(9)]), "scenario:5: variants:"),
         (scenario_yaml("small", FEWER, time_limit=601), "scenario:4: time_limit: time_limit 601"),
         ("name: x\nbase: small\nv: &a [1]\nw: *a\nvariants: [{name: v}]\n", "scenario:4: alias"),
+        # A variant must be a problem POST /v1/rotas would take (CAREROTA_MAX_WORKERS: 1000).
+        (scenario_yaml("small", HIRE), "scenario:6: variants[0]: the problem of 'hire 1000'"),
     ):
         for body, media in (({"scenario": text}, "application/json"), (text, "text/yaml")):
             content = json.dumps(body) if media == "application/json" else str(body)
