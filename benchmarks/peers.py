@@ -24,19 +24,28 @@ from solver.contract import Assignment, CoordinatorVisit, Problem, Rota, Unassig
 from solver.data import ProblemData, build
 
 UNITS = 100  # integer time and distance units per minute
+UNSTAFFED_PRIZE = 10**9
 UNSTAFFED = "the peer solver left it out"
 # (problem, time limit in seconds, seed) -> rota
 Peer = Callable[[Problem, float, int], Rota]
 
 
 def single_agency(size: str, seed: int) -> Problem:
-    """A generated agency with its double-ups removed, so a plain VRP can express every visit."""
+    """A generated agency a plain VRP with time windows can express whole: no double-ups, and no
+    skills, gender preferences, exclusions, pins or travel modes, so any carer may take any
+    visit their shifts can hold. Familiar carers and history stay: only we are asked to keep
+    continuity."""
     raw = generate(SIZES[size], seed)
     doubles = {v["id"] for v in raw["visits"] if v.get("workers_required", 1) > 1}
     raw["visits"] = [v for v in raw["visits"] if v["id"] not in doubles]
     for v in raw["visits"]:
         if v.get("after", {}) and v["after"]["visit"] in doubles:
             del v["after"]
+        v["skills"], v["pinned_workers"] = [], []
+    for w in raw["workers"]:
+        w["skills"], w["travel_mode"] = [], "car"
+    for c in raw["clients"]:
+        c["excluded_workers"], c["gender_preference"] = [], None
     return Problem.model_validate(raw)
 
 
@@ -102,9 +111,9 @@ def pyvrp_rota(problem: Problem, time_limit: float, seed: int) -> Rota:
     from pyvrp.stop import MaxRuntime
 
     data = build(problem)
-    if not all(len(c) == data.n_workers for c in data.candidates) or len(set(data.worker_mode)) > 1:
+    if not (data.allowed & data.skilled).all() or len(set(data.worker_mode)) > 1:
         raise ValueError(
-            "the PyVRP peer needs every worker able to do every visit, one travel mode"
+            "the PyVRP peer needs every worker allowed and skilled for every visit, one travel mode"
         )
     model = pyvrp.Model()
     places = sorted({int(data.worker_place[w]) for w in range(data.n_workers)})
@@ -124,6 +133,10 @@ def pyvrp_rota(problem: Problem, time_limit: float, seed: int) -> Rota:
             service_duration=int(data.duration[v]) * UNITS,
             tw_early=int(data.earliest[v]) * UNITS,
             tw_late=int(data.latest[v]) * UNITS,
+            # Optional at a prize far above any route: no shift may hold a visit, and then it
+            # is left unstaffed, as in our rotas, instead of making the whole problem infeasible.
+            prize=UNSTAFFED_PRIZE,
+            required=False,
         )
     # Locations in insertion order: the depots, then one per visit.
     node_place = places + [data.visit_place(v) for v in range(data.n_visits)]

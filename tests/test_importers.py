@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+from datetime import datetime, time
 from pathlib import Path
 from types import ModuleType
 
@@ -18,6 +19,7 @@ from helpers import verified
 from solver.checker import check
 from solver.cli import main
 from solver.contract import Problem
+from solver.data import build
 from solver.importers import benchdata_dir, import_problem, import_solution
 from solver.importers.solutions import from_routes
 from solver.solve import SolveOptions, solve
@@ -220,3 +222,29 @@ def test_ortools_peer_rota_passes_the_checker(toy: Problem) -> None:
     assert report.ok
     assert report.metrics["visits_assigned"] == 3
     assert report.objective <= 40.0 + 1e-6
+
+
+def test_peer_agency_is_a_plain_vrp_with_time_windows() -> None:
+    problem = _peers().single_agency("small", 1)
+    data = build(problem)
+    assert all(v.workers_required == 1 for v in problem.visits)
+    assert (data.allowed & data.skilled).all()  # anyone may take any visit a shift can hold
+    assert len(set(data.worker_mode.tolist())) == 1
+    assert problem.history.visits  # continuity is still there for us to keep
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pyvrp") is None, reason="no pyvrp (peers extra)")
+def test_pyvrp_peer_leaves_a_visit_no_shift_holds_unstaffed(toy: Problem) -> None:
+    day = toy.visits[0].earliest_start.date()
+    assert all(s.end < datetime.combine(day, time(23)) for w in toy.workers for s in w.shifts)
+    late = toy.visits[0].model_copy(
+        update={
+            "id": "c9",
+            "earliest_start": datetime.combine(day, time(23, 30)),
+            "latest_start": datetime.combine(day, time(23, 40)),
+        }
+    )
+    problem = toy.model_copy(update={"visits": [*toy.visits, late]})
+    report = check(problem, _peers().pyvrp_rota(problem, 1.0, 0))
+    assert report.ok
+    assert report.metrics["visits_assigned"] == 3
