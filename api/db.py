@@ -306,10 +306,15 @@ def make_engine(url: str, *, write: bool = False) -> Engine:
     (a job and its rota version are written in one transaction).
     """
     # A request holds one connection at a time, and FastAPI runs up to 40 requests at once.
+    # hide_parameters: a failed statement's message must not carry a care plan or an address
+    # into the logs.
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=40, hide_parameters=True
+        )
     engine = create_engine(
         url,
+        hide_parameters=True,
         connect_args={"check_same_thread": False, "timeout": 30},
         pool_size=40 if not write else 5,
         max_overflow=20,

@@ -24,9 +24,10 @@ import httpx
 import pytest
 from conftest import ROOT, Service, Solved, carerota_command, settings_env
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from api.access_log import ACTIONS, AccessLogWriter, Reader
-from api.db import ApiKey, CarerToken, Database
+from api.db import Agency, ApiKey, CarerToken, Database, migrate
 from api.security import digest
 from api.settings import Settings
 
@@ -367,3 +368,19 @@ def test_the_web_servers_log_has_paths_but_no_tokens_nor_care_plans(
     assert {line[1] for line in lines[:3]} == {"carer_link"}
     key_id = id_of(served.settings.database_url, key)
     assert lines[-1][1:5] == ["api_key", key_id, "rota", rota_id]  # the first poll
+
+
+def test_a_failed_statement_does_not_carry_its_values_into_the_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/hide.db"
+    migrate(url)
+    db = Database(url)
+    secret = "Mrs Jones: insulin at 08:00, key safe 4471"
+    try:
+        with db.write() as s:
+            s.add(Agency(id="ag_1", name=secret))
+        with pytest.raises(IntegrityError) as caught, db.write() as s:
+            s.add(Agency(id="ag_2", name=secret))  # the name is unique
+        assert secret not in str(caught.value)
+        assert "hidden due to hide_parameters" in str(caught.value)
+    finally:
+        db.dispose()
