@@ -195,6 +195,8 @@ class Memory:
     worker_procs: int
     solves: float  # short-lived: the forked children that run CP-SAT
     solve_procs: int
+    web_threads: int  # threads and open files of the web process: a pool or a thread that
+    web_fds: int  # grows shows here before it shows in memory
 
 
 def memory(web: int, worker_root: int | None) -> Memory:
@@ -219,7 +221,25 @@ def memory(web: int, worker_root: int | None) -> Memory:
         len(workers),
         sum(rss(p) for p in solves) / MIB,
         len(solves),
+        threads(web),
+        fds(web),
     )
+
+
+def threads(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^Threads:\s+(\d+)", status, re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
+def fds(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
 
 
 def generous_limits() -> dict[str, str]:
@@ -588,6 +608,11 @@ def ms(values: list[float], q: float) -> float:
     return percentile(values, q) * 1000 if values else float("nan")
 
 
+def cell(value: float) -> str:
+    """A table cell: one decimal, or a dash where there was nothing to measure."""
+    return "-" if value != value else f"{value:.1f}"  # NaN is the only value not equal to itself
+
+
 def sample_row(
     rec: Recorder, since: float, t: float, mem: Memory, db_mib: float | None, client_mib: float
 ) -> dict[str, Any]:
@@ -616,6 +641,8 @@ def sample_row(
         "worker_procs": mem.worker_procs,
         "solves_rss_mib": round(mem.solves, 1),
         "solve_procs": mem.solve_procs,
+        "web_threads": mem.web_threads,
+        "web_fds": mem.web_fds,
         "client_rss_mib": round(client_mib, 1),
         "db_mib": round(db_mib, 2) if db_mib is not None else "",
         "load1": round(os.getloadavg()[0], 2),
@@ -792,8 +819,8 @@ def report(
         statuses = ", ".join(f"{code or 'exception'}: {n}" for code, n in sorted(codes.items()))
         return (
             f"| {kind} | {len(reqs)} | {len(reqs) / max(elapsed, 1e-9):.1f} | "
-            f"{ms(seconds, 50):.1f} | {ms(seconds, 99):.1f} | {ms(server, 50):.1f} | "
-            f"{ms(server, 99):.1f} | {statuses} |"
+            f"{cell(ms(seconds, 50))} | {cell(ms(seconds, 99))} | {cell(ms(server, 50))} | "
+            f"{cell(ms(server, 99))} | {statuses} |"
         )
 
     by_kind: dict[str, list[Request]] = defaultdict(list)
@@ -804,6 +831,9 @@ def report(
             lines.append(row(kind, by_kind[kind]))
     reads = [r for r in rec.requests if r.kind in READS]
     lines.append(row("**all reads**", reads))
+    # /readyz asks the workers whether they are up (with Celery, a broadcast that waits for
+    # replies), so it is a probe's cost rather than a read's: the reads are shown without it too.
+    lines.append(row("**all reads but readyz**", [r for r in reads if r.kind != "readyz"]))
     lines.append(row("**all**", rec.requests))
     unexpected = sum(r.outcome == "unexpected" for r in rec.requests)
     exceptions = sum(r.outcome == "exception" for r in rec.requests)
@@ -823,7 +853,7 @@ def report(
         lines.append(
             f"| {kind} | {done[kind, 'done']} | {done[kind, 'failed']} | "
             f"{done[kind, 'cancelled']} | {done[kind, 'lost']} | "
-            f"{percentile(walls, 50):.1f} | {max(walls, default=float('nan')):.1f} |"
+            f"{cell(percentile(walls, 50))} | {cell(max(walls, default=float('nan')))} |"
         )
     failed_jobs = sum(j.status != "done" for j in rec.jobs)
     lines += [
@@ -877,7 +907,10 @@ def report(
             if db
             else ""
         )
-        + f"The load generator: {rows[0]['client_rss_mib']:.0f} → "
+        + f"The web process had {rows[0]['web_threads']} → {rows[-1]['web_threads']} threads "
+        f"and {rows[0]['web_fds']} → {rows[-1]['web_fds']} open files (sockets and database "
+        "connections included). "
+        f"The load generator: {rows[0]['client_rss_mib']:.0f} → "
         f"{rows[-1]['client_rss_mib']:.0f} MiB.",
         "",
         "**Verdict:** " + verdict(series, elapsed),
@@ -890,8 +923,8 @@ def report(
     ]
     for w in rows[1:]:
         lines.append(
-            f"| {w['t_s']:.0f} | {w['req_per_s']:.1f} | {w['read_p50_ms']:.1f} | "
-            f"{w['read_p99_ms']:.1f} | {w['write_p99_ms']:.1f} | "
+            f"| {w['t_s']:.0f} | {w['req_per_s']:.1f} | {cell(w['read_p50_ms'])} | "
+            f"{cell(w['read_p99_ms'])} | {cell(w['write_p99_ms'])} | "
             f"{w['unexpected'] + w['exceptions']} | {w['throttled_429']} | {w['jobs_done']} | "
             f"{w['web_rss_mib']:.1f} | {w['workers_rss_mib']:.1f} | {w['load1']:.1f} |"
         )
@@ -942,12 +975,19 @@ def chart(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     load.plot(ts, [r["load1"] for r in rows[1:]], color="grey", alpha=0.4, label="load average")
     load.set_ylabel("load average (1 min)", color="grey")
     all_ts = [r["t_s"] / 60 for r in rows]
-    for column, label in (
-        ("web_rss_mib", "web process"),
-        ("workers_rss_mib", "solve workers"),
-        ("solves_rss_mib", "solve children (transient)"),
-    ):
+    for column, label in (("web_rss_mib", "web process"), ("workers_rss_mib", "solve workers")):
         mem.plot(all_ts, [r[column] for r in rows], marker=".", label=label)
+    # Solve children live a few seconds: points where a sample caught one, not a line.
+    caught = [
+        (t, r["solves_rss_mib"]) for t, r in zip(all_ts, rows, strict=True) if r["solve_procs"]
+    ]
+    mem.plot(
+        [t for t, _ in caught],
+        [m for _, m in caught],
+        "x",
+        color="tab:green",
+        label="a running solve's child (when a sample caught one)",
+    )
     mem.set_ylabel("RSS (MiB)")
     mem.set_xlabel("minutes")
     mem.set_ylim(bottom=0)
