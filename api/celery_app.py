@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from datetime import timedelta
 from typing import Any, Final
 
@@ -131,6 +133,10 @@ def resend_lost(app: Celery, db: Database, settings: Settings) -> list[str]:
     return lost
 
 
+# Seconds a readiness answer is reused (see CeleryRunner.ready).
+READY_TTL: Final = 5.0
+
+
 class CeleryRunner:
     """Jobs go to ``carerota worker`` processes through the broker; this process only sends."""
 
@@ -143,6 +149,8 @@ class CeleryRunner:
             db, settings, self.submit, lambda: resend_lost(self.app, db, settings)
         )
         self._workers = 0
+        self._ready: tuple[float, tuple[bool, str]] | None = None
+        self._ready_lock = threading.Lock()
 
     @property
     def slots(self) -> int:
@@ -162,9 +170,17 @@ class CeleryRunner:
         send(self.app, self.settings, job_id)
 
     def ready(self) -> tuple[bool, str]:
-        replies = self.app.control.ping(timeout=1.0) or []
-        self._workers = len(replies)
-        return bool(replies), f"{len(replies)} Celery workers answered"
+        # A ping waits its whole timeout for every worker to answer, holding a request thread:
+        # probes within READY_TTL share the last good answer instead of each paying that
+        # second. A bad answer is never reused, so a pool coming up is seen at once.
+        with self._ready_lock:
+            now = time.monotonic()
+            if self._ready is None or now - self._ready[0] >= READY_TTL or not self._ready[1][0]:
+                replies = self.app.control.ping(timeout=1.0) or []
+                self._workers = len(replies)
+                answer = (bool(replies), f"{len(replies)} Celery workers answered")
+                self._ready = (time.monotonic(), answer)
+            return self._ready[1]
 
 
 def worker_main(settings: Settings, concurrency: int, loglevel: str) -> None:

@@ -277,6 +277,9 @@ def _repair(problem: Problem, options: SolveOptions, repair: dict[str, Any]) -> 
 def prewarm() -> None:
     """Import the solver's heavy parts once, so each forked solve starts at once."""
     importlib.import_module("solver.search")  # OR-Tools
+    # A re-solve's module too: imported only on the first re-solve, it could come from newer
+    # files than the rest of the solver after an upgrade in place.
+    importlib.import_module("solver.resolve")
 
 
 # ---------------------------------------------------------------------------------------------
