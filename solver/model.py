@@ -83,17 +83,9 @@ class RotaModel:
     """One CP-SAT model over a neighbourhood of ``sol``; ``read`` merges its answer back."""
 
     def __init__(
-        self,
-        data: ProblemData,
-        sol: Solution,
-        hood: Neighbourhood,
-        acc: Account | None = None,
-        nearest: int | None = None,
+        self, data: ProblemData, sol: Solution, hood: Neighbourhood, acc: Account | None = None
     ) -> None:
-        """``nearest``: keep only arcs to and from each visit's nearest feasible neighbours
-        (and the current rota's), for a whole model too big to search every arc of."""
         self.data, self.sol, self.hood = data, sol, hood
-        self.nearest = nearest
         self._acc = acc if acc is not None else account(data, sol)
         self.model = cp_model.CpModel()
         # Objective units per unit of the contract's objective. In finer time units a step of
@@ -292,8 +284,6 @@ class RotaModel:
         # Arcs only where the first visit can end, plus travel, before the second must start.
         ok = (ends[:, None] + gap <= hi[None, :]) & ~between
         np.fill_diagonal(ok, False)
-        if self.nearest is not None and len(nodes) > self.nearest:
-            ok &= self._near_arcs(w, nodes, gap, ok)
         for i, j in zip(*np.nonzero(ok), strict=True):
             a, b = nodes[i], nodes[j]
             lit = m.new_bool_var(f"arc[{tag},{d.visit_ids[a.visit]},{d.visit_ids[b.visit]}]")
@@ -308,25 +298,6 @@ class RotaModel:
         for day, work in by_day.items():
             self.vars.working.setdefault(w, []).extend(work)
             self.vars.working_day.setdefault((w, day), []).extend(work)
-
-    def _near_arcs(self, w: int, nodes: list[Node], gap: np.ndarray, ok: np.ndarray) -> np.ndarray:
-        """Arcs to each visit's ``nearest`` nearest feasible successors and from its nearest
-        predecessors, and the current rota's own arcs, so the hint stays a solution."""
-        k = int(self.nearest or 0)
-        far = np.where(ok, gap, np.iinfo(np.int64).max)
-        keep = np.zeros_like(ok)
-        rows = np.arange(len(nodes))[:, None]
-        keep[rows, np.argsort(far, axis=1, kind="stable")[:, :k]] = True
-        keep[np.argsort(far, axis=0, kind="stable")[:k, :], rows.T] = True
-        sol = self.sol
-        on = sorted(
-            (sol.start[n.visit], i)
-            for i, n in enumerate(nodes)
-            if n.visit in sol.start and w in sol.workers[n.visit] + sol.shadows.get(n.visit, [])
-        )
-        for (_, a), (_, b) in itertools.pairwise(on):
-            keep[a, b] = True
-        return keep
 
     def add_after_links(self) -> None:
         """Rule 2's ``after``: enforced whenever both visits are staffed."""

@@ -45,10 +45,6 @@ TRADE_SHARE = 0.5
 # After this many steps without improvement, one wide step (up to WIDE_WORKERS workers).
 STALE_STEPS = 15
 WIDE_WORKERS = 12
-# A whole model with more candidate arcs than this keeps, per visit, the arcs to and from its
-# NEAREST nearest neighbours only.
-NEAR_ARCS = 5_000
-NEAREST = 10
 # Steps a minute of the whole model where travel is fractional: seconds, as the contract allows.
 SECONDS = 60
 
@@ -111,14 +107,13 @@ class Search:
         whole: bool = False,
         acc: Account | None = None,
         data: ProblemData | None = None,
-        nearest: int | None = None,
     ) -> tuple[Solution | None, bool, cp_model.CpSolver]:
         """Solve one neighbourhood of ``sol`` (``acc``: its account, if known; ``data``: the
         problem in other time units, ``sol`` in the same units).
 
         Returns its solution or None, whether it was proven optimal, and the solver.
         """
-        model = RotaModel(data or self.data, sol, hood, acc, nearest=nearest)
+        model = RotaModel(data or self.data, sol, hood, acc)
         model.hint(sol)
         solver = cp_model.CpSolver()
         p = solver.parameters
@@ -297,8 +292,7 @@ class Search:
         all_workers = frozenset(range(d.n_workers))
         budget = opts.effort if opts.effort is not None else opts.time_limit * DTIME_PER_SECOND
         fractional = bool(np.any(d.travel_exact != np.floor(d.travel_exact)))
-        arcs = estimated_arcs(d, list(every), set(all_workers))
-        if arcs <= FULL_MODEL_ARCS:
+        if estimated_arcs(d, list(every), set(all_workers)) <= FULL_MODEL_ARCS:
             # Fractional travel rounded up to whole minutes costs up to a minute a leg, and
             # with lateness priced, those minutes are paid: the whole model then works in
             # seconds (Mankowska A3: 310.7 in minutes, the optimum 305.9 in seconds).
@@ -311,7 +305,6 @@ class Search:
                 whole=True,
                 acc=None if fractional else best_acc,
                 data=fine,
-                nearest=NEAREST if arcs > NEAR_ARCS else None,
             )
             scale = SCALE * fine.unit * fine.unit
             if sol is not None:

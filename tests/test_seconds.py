@@ -10,9 +10,6 @@ from Ann's to Bob's in 30 seconds, so Bob's call starts at 08:10:30: half a minu
 A model in whole minutes must round the half-minute drive up, start Bob's call at 08:11 and pay
 5.5. The whole-period model works in seconds here; the LNS path's rotas are re-timed to the second
 (:mod:`solver.retime`), which must also give 3.0 on the construction heuristic's routes.
-
-Also here, as the other device for the research instances' whole models: pruning each visit's
-arcs to its nearest neighbours keeps the rota the model starts from.
 """
 
 from __future__ import annotations
@@ -22,12 +19,10 @@ from typing import Any
 
 import pytest
 from helpers import verified
-from ortools.sat.python import cp_model
 
 from solver.contract import Problem
 from solver.data import build, scaled
 from solver.heuristic import construct
-from solver.model import Neighbourhood, RotaModel
 from solver.retime import retime
 from solver.rota import account
 from solver.solve import SolveOptions, solve
@@ -115,36 +110,3 @@ def test_scaled_data_keeps_the_problems_own_seconds() -> None:
     assert int(fine.earliest[1]) == (8 * 60 + 9) * 60 + 15
     assert int(fine.travel[0, 1, 2]) == 30
     assert int(fine.duration[0]) == 600
-
-
-def test_nearest_arcs_keep_the_current_routes() -> None:
-    # Four calls an hour apart; with one nearest neighbour per visit the model drops arcs, but
-    # never the arcs of the rota it starts from, so that rota stays a solution and its answer is
-    # no worse.
-    problem = agency(drive=0.5)
-    calls = [
-        problem.visits[0].model_copy(
-            update={
-                "id": f"v-{i}",
-                "earliest_start": datetime.fromisoformat(f"{DAY}T{8 + i:02d}:00"),
-                "latest_start": datetime.fromisoformat(f"{DAY}T{8 + i:02d}:30"),
-                "client": "c-ann" if i % 2 else "c-bob",
-            }
-        )
-        for i in range(4)
-    ]
-    problem = problem.model_copy(update={"visits": calls})
-    data = build(problem)
-    start = construct(data)
-    every = Neighbourhood(frozenset(range(4)), frozenset(range(1)))
-    full, near = RotaModel(data, start, every), RotaModel(data, start, every, nearest=1)
-    assert sum(len(a) for a in near.vars.arcs.values()) < sum(
-        len(a) for a in full.vars.arcs.values()
-    )
-    near.hint(start)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    assert solver.solve(near.model) == cp_model.OPTIMAL
-    found = near.read(solver)
-    assert account(data, found).objective <= account(data, start).objective + 1e-9
-    assert len(found.start) == 4
