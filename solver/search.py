@@ -158,7 +158,7 @@ class Search:
     # -- neighbourhoods ------------------------------------------------------------------------
 
     def day_hood(self, sol: Solution, size: int) -> Neighbourhood:
-        """One day, a seed worker and the workers living nearest to them."""
+        """One day, a seed worker and the workers whose routes that day lie nearest theirs."""
         d = self.data
         unstaffed_days = [int(d.visit_day[v]) for v in range(d.n_visits) if v not in sol.start]
         day = (
