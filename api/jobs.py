@@ -605,83 +605,83 @@ def _supervise(
     stopping: Callable[[], bool],
     requeue: Callable[[str], None],
 ) -> str:
+    """A solve: its progress written as it comes, its rota stored; a cancel keeps the best
+    rota found so far."""
     problem = Problem.model_validate_json(c.problem_body)
     options = SolveOptions(
         time_limit=c.time_limit, seed=c.seed, workers=settings.solver_threads, method=c.method
     )
     began = time.monotonic()
     proc = SolveProcess(c.problem_body, options)
-    try:
-        latest: list[float] | None = None
-        written: list[float] | None = None
-        last_beat = time.monotonic()
-        last_write = last_beat - PROGRESS_SECONDS  # the first progress is written at once
-        while True:
-            for message in proc.read(POLL_SECONDS):
-                if "progress" in message:
-                    latest = message["progress"]
-                elif "rota" in message:
-                    rota = Rota.model_validate(message["rota"])
-                    proc.wait()
-                    _save(
-                        db,
-                        c,
-                        problem,
-                        rota,
-                        status=DONE,
-                        source="search",
-                        elapsed=time.monotonic() - began,
-                    )
-                    return DONE
-                elif "error" in message:
-                    _fail(db, c, f"the solver failed: {message['error']}")
-                    return FAILED
-            if proc.finished:
-                _fail(db, c, proc.describe_exit() + " before returning a rota")
-                return FAILED
-            now = time.monotonic()
-            if latest is not None and latest != written and now - last_write >= PROGRESS_SECONDS:
-                elapsed, objective, bound = latest
-                _touch(
-                    db,
-                    c,
-                    elapsed=elapsed,
-                    objective=objective,
-                    bound=bound,
-                    progress_seq=Job.progress_seq + 1,
-                )
-                written, last_write, last_beat = latest, now, now
-            elif now - last_beat >= settings.heartbeat_interval:
-                _touch(db, c, elapsed=now - began)
-                last_beat = now
-            if _cancel_requested(db, c):
-                kept = _stop_and_collect(proc)
-                if kept is not None:
-                    _save(
-                        db,
-                        c,
-                        problem,
-                        kept,
-                        status=CANCELLED,
-                        source="search",
-                        elapsed=time.monotonic() - began,
-                        note=f"cancelled after {now - began:.1f} s; kept the best rota found so "
-                        f"far (objective {kept.objective:g})",
-                    )
-                    return CANCELLED
-                proc.kill()
-                return _cancelled(db, c, problem, latest, now - began)
-            if stopping():
-                proc.kill()
-                _give_back(db, c, "the worker stopped during the solve; queued again")
-                requeue(c.job_id)
-                return QUEUED
-            if now - began > overrun_deadline(c.time_limit):
-                proc.kill()
-                _fail(db, c, f"the solver did not stop within its time limit of {c.time_limit:g} s")
-                return FAILED
-    finally:
-        proc.kill()
+    # (elapsed, objective, bound): the latest the child sent, and the latest written.
+    latest: list[float] | None = None
+    written: list[float] | None = None
+    last_write = began - PROGRESS_SECONDS  # the first progress is written at once
+
+    def on_message(message: dict[str, Any]) -> str | None:
+        nonlocal latest
+        if "progress" in message:
+            latest = message["progress"]
+            return None
+        if "rota" not in message:
+            return None
+        rota = Rota.model_validate(message["rota"])
+        elapsed = time.monotonic() - began
+        _save(db, c, problem, rota, status=DONE, source="search", elapsed=elapsed)
+        return DONE
+
+    def on_tick(now: float) -> bool:
+        nonlocal written, last_write
+        if latest is None or latest == written or now - last_write < PROGRESS_SECONDS:
+            return False
+        elapsed, objective, bound = latest
+        _touch(
+            db,
+            c,
+            elapsed=elapsed,
+            objective=objective,
+            bound=bound,
+            progress_seq=Job.progress_seq + 1,
+        )
+        written, last_write = latest, now
+        return True
+
+    def on_cancel() -> str:
+        taken = time.monotonic() - began
+        kept = _stop_and_collect(proc)
+        if kept is None:
+            proc.kill()
+            return _cancelled(db, c, problem, latest, taken)
+        _save(
+            db,
+            c,
+            problem,
+            kept,
+            status=CANCELLED,
+            source="search",
+            elapsed=time.monotonic() - began,
+            note=f"cancelled after {taken:.1f} s; kept the best rota found so far "
+            f"(objective {kept.objective:g})",
+        )
+        return CANCELLED
+
+    return watch(
+        db,
+        settings,
+        c,
+        proc,
+        Watched(
+            what="solve",
+            answer="a rota",
+            deadline=overrun_deadline(c.time_limit),
+            cancelled_note="cancelled",
+        ),
+        on_message,
+        stopping,
+        requeue,
+        on_tick=on_tick,
+        on_cancel=on_cancel,
+    )
 
 
 @dataclass(frozen=True)
@@ -830,13 +830,18 @@ def watch(
     on_message: Callable[[dict[str, Any]], str | None],
     stopping: Callable[[], bool],
     requeue: Callable[[str], None],
+    *,
+    on_tick: Callable[[float], bool] | None = None,
+    on_cancel: Callable[[], str] | None = None,
 ) -> str:
     """Supervise a child whose answer ends the job; return the job's final status.
 
     ``on_message`` gets each message but errors, and returns the job's status when the message
-    ended it (having stored the answer). Meanwhile the job gets its heartbeat; a cancel request
-    kills the child and ends the job ``cancelled`` with nothing kept; a stopping worker kills it
-    and hands the job back; past the deadline, or if the child dies, the job fails.
+    ended it (having stored the answer). Meanwhile the job gets its heartbeat (``on_tick`` may
+    write something of its own instead, returning True when it did); a cancel request kills the
+    child and ends the job ``cancelled`` with nothing kept, unless ``on_cancel`` ends it its own
+    way; a stopping worker kills it and hands the job back; past the deadline, or if the child
+    dies, the job fails.
     """
     began = time.monotonic()
     last_beat = began
@@ -854,10 +859,14 @@ def watch(
                 _fail(db, c, f"{proc.describe_exit()} before returning {watched.answer}")
                 return FAILED
             now = time.monotonic()
-            if now - last_beat >= settings.heartbeat_interval:
+            if on_tick is not None and on_tick(now):
+                last_beat = now  # what it wrote touched the heartbeat too
+            elif now - last_beat >= settings.heartbeat_interval:
                 _touch(db, c, elapsed=now - began)
                 last_beat = now
             if _cancel_requested(db, c):
+                if on_cancel is not None:
+                    return on_cancel()
                 proc.kill()
                 with db.write() as s:
                     s.execute(
