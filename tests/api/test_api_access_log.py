@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import re
 import secrets
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, Service, Solved, carerota_command, settings_env
+from conftest import ROOT, Server, Service, Solved, carerota_command, settings_env
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -262,41 +260,8 @@ def test_care_plans_never_reach_the_application_logs(
         assert needle not in logged
 
 
-class Served:
-    """``carerota serve`` on a fresh SQLite file, its output in a log file."""
-
-    def __init__(self, folder: Path, settings: Settings) -> None:
-        self.settings, self.log = settings, folder / "serve.log"
-        self.port = 20_000 + secrets.randbelow(20_000)
-        self.url = f"http://127.0.0.1:{self.port}"
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                carerota_command("serve", "--port", str(self.port)),
-                env=settings_env(settings),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=ROOT,
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.proc.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=30)
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def served(tmp_path: Path) -> Iterator[Server]:
     """The server and its solve process logging everything they would ever log (DEBUG)."""
     settings = Settings(
         database_url=f"sqlite:///{tmp_path}/served.db",
@@ -304,7 +269,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
         solver_threads=1,
         log_level="debug",
     )
-    server = Served(tmp_path, settings)
+    server = Server(settings, tmp_path / "serve.log")
+    server.start()
     try:
         yield server
     finally:
@@ -312,7 +278,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
 
 
 def test_the_web_servers_log_has_paths_but_no_tokens_nor_care_plans(
-    served: Served, small_problem: dict[str, Any]
+    served: Server, small_problem: dict[str, Any]
 ) -> None:
     env = settings_env(served.settings)
     name = f"Logged Care {secrets.token_hex(3)}"
