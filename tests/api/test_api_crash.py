@@ -552,6 +552,14 @@ def celery_settings(postgres: PostgresDatabases, tag: str) -> Settings:
     )
 
 
+def wait_for_log(path: Path, text: str, timeout: float = 60.0) -> None:
+    """Wait until ``text`` appears in the log file at ``path``."""
+    deadline = time.monotonic() + timeout
+    while text not in (path.read_text(errors="replace") if path.exists() else ""):
+        assert time.monotonic() < deadline, f"no {text!r} in {path}"
+        time.sleep(0.2)
+
+
 def queue_unsent(settings: Settings, problem: dict[str, Any]) -> str:
     """A job stored as queued whose message was never sent; its id."""
     with TestClient(create_app(settings, runner=HeldRunner())) as client:
@@ -630,6 +638,9 @@ def test_a_job_whose_message_was_lost_is_sent_again(
     try:
         with TestClient(create_app(settings)) as client:
             wait_ready(client)
+            # Readiness is any worker on the broker answering a ping; this one re-sends every
+            # queued job as it starts, so it must be up before the unsent job exists.
+            wait_for_log(worker.log_path, " ready.")
             rota_id = queue_unsent(settings, weeks[0])
             status = wait_final(db, rota_id, timeout=settings.heartbeat_timeout + 30)
         assert status == DONE
