@@ -40,8 +40,7 @@ from api.store import (
     job_row,
     one_summary,
     page,
-    queue_state,
-    retry_after,
+    refuse_if_full,
     rota_url,
     summary,
 )
@@ -108,7 +107,7 @@ async def create_rota(
     state = request.app.state
     # A full queue is refused before the body is even read, let alone validated. Submissions
     # still being read count as queued: a burst is refused at once instead of parsed first.
-    await run_in_threadpool(_refuse_if_full, db, settings, runner, state.admitting)
+    await run_in_threadpool(refuse_if_full_now, db, settings, runner, state.admitting)
     state.admitting += 1  # only the event loop's thread touches it
     try:
         raw = await request.body()
@@ -170,19 +169,11 @@ def refuse_if_too_large(problem: Problem, settings: Settings, loc: str = "proble
         )
 
 
-def _refuse_if_full(db: Database, settings: Settings, runner: JobRunner, pending: int) -> None:
-    """429 with Retry-After when ``max_queued_jobs`` jobs are waiting to start (counting the
-    ``pending`` submissions this process is still admitting)."""
+def refuse_if_full_now(db: Database, settings: Settings, runner: JobRunner, pending: int) -> None:
+    """429 with Retry-After when the job queue is full, counting the ``pending`` submissions
+    this process is still admitting; checked before a job-creating request's body is read."""
     with db.read() as s:
-        queued, seconds = queue_state(s)
-    queued += pending
-    if queued >= settings.max_queued_jobs:
-        wait = retry_after(queued, seconds, runner.slots)
-        raise ApiError(
-            429,
-            f"the job queue is full ({queued} waiting); try again in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
+        refuse_if_full(s, settings.max_queued_jobs, runner.slots, pending)
 
 
 def _create(
@@ -204,14 +195,7 @@ def _create(
     problem_body = problem.model_dump_json(exclude_none=True) if problem is not None else None
     with db.write() as s:
         # Checked again under the write lock: the queue may have filled while we parsed.
-        queued, seconds = queue_state(s)
-        if queued >= settings.max_queued_jobs:
-            wait = retry_after(queued, seconds, runner.slots)
-            raise ApiError(
-                429,
-                f"the job queue is full ({queued} waiting); try again in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
+        refuse_if_full(s, settings.max_queued_jobs, runner.slots)
         problem_id = None
         if body.parent is not None:
             problem_id = s.scalar(

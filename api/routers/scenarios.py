@@ -37,7 +37,7 @@ from api.db import (
 from api.deps import AgencyDep, AgencyRef, DbDep, RunnerDep, SettingsDep
 from api.errors import ApiError, ErrorBody, ErrorDetail, not_found, validation_details
 from api.jobs import JobRunner
-from api.routers.rotas import base_url, submit
+from api.routers.rotas import base_url, refuse_if_full_now, submit
 from api.scenario_jobs import SOURCE, progress_document
 from api.schemas import (
     ComparisonOut,
@@ -125,7 +125,7 @@ async def create_scenario(
     variant. Poll the answer's ``url`` for progress and, once done, the comparison.
     """
     state = request.app.state
-    await run_in_threadpool(_refuse_if_full, db, settings, runner, state.admitting)
+    await run_in_threadpool(refuse_if_full_now, db, settings, runner, state.admitting)
     state.admitting += 1  # only the event loop's thread touches it
     try:
         raw = await request.body()
@@ -142,11 +142,6 @@ async def create_scenario(
             return scenario_summary(scenario_row(s, agency.id, scenario_id), base)
 
     return await run_in_threadpool(view)
-
-
-def _refuse_if_full(db: Database, settings: Settings, runner: JobRunner, pending: int) -> None:
-    with db.read() as s:
-        refuse_if_full(s, settings.max_queued_jobs, runner.slots, pending)
 
 
 def _read_body(raw: bytes, media: str, settings: Settings) -> tuple[str, float | None]:
