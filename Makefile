@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(BIN)/carerota demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check solver api scenarios benchmarks tests
-	$(BIN)/ruff format --check solver api scenarios benchmarks tests
+	$(BIN)/ruff check carerota solver api scenarios benchmarks tests
+	$(BIN)/ruff format --check carerota solver api scenarios benchmarks tests
 	$(BIN)/mypy
 
 test: $(STAMP) lint

@@ -1,6 +1,6 @@
 """The service's commands: ``carerota serve``, ``carerota worker``, ``carerota agency ...``.
 
-:func:`add_commands` registers them on the ``carerota`` command line (``solver/cli.py``). This
+:func:`add_commands` registers them on the ``carerota`` command line (``carerota/cli.py``). This
 module imports nothing heavy at load time, so ``carerota check`` stays quick.
 """
 

@@ -65,7 +65,7 @@ from api.db import (
 from api.documents import build_documents, dumps
 from api.settings import Settings
 from solver.contract import Problem, Rota
-from solver.solve import SolveOptions
+from solver.options import SolveOptions
 
 log = logging.getLogger("carerota.jobs")
 

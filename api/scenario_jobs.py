@@ -43,7 +43,7 @@ from scenarios.whatif import (
     run_scenario,
 )
 from solver.contract import Problem
-from solver.solve import SolveOptions
+from solver.options import SolveOptions
 
 # The file name scenario errors give: "scenario:12: variants[0].changes[1]...".
 SOURCE: Final = "scenario"

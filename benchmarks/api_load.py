@@ -49,7 +49,7 @@ def carerota(*args: str) -> list[str]:
     return [
         sys.executable,
         "-c",
-        "import sys; from solver.cli import main; sys.exit(main())",
+        "import sys; from carerota.cli import main; sys.exit(main())",
         *args,
     ]
 

@@ -32,8 +32,9 @@ from typing import Any
 from solver.changes import changes
 from solver.checker import check
 from solver.contract import Problem, Rota
+from solver.options import SolveOptions
 from solver.resolve import Absence, ResolveOptions, apply_absences, resolve
-from solver.solve import SolveOptions, solve
+from solver.solve import solve
 
 MEDIUM = Path(__file__).resolve().parents[1] / "scenarios" / "medium.json"
 

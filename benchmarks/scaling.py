@@ -26,7 +26,8 @@ from solver.bounds import most_clients_seen
 from solver.checker import check
 from solver.contract import Problem
 from solver.data import build
-from solver.solve import SolveOptions, solve
+from solver.options import SolveOptions
+from solver.solve import solve
 
 CHECKPOINTS = (10, 30, 60, 300)
 

@@ -15,7 +15,8 @@ from scenarios.generator import SIZES, generate
 from solver.checker import check
 from solver.contract import Problem, Rota
 from solver.data import build
-from solver.solve import SolveOptions, solve
+from solver.options import SolveOptions
+from solver.solve import solve
 
 
 def _problem(size: str, seed: int = 1) -> Problem:

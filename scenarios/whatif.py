@@ -39,7 +39,8 @@ from scenarios.changes import KINDS, Change, ChangeError, apply, describe
 from solver.checker import Report, check
 from solver.contract import Problem, Rota
 from solver.data import build
-from solver.solve import SolveOptions, solve
+from solver.options import SolveOptions
+from solver.solve import solve
 
 Loc = tuple[str | int, ...]
 BUNDLED_BASES: tuple[str, ...] = ("small", "medium")

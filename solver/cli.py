@@ -1,26 +1,29 @@
-"""The ``carerota`` command line: solve, check, generate, demo and schema."""
+"""The solver's commands: ``solve``, ``import``, ``resolve``, ``check``, ``explain``, ``schema``.
+
+Also the helpers every command module shares (reading and writing JSON, one-line input errors,
+the progress line). :mod:`carerota.cli` assembles the ``carerota`` command line from this
+module, :mod:`scenarios.cli` and :mod:`api.cli`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime
-from importlib import resources
+from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from solver.checker import check, format_report
 from solver.contract import Problem, Rota, parse_local_datetime
 from solver.explain import explain, format_explanation
-from solver.solve import SolveOptions, solve
+from solver.options import SolveOptions
+from solver.solve import solve
 
-EXIT_INVALID = 2
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -97,7 +100,7 @@ class ProgressLine:
             sys.stderr.write("\n")
 
 
-def _solve(problem: Problem, args: argparse.Namespace) -> Rota:
+def solve_with_progress(problem: Problem, args: argparse.Namespace) -> Rota:
     progress = ProgressLine(not args.quiet)
     try:
         return solve(
@@ -118,7 +121,7 @@ def _solve(problem: Problem, args: argparse.Namespace) -> Rota:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     problem = load(args.problem, Problem)
-    rota = _solve(problem, args)
+    rota = solve_with_progress(problem, args)
     write_json(args.output, rota.model_dump(mode="json", exclude_none=True))
     m = rota.metrics
     if m is not None and args.output != "-":
@@ -178,18 +181,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    from scenarios.generator import generate
-
-    if args.clients < 1:
-        raise InputError(f"--clients must be at least 1, not {args.clients}")
-    if args.days < 1:
-        raise InputError(f"--days must be at least 1, not {args.days}")
-    problem = generate(args.clients, args.seed, start=args.start, days=args.days)
-    write_json(args.output, problem)
-    return 0
-
-
 def summary(problem: Problem, rota: Rota) -> str:
     """A coordinator's summary of a rota."""
     m = rota.metrics
@@ -231,104 +222,9 @@ def summary(problem: Problem, rota: Rota) -> str:
     return "\n".join(lines)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    text = resources.files("scenarios").joinpath("small.json").read_text(encoding="utf-8")
-    problem = Problem.model_validate_json(text)
-    rota = _solve(problem, args)
-    print(summary(problem, rota))
-    if args.output:
-        write_json(args.output, rota.model_dump(mode="json", exclude_none=True))
-    return 0
-
-
 def cmd_schema(args: argparse.Namespace) -> int:
     model = Problem if args.which == "problem" else Rota
     write_json(args.output, model.model_json_schema())
-    return 0
-
-
-class VariantBar:
-    """A text progress bar on stderr for a scenario's variants, redrawn twice a second."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.used = False
-
-    def __call__(self, done: int, total: int, elapsed: float, expected: float) -> None:
-        if not self.enabled:
-            return
-        # Between finishes the bar creeps with the clock, never quite to the end.
-        share = max(done / total, min(0.99, elapsed / expected) if expected > 0 else 0.0)
-        filled = round(30 * share)
-        sys.stderr.write(
-            f"\r  [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} variants solved"
-            f"  {elapsed:5.0f} s of about {expected:.0f} s"
-        )
-        sys.stderr.flush()
-        self.used = True
-
-    def close(self) -> None:
-        if self.used:
-            sys.stderr.write("\n")
-
-
-def cmd_whatif(args: argparse.Namespace) -> int:
-    from scenarios.report import format_text, write_report
-    from scenarios.whatif import ScenarioError, load_scenario, run_scenario
-
-    if args.time_limit is not None and args.time_limit <= 0:
-        raise InputError(f"--time-limit must be above 0, not {args.time_limit}")
-    bar = VariantBar(not args.quiet)
-    try:
-        scenario = load_scenario(args.scenario)
-        comparison = run_scenario(scenario, args.time_limit, args.processes, bar)
-    except ScenarioError as exc:
-        raise InputError(str(exc)) from None
-    finally:
-        bar.close()
-    print(format_text(comparison))
-    if args.output:
-        written = write_report(comparison, args.output)
-        print(f"report: {len(written)} files in {args.output}", file=sys.stderr)
-    return 0 if all(v.checker_ok for v in comparison.variants) else 1
-
-
-def cmd_caseload(args: argparse.Namespace) -> int:
-    from scenarios.caseload import CaseloadError, caseload, format_caseload
-
-    if args.time_limit <= 0 or args.month_days < 1:
-        raise InputError("--time-limit must be above 0 and --month-days at least 1")
-    problem = load(args.problem, Problem)
-    try:
-        answer = caseload(
-            problem, args.coordinator, args.caseload, args.time_limit, args.month_days
-        )
-    except CaseloadError as exc:
-        raise InputError(f"--coordinator: {exc}") from None
-    if args.json:
-        write_json("-", answer.model_dump(mode="json"))
-    else:
-        print(format_caseload(answer))
-    return 0
-
-
-def cmd_diff(args: argparse.Namespace) -> int:
-    from scenarios.report import diff_csv, diff_rotas, format_diff, read_variant
-
-    if Path(args.first).is_dir():
-        try:
-            before_problem, before = read_variant(args.first, args.second)
-            after_problem, after = read_variant(args.first, args.third)
-        except (FileNotFoundError, ValidationError, json.JSONDecodeError) as exc:
-            raise InputError(str(exc)) from None
-    else:
-        before_problem = after_problem = load(args.first, Problem)
-        before, after = load(args.second, Rota), load(args.third, Rota)
-    changes = diff_rotas(before_problem, before, after_problem, after)
-    if args.csv:
-        sys.stdout.write(diff_csv(changes))
-    else:
-        print(format_diff(changes, limit=None if args.all else 40))
     return 0
 
 
@@ -396,7 +292,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _solve_options(p: argparse.ArgumentParser, time_limit: float) -> None:
+def add_solve_options(p: argparse.ArgumentParser, time_limit: float) -> None:
     p.add_argument(
         "--time-limit",
         type=float,
@@ -424,17 +320,12 @@ def _solve_options(p: argparse.ArgumentParser, time_limit: float) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
-        prog="carerota",
-        description="Rota optimisation for home-care "
-        "agencies: continuity, travel and the coordinator rule.",
-    )
-    sub = top.add_subparsers(dest="command", required=True)
+def add_commands(sub: Any) -> None:
+    """Register ``solve``, ``import``, ``resolve``, ``check``, ``explain`` and ``schema``."""
     p = sub.add_parser("solve", help="solve PROBLEM.json into a rota")
     p.add_argument("problem", metavar="PROBLEM.json")
     p.add_argument("-o", "--output", default="-", metavar="ROTA.json", help="default: stdout")
-    _solve_options(p, 30.0)
+    add_solve_options(p, 30.0)
     p.set_defaults(run=cmd_solve)
     p = sub.add_parser("import", help="a public benchmark instance as PROBLEM.json")
     p.add_argument("format", choices=("mankowska", "hhcrsp-json", "solomon"))
@@ -521,86 +412,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("rota", metavar="ROTA.json")
     p.add_argument("--top", type=int, default=10, help="clients to list (default 10)")
     p.set_defaults(run=cmd_explain)
-    p = sub.add_parser("generate", help="generate a realistic sample agency")
-    p.add_argument("--clients", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--start",
-        type=date.fromisoformat,
-        default=date(2026, 11, 30),
-        help="first day of the period (default 2026-11-30)",
-    )
-    p.add_argument("--days", type=int, default=7)
-    p.add_argument("-o", "--output", default="-", metavar="PROBLEM.json")
-    p.set_defaults(run=cmd_generate)
-    p = sub.add_parser("demo", help="solve the bundled sample agency and print a summary")
-    p.add_argument("-o", "--output", metavar="ROTA.json", help="also write the rota")
-    _solve_options(p, 10.0)
-    p.set_defaults(run=cmd_demo)
     p = sub.add_parser("schema", help="print the JSON Schema of the problem or the rota")
     p.add_argument("which", choices=("problem", "rota"))
     p.add_argument("-o", "--output", default="-")
     p.set_defaults(run=cmd_schema)
-    p = sub.add_parser("whatif", help="solve a what-if scenario's variants side by side")
-    p.add_argument("scenario", metavar="SCENARIO.yaml")
-    p.add_argument(
-        "--time-limit", type=float, metavar="SECONDS", help="per variant (default: the file's)"
-    )
-    p.add_argument("-o", "--output", metavar="REPORT_DIR", help="write the report here")
-    p.add_argument("--processes", type=int, default=2, help="variants solved at once (default 2)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=cmd_whatif)
-    p = sub.add_parser("caseload", help="how many clients a coordinator can oversee a month")
-    p.add_argument("problem", metavar="PROBLEM.json")
-    p.add_argument("--coordinator", required=True, metavar="K")
-    p.add_argument(
-        "--caseload",
-        type=int,
-        nargs="+",
-        metavar="M",
-        help="caseloads to find the field time for (default: the current one and two larger)",
-    )
-    p.add_argument("--time-limit", type=float, default=5.0, help="seconds per solve (default 5)")
-    p.add_argument("--month-days", type=int, default=30, help="days in a month (default 30)")
-    p.add_argument("--json", action="store_true", help="print the answer as JSON")
-    p.set_defaults(run=cmd_caseload)
-    p = sub.add_parser(
-        "diff",
-        help="visits that changed worker or time: PROBLEM.json ROTA_A.json ROTA_B.json, "
-        "or REPORT_DIR VARIANT_A VARIANT_B",
-    )
-    p.add_argument("first", metavar="PROBLEM.json|REPORT_DIR")
-    p.add_argument("second", metavar="ROTA_A.json|VARIANT_A")
-    p.add_argument("third", metavar="ROTA_B.json|VARIANT_B")
-    p.add_argument("--all", action="store_true", help="list every changed visit")
-    p.add_argument("--csv", action="store_true", help="CSV, one changed visit a line")
-    p.set_defaults(run=cmd_diff)
-    from api.cli import add_commands  # the service: serve, worker, agency
-
-    add_commands(sub)
-    return top
-
-
-def fail(message: str) -> NoReturn:
-    print(f"carerota: error: {message}", file=sys.stderr)
-    sys.exit(EXIT_INVALID)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        code: int = args.run(args)
-    except InputError as exc:
-        fail(str(exc))
-    except KeyboardInterrupt:
-        print("carerota: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader (e.g. `| head`) went away: stop quietly, as Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

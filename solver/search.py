@@ -29,8 +29,8 @@ from solver.bounds import lower_bound
 from solver.contract import Status
 from solver.data import FloatArray, ProblemData, scaled
 from solver.model import SCALE, Neighbourhood, RotaModel
+from solver.options import Progress, SolveOptions, StopRequest
 from solver.rota import Account, Solution, account
-from solver.solve import Progress, SolveOptions, StopRequest
 
 # Deterministic time units per second of time limit: CP-SAT does about 0.7-0.9 a second here,
 # so the deterministic budget, not the wall clock, normally ends the search (reproducible).

@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from solver.contract import Problem, Rota, Status
 from solver.data import ProblemData, build
 from solver.heuristic import Builder, construct
+from solver.options import Progress, SolveOptions, StopRequest
 from solver.reasons import coordinator_details, pinned_contradictions, unstaffed_reasons
 from solver.retime import retime
 from solver.rota import Solution, account, to_rota
-
-# (elapsed seconds, objective, best bound) on every improvement.
-Progress = Callable[[float, float, float], None]
-# Asked between search steps: True ends the search early with the best rota so far.
-StopRequest = Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class SolveOptions:
-    time_limit: float = 30.0
-    seed: int = 0
-    workers: int = 2
-    method: str = "cpsat"  # "cpsat" or "heuristic"
-    log: bool = False
-    # CP-SAT deterministic time to spend; None: 0.6 units per second of ``time_limit``. Set it to
-    # make a run reproducible on any machine, however loaded (``time_limit`` still caps it).
-    effort: float | None = None
 
 
 def finish(data: ProblemData, sol: Solution, status: Status, best_bound: float | None) -> Rota:

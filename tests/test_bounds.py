@@ -9,7 +9,8 @@ from helpers import verified
 from solver.bounds import lower_bound, most_clients_seen
 from solver.contract import Problem
 from solver.data import build
-from solver.solve import SolveOptions, solve
+from solver.options import SolveOptions
+from solver.solve import solve
 
 
 def three_at_eight(shift_end: str) -> Problem:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from carerota.cli import main
 from scenarios.caseload import CaseloadError, caseload, format_caseload
-from solver.cli import main
 from solver.contract import Problem
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from solver.cli import main
+from carerota.cli import main
 from solver.contract import Rota
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from solver.cli import main
+from carerota.cli import main
 from solver.contract import Loc, Problem, Rota
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -36,9 +36,10 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
+from carerota.cli import main
 from scenarios.generator import generate
 from scenarios.whatif import ScenarioError, parse_scenario
-from solver.cli import format_loc, main
+from solver.cli import format_loc
 from solver.contract import (
     After,
     Client,
@@ -57,7 +58,8 @@ from solver.contract import (
     Weights,
     Worker,
 )
-from solver.solve import SolveOptions, solve
+from solver.options import SolveOptions
+from solver.solve import solve
 
 # Starlette suggests httpx2 for its TestClient; httpx is what the service's users have.
 warnings.filterwarnings("ignore", message=".*install `httpx2`.*")

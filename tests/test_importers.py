@@ -16,13 +16,14 @@ from types import ModuleType
 import pytest
 from helpers import verified
 
+from carerota.cli import main
 from solver.checker import check
-from solver.cli import main
 from solver.contract import Problem
 from solver.data import build
 from solver.importers import benchdata_dir, import_problem, import_solution
 from solver.importers.solutions import from_routes
-from solver.solve import SolveOptions, solve
+from solver.options import SolveOptions
+from solver.solve import solve
 
 DATA = benchdata_dir()
 needs_data = pytest.mark.skipif(DATA is None, reason="no ../shared/benchdata")

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from scenarios.generator import generate
 from solver.contract import Problem
-from solver.solve import SolveOptions, solve
+from solver.options import SolveOptions
+from solver.solve import solve
 
 STARTS = [date(2026, 10, 24), date(2026, 11, 29), date(2026, 11, 23), date(2026, 12, 7)]
 

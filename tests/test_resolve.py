@@ -16,6 +16,7 @@ from test_rules import ANN, BOB, CY, agency, at, carer, client, coordinator, cre
 
 from scenarios.generator import generate
 from solver.contract import Problem, Rota
+from solver.options import SolveOptions
 from solver.resolve import (
     Absence,
     Resolved,
@@ -25,7 +26,7 @@ from solver.resolve import (
     merge,
     resolve,
 )
-from solver.solve import SolveOptions, solve
+from solver.solve import solve
 
 QUICK = ResolveOptions(time_limit=5, seed=0, workers=1)
 
@@ -275,7 +276,7 @@ def test_change_list_matches_the_diff_on_a_generated_agency() -> None:
 def test_command_line_resolve_prints_the_change_list(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from solver.cli import main
+    from carerota.cli import main
 
     problem, rota = published(
         three_carers(), {"v-ann": ["w-amy"], "v-bob": ["w-bob"], "v-cy": ["w-bob"]}

@@ -28,7 +28,8 @@ from helpers import verified
 
 from solver.checker import Report, check
 from solver.contract import Problem, Rota
-from solver.solve import SolveOptions, solve
+from solver.options import SolveOptions
+from solver.solve import solve
 
 EARTH_RADIUS_KM = 6371.0088
 LON = -1.55

@@ -23,9 +23,10 @@ from helpers import verified
 from solver.contract import Problem
 from solver.data import build, scaled
 from solver.heuristic import construct
+from solver.options import SolveOptions
 from solver.retime import retime
 from solver.rota import account
-from solver.solve import SolveOptions, solve
+from solver.solve import solve
 
 DAY = "2026-11-23"
 

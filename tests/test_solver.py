@@ -11,7 +11,8 @@ from helpers import verified
 
 from scenarios.generator import SIZES, generate
 from solver.contract import Problem
-from solver.solve import SolveOptions, solve
+from solver.options import SolveOptions
+from solver.solve import solve
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from helpers import verified
 
+from carerota.cli import main
 from scenarios import changes as ch
 from scenarios.report import diff_rotas, format_diff, read_variant, summarise, write_report
 from scenarios.whatif import (
@@ -24,7 +25,6 @@ from scenarios.whatif import (
     run_scenario,
 )
 from solver.checker import check
-from solver.cli import main
 from solver.contract import Problem
 
 
@@ -392,7 +392,8 @@ def test_report_directory_and_diff(compared: Comparison, tmp_path: Path) -> None
 
 def test_diff_names_what_changed() -> None:
     problem = Problem.model_validate(tiny())
-    from solver.solve import SolveOptions, solve
+    from solver.options import SolveOptions
+    from solver.solve import solve
 
     rota = solve(problem, SolveOptions(time_limit=1, workers=1))
     verified(problem, rota)

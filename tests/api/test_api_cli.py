@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.db import Base, Database, migrate
 from api.settings import Settings
-from solver.cli import main
+from carerota.cli import main
 
 
 def one_line(text: str) -> str:

@@ -19,7 +19,7 @@ from api.access_log import AccessLogWriter, Reader
 from api.app import create_app
 from api.db import Agency, ApiKey, Base, Database
 from api.security import digest
-from solver.cli import main
+from carerota.cli import main
 
 CLIENT = "c0000"
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 import api.deps
 from api.app import create_app
 from api.settings import Settings
-from solver.cli import main
+from carerota.cli import main
 
 NAME = "Keyholders Care"
 

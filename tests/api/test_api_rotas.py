@@ -14,7 +14,8 @@ from conftest import Service, Solved
 
 from solver.checker import check
 from solver.contract import Problem, Rota
-from solver.solve import SolveOptions, solve
+from solver.options import SolveOptions
+from solver.solve import solve
 
 
 def verified(problem: dict[str, Any], body: dict[str, Any]) -> Rota:
