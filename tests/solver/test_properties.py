@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from helpers import verified
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,7 @@ from scenarios.generator import generate
 from solver.contract import Problem
 from solver.options import SolveOptions
 from solver.solve import solve
+from tests.helpers import verified
 
 STARTS = [date(2026, 10, 24), date(2026, 11, 29), date(2026, 11, 23), date(2026, 12, 7)]
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from helpers import verified
-
 from solver.bounds import lower_bound, most_clients_seen
 from solver.contract import Problem
 from solver.data import build
 from solver.options import SolveOptions
 from solver.solve import solve
+from tests.helpers import verified
 
 
 def three_at_eight(shift_end: str) -> Problem:

@@ -14,7 +14,6 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from helpers import verified
 
 from carerota.cli import main
 from solver.checker import check
@@ -24,6 +23,7 @@ from solver.importers import benchdata_dir, import_problem, import_solution
 from solver.importers.solutions import from_routes
 from solver.options import SolveOptions
 from solver.solve import solve
+from tests.helpers import verified
 
 DATA = benchdata_dir()
 needs_data = pytest.mark.skipif(DATA is None, reason="no ../shared/benchdata")
@@ -202,7 +202,7 @@ def test_cli_import_rejects_a_malformed_file(
 
 def _peers() -> ModuleType:
     """benchmarks/peers.py (the benchmarks are not an installed package)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "peers.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "peers.py"
     spec = importlib.util.spec_from_file_location("benchmark_peers", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

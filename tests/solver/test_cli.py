@@ -24,7 +24,7 @@ import pytest
 from carerota.cli import main
 from solver.contract import Rota
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
 TINY = EXAMPLES / "tiny.json"
 
 

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from carerota.cli import main
 from solver.contract import Loc, Problem, Rota
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT.parent / "shared" / "examples"
 Raw = dict[str, Any]
 

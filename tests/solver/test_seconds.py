@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from helpers import verified
 
 from solver.contract import Problem
 from solver.data import build, scaled
@@ -27,6 +26,7 @@ from solver.options import SolveOptions
 from solver.retime import retime
 from solver.rota import account
 from solver.solve import solve
+from tests.helpers import verified
 
 DAY = "2026-11-23"
 

@@ -21,7 +21,7 @@ import pytest
 from scenarios.generator import BUNDLED, SIZES, _legal, generate, write_scenario
 from solver.contract import Problem
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SEEDS = {"small": 1, "medium": 2, "large": 3}
 ALL_SIZES = list(SIZES)
 TIMINGS: dict[str, float] = {}

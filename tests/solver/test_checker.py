@@ -40,7 +40,7 @@ from solver.contract import (
     Unassigned,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
 DAY = "2026-12-01"
 
 

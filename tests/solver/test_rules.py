@@ -24,12 +24,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from helpers import verified
 
 from solver.checker import Report, check
 from solver.contract import Problem, Rota
 from solver.options import SolveOptions
 from solver.solve import solve
+from tests.helpers import verified
 
 EARTH_RADIUS_KM = 6371.0088
 LON = -1.55

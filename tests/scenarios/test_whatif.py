@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import verified
 
 from carerota.cli import main
 from scenarios import changes as ch
@@ -26,6 +25,7 @@ from scenarios.whatif import (
 )
 from solver.checker import check
 from solver.contract import Problem
+from tests.helpers import verified
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +257,7 @@ variants:
             6,
             "unknown coordinator 'w001'",
         ),
-        # Found by tests/test_fuzz_inputs.py: a billion new workers ran until memory ran out,
+        # Found by tests/solver/test_fuzz_inputs.py: a billion new workers ran until memory ran out,
         (
             "name: x\nbase: small\nvariants:\n  - name: a\n    changes:\n"
             "      - {kind: add_workers, like: w001, count: 1000000000}\n",

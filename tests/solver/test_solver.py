@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import verified
 
 from scenarios.generator import SIZES, generate
 from solver.contract import Problem
 from solver.options import SolveOptions
 from solver.solve import solve
+from tests.helpers import verified
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def load(path: Path) -> Problem:

@@ -31,7 +31,6 @@ from typing import Any, Literal
 
 import pytest
 import yaml
-from helpers import verified
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
@@ -60,6 +59,7 @@ from solver.contract import (
 )
 from solver.options import SolveOptions
 from solver.solve import solve
+from tests.helpers import verified
 
 # Starlette suggests httpx2 for its TestClient; httpx is what the service's users have.
 warnings.filterwarnings("ignore", message=".*install `httpx2`.*")

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from helpers import verified
 from test_rules import ANN, BOB, CY, agency, at, carer, client, coordinator, crews, knows, visit
 
 from scenarios.generator import generate
@@ -27,6 +26,7 @@ from solver.resolve import (
     resolve,
 )
 from solver.solve import solve
+from tests.helpers import verified
 
 QUICK = ResolveOptions(time_limit=5, seed=0, workers=1)
 
