@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -28,13 +27,12 @@ from api.middleware import (
     make_limiter,
     redact_server_logs,
 )
+from api.parsing import Turns
 from api.routers import absences, access_log, clients, health, rotas, runsheets, scenarios
 from api.schemas import RotaRequest
 from api.settings import Settings
 
 log = logging.getLogger("carerota.api")
-
-PARSING_AT_ONCE = 1  # request bodies validated at the same time (see routers/rotas.py)
 
 DESCRIPTION = """
 Rota optimisation for home-care agencies, as a service.
@@ -78,7 +76,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.parsing = asyncio.Semaphore(PARSING_AT_ONCE)
+        app.state.parsing = Turns()
         app.state.admitting = 0
         await run_in_threadpool(migrate, settings.database_url)
         redact_server_logs()  # now: uvicorn has configured its loggers by the time we start

@@ -34,6 +34,13 @@ Loc = tuple[str | int, ...]
 MAX_EXACT: Final = 2**53 - 1
 # The longest great-circle trip on Earth (half its circumference), in km.
 FARTHEST_KM: Final = 20_015.1
+# A weight's largest value. Weights price one minute or one visit against another: a factor of a
+# million between two of them already says "never", and larger ones (1e308, 2**63) overflow the
+# solver's integer objective instead of meaning anything more.
+MAX_WEIGHT: Final = 1_000_000.0
+# The longest period, in days: a year's rota (a leap year's). Longer ones are no rota anyone
+# publishes, and the solver's arrays grow with the period's days.
+MAX_PERIOD_DAYS: Final = 366
 
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
 
@@ -97,6 +104,12 @@ class Period(_Input):
     def _ordered(self) -> Period:
         if self.end < self.start:
             raise ValueError(f"period end {self.end} is before its start {self.start}")
+        days = (self.end - self.start).days + 1
+        if days > MAX_PERIOD_DAYS:
+            raise ValueError(
+                f"the period {self.start} to {self.end} is {days} days; at most "
+                f"{MAX_PERIOD_DAYS} (a year) are solved at once"
+            )
         return self
 
     def days(self) -> list[date]:
@@ -240,15 +253,15 @@ class History(_Input):
 
 
 class Weights(_Input):
-    unassigned_visit: float = Field(default=10000, ge=0)
-    travel_minute: float = Field(default=1, ge=0)
-    home_travel_minute: float = Field(default=0, ge=0)
-    distinct_worker: float = Field(default=30, ge=0)
-    unfamiliar_worker: float = Field(default=60, ge=0)
-    contract_shortfall_minute: float = Field(default=0.1, ge=0)
-    late_minute: float = Field(default=5, ge=0)
-    max_late_minute: float = Field(default=0, ge=0)
-    coordinator_rule: float = Field(default=5000, ge=0)
+    unassigned_visit: float = Field(default=10000, ge=0, le=MAX_WEIGHT)
+    travel_minute: float = Field(default=1, ge=0, le=MAX_WEIGHT)
+    home_travel_minute: float = Field(default=0, ge=0, le=MAX_WEIGHT)
+    distinct_worker: float = Field(default=30, ge=0, le=MAX_WEIGHT)
+    unfamiliar_worker: float = Field(default=60, ge=0, le=MAX_WEIGHT)
+    contract_shortfall_minute: float = Field(default=0.1, ge=0, le=MAX_WEIGHT)
+    late_minute: float = Field(default=5, ge=0, le=MAX_WEIGHT)
+    max_late_minute: float = Field(default=0, ge=0, le=MAX_WEIGHT)
+    coordinator_rule: float = Field(default=5000, ge=0, le=MAX_WEIGHT)
 
 
 def _error(loc: Loc, message: str, value: Any) -> InitErrorDetails:
@@ -264,7 +277,7 @@ def _error(loc: Loc, message: str, value: Any) -> InitErrorDetails:
 _NAMES_ITS_VALUE: Final = frozenset({"carerota", "value_error", "assertion_error"})
 
 
-def _with_value(item: ErrorDetails) -> InitErrorDetails:
+def with_value(item: ErrorDetails) -> InitErrorDetails:
     """The error with ``(got <value>)`` added to a built-in message that does not show it, at
     the field path the input has (without the travel model pydantic puts in the path)."""
     value, message, loc = item["input"], item["msg"], item["loc"]
@@ -326,7 +339,7 @@ class Problem(_Input):
         try:
             return handler(data)
         except ValidationError as exc:
-            errors = [_with_value(item) for item in exc.errors()]
+            errors = [with_value(item) for item in exc.errors()]
             raise ValidationError.from_exception_data(exc.title, errors) from None
 
     @field_validator("timezone")

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from api.db import (
@@ -30,9 +29,10 @@ from api.db import (
     utcnow,
 )
 from api.deps import AgencyDep, AgencyRef, DbDep, RunnerDep, SettingsDep
-from api.errors import ApiError, ErrorBody, ErrorDetail, not_found, validation_details
+from api.errors import ApiError, ErrorBody, ErrorDetail, not_found
 from api.jobs import JobRunner
-from api.schemas import ExplanationOut, JobStatus, RotaOut, RotaPage, RotaRequest, RotaSummary
+from api.parsing import Limits, read_rota_request
+from api.schemas import ExplanationOut, JobStatus, RotaOut, RotaPage, RotaSummary
 from api.settings import Settings
 from api.store import (
     ROTA_KINDS,
@@ -83,6 +83,7 @@ _BODY_DOC: dict[str, Any] = {
     responses={
         **_ERRORS,
         413: {"model": ErrorBody, "description": "body over the size limit"},
+        415: {"model": ErrorBody, "description": "the body is not application/json"},
         422: {
             "model": ErrorBody,
             "description": "invalid problem, or over a size or time limit; details name the field",
@@ -104,6 +105,9 @@ async def create_rota(
     The body is a ``RotaRequest``. The answer's ``url`` is the rota's; poll it or stream its
     ``events`` to watch the solve.
     """
+    media = request.headers.get("content-type", "application/json").partition(";")[0].strip()
+    if media.lower() != "application/json":
+        raise ApiError(415, f"send the request as application/json, not {media!r}")
     state = request.app.state
     # A full queue is refused before the body is even read, let alone validated. Submissions
     # still being read count as queued: a burst is refused at once instead of parsed first.
@@ -111,9 +115,9 @@ async def create_rota(
     state.admitting += 1  # only the event loop's thread touches it
     try:
         raw = await request.body()
-        # Validation holds the GIL for tens of milliseconds per large problem; several at once
-        # would starve the reads, so one is parsed at a time.
-        async with state.parsing:
+        # Reading is bounded by the body's size (api/parsing.py) and runs in a worker thread;
+        # an agency's bodies are read one at a time, so its flood waits on itself alone.
+        async with state.parsing.turn(agency.id):
             rota_id = await run_in_threadpool(_create, raw, agency, db, settings, runner)
     finally:
         state.admitting -= 1
@@ -125,24 +129,6 @@ async def create_rota(
             return one_summary(s, agency.id, rota_id, base)
 
     return await run_in_threadpool(view)
-
-
-def parse_request(raw: bytes) -> RotaRequest:
-    """The request body as a :class:`RotaRequest`, or a 422 naming each bad field."""
-    try:
-        return RotaRequest.model_validate_json(raw)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        details = validation_details(errors)
-        if any(e["type"] == "json_invalid" for e in errors):
-            raise ApiError(
-                422, "the request body is not valid JSON", code="invalid_json", details=details
-            ) from None
-        first = details[0]
-        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-        raise ApiError(
-            422, f"invalid request: {first.loc}: {first.message}{more}", details=details
-        ) from None
 
 
 def refuse_if_too_large(problem: Problem, settings: Settings, loc: str = "problem") -> None:
@@ -179,7 +165,7 @@ def refuse_if_full_now(db: Database, settings: Settings, runner: JobRunner, pend
 def _create(
     raw: bytes, agency: AgencyRef, db: Database, settings: Settings, runner: JobRunner
 ) -> str:
-    body = parse_request(raw)
+    body = read_rota_request(raw, Limits(visits=settings.max_visits, workers=settings.max_workers))
     options = body.options
     time_limit = options.time_limit or settings.default_time_limit
     if time_limit > settings.max_time_limit:
@@ -190,8 +176,6 @@ def _create(
             details=[ErrorDetail(loc="options.time_limit", message="over the service's limit")],
         )
     problem = body.problem
-    if problem is not None:
-        refuse_if_too_large(problem, settings)
     problem_body = problem.model_dump_json(exclude_none=True) if problem is not None else None
     with db.write() as s:
         # Checked again under the write lock: the queue may have filled while we parsed.

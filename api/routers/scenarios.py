@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 from urllib.parse import quote
@@ -73,6 +74,12 @@ YAML_TYPES: Final = frozenset(
 # recurses into it.
 MAX_DEPTH: Final = 32
 SEED_MAX: Final = 2**31 - 1  # CP-SAT's seed is a 32-bit integer
+# Integers (in any of YAML 1.1's notations) longer than any a scenario needs: Python refuses to
+# convert one of over 4,300 digits, and a long one is slow to convert.
+MAX_INTEGER_CHARS: Final = 40
+_LONG_INTEGER: Final = re.compile(
+    rf"[-+]?(?:[0-9_:]{{{MAX_INTEGER_CHARS + 1},}}|0[xob][0-9a-fA-F_]{{{MAX_INTEGER_CHARS},}})"
+)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "missing or unknown API key"},
@@ -130,7 +137,7 @@ async def create_scenario(
     try:
         raw = await request.body()
         media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        async with state.parsing:
+        async with state.parsing.turn(agency.id):
             scenario_id = await run_in_threadpool(_create, raw, media, agency, db, settings, runner)
     finally:
         state.admitting -= 1
@@ -186,8 +193,10 @@ def _invalid(exc: ScenarioError) -> ApiError:
 
 
 def _screen(text: str) -> None:
-    """Refuse what would make reading the YAML costly: aliases (which can multiply a small
-    document a billion times over) and deep nesting. libyaml's events, no objects built."""
+    """Refuse what would make reading the YAML costly or crash it: aliases (which can multiply a
+    small document a billion times over), deep nesting, integers too long to convert, and YAML
+    so broken that libyaml gives up (PyYAML's pure-Python reader would then recurse into it).
+    libyaml's events, no objects built."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     depth = 0
     try:
@@ -203,8 +212,23 @@ def _screen(text: str) -> None:
                     raise ScenarioError(SOURCE, line, "", f"nested more than {MAX_DEPTH} deep")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.YAMLError:
-        return  # not YAML: parse_scenario says where and why
+            elif (
+                isinstance(event, yaml.ScalarEvent)
+                and not event.style
+                and _LONG_INTEGER.fullmatch(event.value)
+            ):
+                raise ScenarioError(
+                    SOURCE,
+                    line,
+                    "",
+                    f"a number of {len(event.value)} characters; numbers here have at most "
+                    f"{MAX_INTEGER_CHARS}",
+                )
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(SOURCE, line, "", f"not YAML: {problem}") from None
 
 
 @dataclass(frozen=True)
