@@ -22,7 +22,9 @@ from api.errors import ErrorBody
 from api.jobs import JobRunner, LocalProcessRunner
 from api.middleware import (
     BodySizeLimit,
+    KeysInHeaderOnly,
     RateLimit,
+    SecurityHeaders,
     ServerTiming,
     make_limiter,
     redact_server_logs,
@@ -110,11 +112,14 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.state.credentials = CredentialCache()
     app.state.access_log = access
     errors.install(app)
-    # The last added runs first: time everything, refuse over-budget keys before anything else.
+    # The last added runs first: headers on every answer, time everything, refuse over-budget
+    # keys before anything else, and keys in URLs before the body is read.
     app.add_middleware(AccessLogMiddleware, writer=access)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(KeysInHeaderOnly)
     app.add_middleware(RateLimit, limiter=limiter, settings=settings)
     app.add_middleware(ServerTiming)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(rotas.router, prefix="/v1")
     app.include_router(runsheets.router, prefix="/v1")

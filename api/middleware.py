@@ -1,5 +1,6 @@
-"""What wraps every request: a body size limit (413), rate limits per key (429), a
-``Server-Timing`` header, and a log filter that keeps secrets out of the web server's log.
+"""What wraps every request: a body size limit (413), rate limits per key (429), API keys kept
+out of URLs (401), a ``Server-Timing`` header, security headers on every page, and a log filter
+that keeps secrets out of the web server's log.
 
 The size limit refuses at once when ``Content-Length`` is over the limit, and otherwise counts
 the bytes as the application reads them, so a chunked upload without a length is cut off too.
@@ -19,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
-from api.security import digest
+from api.security import API_KEY_PREFIX, digest
 from api.settings import Settings
 
 log = logging.getLogger("carerota.api")
@@ -93,6 +94,86 @@ class ServerTiming:
             await send(message)
 
         await self.app(scope, receive, timed_send)
+
+
+# ---------------------------------------------------------------------------------------------
+# Headers and where keys may travel
+
+# Pages the service renders itself (run sheets): no scripts at all, styles only inline (a run
+# sheet carries its own), nothing loaded from elsewhere, never framed.
+PAGE_POLICY: Final = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+# The API docs are FastAPI's Swagger UI and ReDoc pages: their script and styles come from
+# jsDelivr and start with an inline script.
+DOCS_POLICY: Final = (
+    "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    "https://cdn.redoc.ly; worker-src blob:; connect-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+DOCS_PATHS: Final = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+class SecurityHeaders:
+    """ASGI middleware: ``X-Content-Type-Options: nosniff`` on every response, and a
+    Content-Security-Policy on every HTML page that has none of its own (the board sets its own).
+
+    A care plan or client name holding markup is escaped on every page; the policy means that
+    even one that slipped through could run no script and load nothing.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = DOCS_POLICY if scope["path"] in DOCS_PATHS else PAGE_POLICY
+
+        async def guarded_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                names = {name.lower() for name, _ in headers}
+                kind = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if kind.startswith(b"text/html") and b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", policy.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, guarded_send)
+
+
+class KeysInHeaderOnly:
+    """ASGI middleware: 401 for an agency API key in the query string (``?token=crk_...``).
+
+    A URL ends up in proxy logs, browser history and Referer headers; an agency key opens every
+    client's care plan, so it travels only in the Authorization header. Carer links, which open
+    one carer's run and are made to be pasted into calendar apps, may still use ``?token=``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"").decode("latin-1")
+            if any(value.strip().startswith(API_KEY_PREFIX) for _, value in parse_qsl(query)):
+                response = error_response(
+                    401,
+                    "unauthorized",
+                    "an agency's API key goes in the 'Authorization: Bearer' header, never in a "
+                    "URL; revoke this key if the URL was shared or logged",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 # ---------------------------------------------------------------------------------------------
