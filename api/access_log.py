@@ -50,6 +50,8 @@ ACTIONS: Final[dict[str, str]] = {
     "/v1/rotas/{rota_id}/changes": "changes",
     "/v1/rotas/{rota_id}/workers/{worker_id}/runsheet": "runsheet",
     "/v1/rotas/{rota_id}/workers/{worker_id}/calendar.ics": "calendar",
+    "/v1/workers/{worker_id}/runsheet": "runsheet",
+    "/v1/workers/{worker_id}/calendar.ics": "calendar",
     "/v1/scenarios/{scenario_id}/variants/{variant}": "scenario_variant",
     "/board/api/rotas/{rota_id}/problem": "problem",
 }
@@ -255,5 +257,10 @@ class AccessLogMiddleware:
             # A logged route without a credential dependency would be a bug: say so loudly.
             log.error("no reader for a read of %s; access not logged", scope["path"])
             return
-        object_id = params.get("rota_id") or params["scenario_id"]
+        # A carer's current run spans versions: its route names the one it read first.
+        object_id = (
+            params.get("rota_id")
+            or params.get("scenario_id")
+            or str(scope.get("state", {}).get("read_object", "-"))
+        )
         self.writer.record(reader, action, object_id, worker_id=params.get("worker_id"))

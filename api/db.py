@@ -265,17 +265,26 @@ class AccessLog(Base):
 
 
 class CarerToken(Base):
-    """A link token that opens one worker's run sheet and calendar of one version, nothing else."""
+    """A carer's link: opens one worker's run sheets and calendar in the agency's published rotas.
+
+    A link belongs to the worker, not to a version, so it keeps working when a re-solve publishes
+    a new version. ``version_id`` is the version it was made from, if any (that version opens
+    with it even before it is published); ``key_id`` the API key that made it, so an agency can
+    revoke everything a key minted.
+    """
 
     __tablename__ = "carer_tokens"
+    __table_args__ = (Index("ix_carer_tokens_worker", "agency_id", "worker_id"),)
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
-    version_id: Mapped[str] = mapped_column(ForeignKey("rota_versions.id"))
+    version_id: Mapped[str | None] = mapped_column(ForeignKey("rota_versions.id"))
     worker_id: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Final, Literal
@@ -69,22 +70,26 @@ class AgencyRef:
 
 @dataclass(frozen=True)
 class SheetAccess:
-    """Who may read run sheets: a whole agency, or one carer of one rota (``carer`` set).
+    """Who may read run sheets: a whole agency, or one carer (``worker`` set, by their link).
 
-    ``credential_id`` is the API key's id, or the carer link's when ``carer`` is set.
+    ``credential_id`` is the API key's id, or the carer link's when ``worker`` is set. A link
+    opens its worker's sheets in the versions the agency published and in ``version``, the one
+    it was made from (see :func:`api.carers.opens`).
     """
 
     agency_id: str
     credential_id: str
-    carer: tuple[str, str] | None = None  # (rota id, worker id)
+    worker: str | None = None
+    version: str | None = None
     expires_at: datetime | None = None
 
-    def allows(self, rota_id: str, worker_id: str) -> bool:
-        return self.carer is None or self.carer == (rota_id, worker_id)
+    @property
+    def is_carer(self) -> bool:
+        return self.worker is not None
 
     @property
     def reader(self) -> Reader:
-        kind: Literal["api_key", "carer_link"] = "api_key" if self.carer is None else "carer_link"
+        kind: Literal["api_key", "carer_link"] = "carer_link" if self.is_carer else "api_key"
         return Reader(self.agency_id, kind, self.credential_id)
 
 
@@ -108,6 +113,12 @@ class CredentialCache:
                 self._items.clear()  # rare; simpler than an LRU and just as safe
             self._items[key_hash] = (time.monotonic() + self.ttl, value)
 
+    def forget(self, key_hashes: Iterable[str]) -> None:
+        """Drop these credentials at once (a revoked link must not live out its TTL here)."""
+        with self._lock:
+            for key_hash in key_hashes:
+                self._items.pop(key_hash, None)
+
 
 def _lookup(db: Database, key_hash: str) -> AgencyRef | SheetAccess | None:
     with db.read() as s:
@@ -118,10 +129,14 @@ def _lookup(db: Database, key_hash: str) -> AgencyRef | SheetAccess | None:
         ).one_or_none()
         if row is not None:
             return AgencyRef(row.id, row.name, row.key_id)
-        token = s.scalar(select(CarerToken).where(CarerToken.token_hash == key_hash))
+        token = s.scalar(
+            select(CarerToken).where(
+                CarerToken.token_hash == key_hash, CarerToken.revoked_at.is_(None)
+            )
+        )
         if token is not None:
             return SheetAccess(
-                token.agency_id, token.id, (token.version_id, token.worker_id), token.expires_at
+                token.agency_id, token.id, token.worker_id, token.version_id, token.expires_at
             )
     return None
 

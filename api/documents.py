@@ -11,11 +11,12 @@ import html
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
+from icalendar.enums import STATUS
 
 from solver.checker import check
 from solver.contract import Problem, Rota, Worker
@@ -165,6 +166,9 @@ def run_sheets(problem: Problem, rota: Rota) -> dict[str, dict[str, Any]]:
 # Printable page
 
 
+# Two layouts of the same page: on a phone (and any narrow screen) one column of cards, today
+# first, with a map link per address and the care plan in full; printed or on a desktop, the
+# table by day that offices print. CSS picks one, so the page needs no script.
 _CSS: Final = """
 body { font: 11pt/1.35 system-ui, sans-serif; margin: 1.5em; color: #111; }
 h1 { font-size: 16pt; margin: 0 0 .2em; } h2 { font-size: 13pt; margin: 1.2em 0 .3em; }
@@ -175,8 +179,31 @@ th, td { border-bottom: 1px solid #bbb; padding: .35em .4em; text-align: left;
 th { font-size: 9pt; text-transform: uppercase; color: #555; }
 td.time { white-space: nowrap; font-weight: 600; } td.plan { font-size: 10pt; }
 tr { page-break-inside: avoid; } .shadow { color: #555; font-style: italic; }
-@media print { body { margin: 0; } h2 { page-break-after: avoid; } }
+.notice { border: 2px solid #b45309; background: #fffbeb; padding: .6em .8em; margin: .8em 0;
+  border-radius: 6px; } .notice ul { margin: .3em 0 0; padding-left: 1.2em; }
+.cards { display: none; }
+@media screen and (max-width: 700px) {
+  body { margin: .8em; font-size: 12pt; overflow-wrap: anywhere; }
+  .table { display: none; } .cards { display: block; }
+  .stop { border: 1px solid #ccc; border-radius: 8px; padding: .6em .7em; margin: .6em 0; }
+  .stop h3 { font-size: 13pt; margin: .1em 0; } .stop p { margin: .3em 0; }
+  .when { font-weight: 700; font-size: 13pt; } .travel { font-weight: 400; color: #555;
+  font-size: 10pt; } .plan { white-space: pre-wrap; background: #f4f4f5; padding: .4em;
+  border-radius: 4px; } a.button { display: inline-block; padding: .45em .8em; margin: .2em .4em
+  .2em 0; border: 1px solid #1d4ed8; border-radius: 6px; color: #1d4ed8; text-decoration: none; }
+  h2.today { color: #1d4ed8; }
+}
+@media print { body { margin: 0; } h2 { page-break-after: avoid; } .notice a { color: #111; } }
 """
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A box at the top of a run sheet: a headline, lines under it, and a link to follow."""
+
+    headline: str
+    lines: list[str]
+    link: tuple[str, str] | None = None  # (text, URL)
 
 
 def _e(value: Any) -> str:
@@ -188,47 +215,140 @@ def _clock(moment: str) -> str:
 
 
 def _weekday(day: str) -> str:
-    return datetime.strptime(day, "%Y-%m-%d").strftime("%A %d %B %Y")
+    moment = datetime.strptime(day, "%Y-%m-%d")
+    return f"{moment:%A} {moment.day} {moment:%B %Y}"
 
 
-def runsheet_html(sheet: dict[str, Any], title: str = "Run sheet") -> str:
-    """The run sheet as a self-contained printable HTML page (every value escaped)."""
-    worker = sheet["worker"]
+def _plural(count: float, word: str) -> str:
+    return f"{count:g} {word}" if count == 1 else f"{count:g} {word}s"
+
+
+def map_url(location: dict[str, float]) -> str:
+    """A map of the place, opened by any phone's browser (or its maps app)."""
+    lat, lon = location["lat"], location["lon"]
+    return (
+        f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=17/{lat:.6f}/{lon:.6f}"
+    )
+
+
+def _card(stop: dict[str, Any]) -> str:
+    client = stop["client"]
+    name = _e(client.get("name") or client["id"])
+    parts = [
+        f'<article class="stop {_e(stop["mode"])}">',
+        f'<p class="when">{_clock(stop["start"])}&ndash;{_clock(stop["end"])} '
+        f'<span class="travel">{_e(_plural(stop["travel_minutes_before"], "minute"))} '
+        "of travel before</span></p>",
+        f"<h3>{name}{' (shadowing)' if stop['mode'] == 'shadow' else ''}</h3>",
+        f"<p>{_e(client['address'])}</p>",
+        f'<p><a class="button" href="{_e(map_url(client["location"]))}">Map</a>',
+    ]
+    if client.get("phone"):
+        parts.append(f'<a class="button" href="tel:{_e(client["phone"])}">Call {name}</a>')
+    parts.append("</p>")
+    if stop["with"]:
+        others = ", ".join(_e(p.get("name") or p["id"]) for p in stop["with"])
+        parts.append(f"<p>With {others}{' (double-up)' if stop['double_up'] else ''}</p>")
+    if stop["skills"]:
+        parts.append(f"<p>Skills: {_e(', '.join(stop['skills']))}</p>")
+    if client.get("care_plan"):
+        parts.append(f'<p class="plan">{_e(client["care_plan"])}</p>')
+    parts.append("</article>")
+    return "".join(parts)
+
+
+def _table(day: dict[str, Any]) -> list[str]:
+    parts = [
+        f"<h2>{_e(_weekday(day['date']))}</h2>",
+        "<table><thead><tr><th>Time</th><th>Client and address</th><th>Travel</th>"
+        "<th>With</th><th>Care plan</th></tr></thead><tbody>",
+    ]
+    for stop in day["stops"]:
+        client = stop["client"]
+        others = ", ".join(_e(p.get("name") or p["id"]) for p in stop["with"]) or "&ndash;"
+        label = " (shadowing)" if stop["mode"] == "shadow" else ""
+        double = " double-up" if stop["double_up"] else ""
+        skills = f"<br>Skills: {_e(', '.join(stop['skills']))}" if stop["skills"] else ""
+        parts.append(
+            f'<tr class="{_e(stop["mode"])}">'
+            f'<td class="time">{_clock(stop["start"])}&ndash;{_clock(stop["end"])}</td>'
+            f"<td>{_e(client.get('name') or client['id'])}{label}<br>{_e(client['address'])}"
+            f"</td><td>{stop['travel_minutes_before']:g} min</td>"
+            f"<td>{others}{_e(double)}</td>"
+            f'<td class="plan">{_e(client.get("care_plan") or "")}{skills}</td></tr>'
+        )
+    parts.append("</tbody></table>")
+    return parts
+
+
+def no_rota_html(who: str) -> str:
+    """The page a carer's link shows before the office has published a rota."""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Run sheet: {_e(who)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{_e(who)}</h1><p>No rota has been published for you yet. This link will show "
+        "your visits as soon as the office publishes one.</p></body></html>"
+    )
+
+
+def runsheet_html(
+    sheets: list[dict[str, Any]],
+    title: str = "Run sheet",
+    *,
+    today: date | None = None,
+    notice: Notice | None = None,
+) -> str:
+    """One worker's run sheets (one per week) as a self-contained page, every value escaped.
+
+    On a phone: cards, from ``today`` on first, then the earlier days. Printed: the table.
+    """
+    first = sheets[0]
+    worker = first["worker"]
     who = worker.get("name") or worker["id"]
+    visits = sum(s["totals"]["visits"] for s in sheets)
+    care = sum(s["totals"]["visit_minutes"] for s in sheets)
+    travel = sum(s["totals"]["travel_minutes"] for s in sheets)
+    periods = "; ".join(f"{s['period']['start']} to {s['period']['end']}" for s in sheets)
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}: {_e(who)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(who)}</h1>",
-        f'<p class="meta">{_e(sheet["agency"])}: {_e(sheet["period"]["start"])} to '
-        f"{_e(sheet['period']['end'])} ({_e(sheet['timezone'])} time). "
-        f"{sheet['totals']['visits']} visits, {sheet['totals']['visit_minutes']} minutes of care, "
-        f"{sheet['totals']['travel_minutes']:g} minutes of travel between visits.</p>",
+        f'<p class="meta">{_e(first["agency"])}: {_e(periods)} ({_e(first["timezone"])} time). '
+        f"{_e(_plural(visits, 'visit'))}, {_e(_plural(care, 'minute'))} of care, "
+        f"{_e(_plural(round(travel, 1), 'minute'))} of travel between visits.</p>",
     ]
-    if not sheet["days"]:
-        parts.append("<p>No visits in this rota.</p>")
-    for day in sheet["days"]:
-        parts.append(f"<h2>{_e(_weekday(day['date']))}</h2>")
-        parts.append(
-            "<table><thead><tr><th>Time</th><th>Client and address</th><th>Travel</th>"
-            "<th>With</th><th>Care plan</th></tr></thead><tbody>"
-        )
-        for stop in day["stops"]:
-            client = stop["client"]
-            others = ", ".join(_e(p.get("name") or p["id"]) for p in stop["with"]) or "&ndash;"
-            label = " (shadowing)" if stop["mode"] == "shadow" else ""
-            double = " double-up" if stop["double_up"] else ""
-            skills = f"<br>Skills: {_e(', '.join(stop['skills']))}" if stop["skills"] else ""
+    if notice is not None:
+        parts.append(f'<div class="notice" role="alert"><strong>{_e(notice.headline)}</strong>')
+        if notice.lines:
             parts.append(
-                f'<tr class="{_e(stop["mode"])}">'
-                f'<td class="time">{_clock(stop["start"])}&ndash;{_clock(stop["end"])}</td>'
-                f"<td>{_e(client.get('name') or client['id'])}{label}<br>{_e(client['address'])}"
-                f"</td><td>{stop['travel_minutes_before']:g} min</td>"
-                f"<td>{others}{_e(double)}</td>"
-                f'<td class="plan">{_e(client.get("care_plan") or "")}{skills}</td></tr>'
+                "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in notice.lines) + "</ul>"
             )
-        parts.append("</tbody></table>")
-    parts.append("</body></html>")
+        if notice.link is not None:
+            parts.append(f'<p><a href="{_e(notice.link[1])}">{_e(notice.link[0])}</a></p>')
+        parts.append("</div>")
+    days = sorted((d for s in sheets for d in s["days"]), key=lambda d: str(d["date"]))
+    if not days:
+        parts.append("<p>No visits in this rota.</p>")
+    # Phone: today and the days after it first, then what is already past.
+    now = (today or date.min).isoformat()
+    ahead = [d for d in days if d["date"] >= now]
+    past = [d for d in days if d["date"] < now]
+    parts.append('<div class="cards">')
+    for group, heading in ((ahead, None), (past, "Earlier")):
+        if heading is not None and group:
+            parts.append(f"<h2>{heading}</h2>")
+        for day in group:
+            label = "Today, " if day["date"] == now else ""
+            css = ' class="today"' if label else ""
+            parts.append(f"<h2{css}>{label}{_e(_weekday(day['date']))}</h2>")
+            parts.extend(_card(stop) for stop in day["stops"])
+    parts.append('</div><div class="table">')
+    for day in days:
+        parts.extend(_table(day))
+    parts.append("</div></body></html>")
     return "\n".join(parts)
 
 
@@ -236,52 +356,91 @@ def runsheet_html(sheet: dict[str, Any], title: str = "Run sheet") -> str:
 # Calendar (RFC 5545)
 
 
-def runsheet_calendar(sheet: dict[str, Any], version_id: str, stamp: datetime) -> bytes:
-    """The run sheet as an iCalendar file: one event per visit, in the problem's timezone.
+def event_description(stop: dict[str, Any]) -> str:
+    """What a calendar event says about a visit besides its time and place."""
+    lines = []
+    if stop["mode"] == "shadow":
+        lines.append("Coordinator visit (shadowing).")
+    if stop["with"]:
+        lines.append(f"With: {', '.join(p.get('name') or p['id'] for p in stop['with'])}")
+    if stop["skills"]:
+        lines.append(f"Skills: {', '.join(stop['skills'])}")
+    lines.append(f"Travel before: {stop['travel_minutes_before']:g} min")
+    if stop["client"].get("care_plan"):
+        lines.append(f"Care plan: {stop['client']['care_plan']}")
+    return "\n".join(lines)
 
-    Event UIDs are stable for a (version, worker, visit), so re-importing the same file updates
-    the events instead of duplicating them. ``stamp`` is the version's creation time (DTSTAMP).
+
+def visit_uid(agency_id: str, period_start: str, worker_id: str, visit: str) -> str:
+    """A visit's event UID for one worker: the same in every version of the week's rota, so a
+    calendar that imports a newer one updates the event instead of adding a second."""
+    return f"{agency_id}.{period_start}.{worker_id}.{visit}@carerota"
+
+
+class CalendarBuilder:
+    """An iCalendar being filled with visits, in the problem's timezone."""
+
+    def __init__(self, name: str, uid: str) -> None:
+        self.calendar = Calendar.new(prodid=PRODID, name=name, uid=uid)
+        self.zones: set[str] = set()
+        self.first: date | None = None
+        self.last: date | None = None
+
+    def add(
+        self,
+        stop: dict[str, Any],
+        timezone: str,
+        *,
+        uid: str,
+        stamp: datetime,
+        sequence: int = 0,
+        cancelled: bool = False,
+    ) -> None:
+        """One visit as an event; ``cancelled`` for a visit taken away from the worker."""
+        zone = ZoneInfo(timezone)
+        self.zones.add(timezone)
+        start = datetime.fromisoformat(stop["start"]).replace(tzinfo=zone)
+        end = datetime.fromisoformat(stop["end"]).replace(tzinfo=zone)
+        self.first = start.date() if self.first is None else min(self.first, start.date())
+        self.last = end.date() if self.last is None else max(self.last, end.date())
+        client = stop["client"]
+        event = Event.new(
+            uid=uid,
+            stamp=stamp.astimezone(UTC),
+            start=start,
+            end=end,
+            summary=f"Visit: {client.get('name') or client['id']}",
+            location=client["address"],
+            description=event_description(stop),
+            sequence=sequence,
+            status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
+        )
+        event.add("geo", (client["location"]["lat"], client["location"]["lon"]))
+        self.calendar.add_component(event)
+
+    def to_ical(self) -> bytes:
+        if self.first is not None and self.last is not None:
+            # A year either side gives calendar apps the clock changes around the visits too.
+            self.calendar.add_missing_timezones(
+                first_date=self.first - YEAR, last_date=self.last + YEAR
+            )
+        return bytes(self.calendar.to_ical())
+
+
+def runsheet_calendar(sheet: dict[str, Any], agency_id: str, stamp: datetime) -> bytes:
+    """One version's run sheet as an iCalendar file: one event per visit.
+
+    UIDs are those of the carer's live feed (:func:`visit_uid`). ``stamp`` is the version's
+    creation time (DTSTAMP).
     """
-    zone = ZoneInfo(sheet["timezone"])
     worker = sheet["worker"]
     who = worker.get("name") or worker["id"]
-    cal = Calendar.new(
-        prodid=PRODID, name=f"{sheet['agency']}: {who}", uid=f"{version_id}.{worker['id']}@carerota"
-    )
-    first = last = None
+    cal = CalendarBuilder(f"{sheet['agency']}: {who}", f"{agency_id}.{worker['id']}@carerota")
     for day in sheet["days"]:
         for stop in day["stops"]:
-            client = stop["client"]
-            start = datetime.fromisoformat(stop["start"]).replace(tzinfo=zone)
-            end = datetime.fromisoformat(stop["end"]).replace(tzinfo=zone)
-            first = start.date() if first is None else min(first, start.date())
-            last = end.date() if last is None else max(last, end.date())
-            lines = []
-            if stop["mode"] == "shadow":
-                lines.append("Coordinator visit (shadowing).")
-            if stop["with"]:
-                names = ", ".join(p.get("name") or p["id"] for p in stop["with"])
-                lines.append(f"With: {names}")
-            if stop["skills"]:
-                lines.append(f"Skills: {', '.join(stop['skills'])}")
-            lines.append(f"Travel before: {stop['travel_minutes_before']:g} min")
-            if client.get("care_plan"):
-                lines.append(f"Care plan: {client['care_plan']}")
-            event = Event.new(
-                uid=f"{version_id}.{worker['id']}.{stop['visit']}@carerota",
-                stamp=stamp.astimezone(UTC),
-                start=start,
-                end=end,
-                summary=f"Visit: {client.get('name') or client['id']}",
-                location=client["address"],
-                description="\n".join(lines),
-            )
-            event.add("geo", (client["location"]["lat"], client["location"]["lon"]))
-            cal.add_component(event)
-    if first is not None and last is not None:
-        # A year either side gives calendar apps the clock changes around the visits as well.
-        cal.add_missing_timezones(first_date=first - YEAR, last_date=last + YEAR)
-    return bytes(cal.to_ical())
+            uid = visit_uid(agency_id, sheet["period"]["start"], worker["id"], stop["visit"])
+            cal.add(stop, sheet["timezone"], uid=uid, stamp=stamp)
+    return cal.to_ical()
 
 
 def dumps(payload: Any) -> str:

@@ -130,12 +130,51 @@ class ExplanationOut(BaseModel):
 
 
 class CarerLinkOut(BaseModel):
+    id: str = Field(description="the link's id, to list or revoke it (never the token)")
     worker: str
     token: str = Field(description="shown once; the service keeps only its hash")
     runsheet_url: str
     runsheet_html_url: str
     calendar_url: str
     expires_at: datetime
+
+
+class CarerLinkInfo(BaseModel):
+    """A carer link as listed: everything but the token, which the service does not keep."""
+
+    id: str
+    worker: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    made_by_key: str | None = Field(description="the id of the API key that made it")
+    rota: str | None = Field(description="the rota version it was made from, if any")
+    active: bool = Field(description="neither revoked nor expired")
+
+
+class CarerLinkPage(BaseModel):
+    items: list[CarerLinkInfo]
+    next: str | None = Field(description="URL of the next page, if any")
+
+
+class RevokeLinksIn(BaseModel):
+    """Which links to revoke: a carer's, those an API key made, both filters, or ``all``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    worker: str | None = Field(default=None, min_length=1, max_length=200)
+    made_by_key: str | None = Field(default=None, min_length=1, max_length=32)
+    all: bool = Field(default=False, description="every live link of the agency")
+
+    @model_validator(mode="after")
+    def _says_which(self) -> RevokeLinksIn:
+        if self.all == (self.worker is not None or self.made_by_key is not None):
+            raise ValueError("give 'worker' and/or 'made_by_key', or 'all': true (not both)")
+        return self
+
+
+class RevokedOut(BaseModel):
+    revoked: int = Field(description="links revoked by this request")
 
 
 class HealthOut(BaseModel):

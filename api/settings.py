@@ -68,7 +68,12 @@ class Settings(BaseSettings):
     )
     max_attempts: int = Field(default=2, ge=1, description="runs of a job before it is failed")
     reaper_interval: float = Field(default=5.0, gt=0)
-    carer_link_days: int = Field(default=60, ge=1, description="lifetime of a carer's link")
+    carer_link_days: int = Field(
+        default=14,
+        ge=1,
+        le=366,
+        description="days a carer's link lasts unless revoked (SECURITY.md)",
+    )
     public_url: str | None = Field(
         default=None, description="base URL for links; by default the request's own"
     )

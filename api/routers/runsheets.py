@@ -1,7 +1,9 @@
 """A carer's run: ``/v1/rotas/{id}/workers/{worker_id}/runsheet`` and ``.../calendar.ics``.
 
 Both can be read with the agency's API key, or with a carer's link token that opens that carer's
-run in that rota and nothing else (``POST .../links`` makes one).
+run and nothing else (``POST .../links`` makes one; see :mod:`api.routers.carers`). A version
+since replaced for its period says so, with what changed for the carer; a published version's
+calendar is the carer's live feed, so a phone subscribed to it follows every re-publication.
 """
 
 from __future__ import annotations
@@ -9,17 +11,19 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.db import CarerToken, RotaVersion, RunSheet, new_id, utcnow
-from api.deps import AgencyDep, DbDep, SettingsDep, SheetAccess, SheetAccessDep
-from api.documents import runsheet_calendar, runsheet_html
+from api.carers import Revoke, calendar_feed, replaced_by, revoke_links, was_published
+from api.db import CarerToken, Database, Publication, RotaVersion, RunSheet, new_id, utcnow
+from api.deps import AgencyDep, AgencyRef, DbDep, SettingsDep, SheetAccess, SheetAccessDep
+from api.documents import Notice, dumps, runsheet_calendar, runsheet_html
 from api.errors import ApiError, ErrorBody, not_found
 from api.routers.rotas import base_url
 from api.schemas import CarerLinkOut
@@ -68,7 +72,10 @@ def _sheet(
     session: Session, access: SheetAccess, rota_id: str, worker_id: str
 ) -> tuple[str, datetime]:
     """The stored run sheet and the version's time, or the right error."""
-    if not access.allows(rota_id, worker_id):
+    if access.is_carer and (
+        access.worker != worker_id
+        or (rota_id != access.version and not was_published(session, access.agency_id, rota_id))
+    ):
         # A carer's link never reveals whether anything else exists.
         raise not_found("run sheet", f"{rota_id}/{worker_id}")
     row = session.execute(
@@ -87,6 +94,18 @@ def _sheet(
     if has_version is None:
         raise ApiError(409, f"the rota is {job.status}; run sheets come with the rota")
     raise not_found("worker", worker_id)
+
+
+def wants_html(format: str | None, accept: str | None) -> bool:
+    """HTML when asked by ``?format=html``, or when the client accepts ``text/html`` rather
+    than JSON (a browser following a carer's link)."""
+    return format == "html" or (
+        format is None and accept is not None and "text/html" in accept and "json" not in accept
+    )
+
+
+def page_response(page: str) -> Response:
+    return Response(page, media_type="text/html; charset=utf-8")
 
 
 @router.get(
@@ -109,21 +128,46 @@ def runsheet(
     db: DbDep,
     format: Annotated[Literal["json", "html"] | None, Query()] = None,
     accept: Annotated[str | None, Header()] = None,
+    token: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> Response:
     """JSON by default; HTML with ``?format=html`` or when the client accepts ``text/html``
-    rather than JSON (a browser following a carer's link)."""
+    rather than JSON (a browser following a carer's link). A version replaced since for its
+    period carries ``replaced_by``: the version published now and what changed for the worker."""
     with db.read() as session:
         body, _ = _sheet(session, access, rota_id, worker_id)
-    wants_html = format == "html" or (
-        format is None and accept is not None and "text/html" in accept and "json" not in accept
-    )
-    if wants_html:
         sheet = json.loads(body)
-        return Response(
-            runsheet_html(sheet, f"Run sheet {rota_id}"), media_type="text/html; charset=utf-8"
+        replaced = replaced_by(session, access.agency_id, rota_id, worker_id, sheet)
+    if wants_html(format, accept):
+        notice = None
+        if replaced is not None:
+            current = f"/v1/workers/{quote(worker_id)}/runsheet?format=html"
+            if access.is_carer and token is not None:
+                current += f"&token={quote(token)}"
+            notice = Notice(
+                "This run sheet is out of date: the office has published a new rota.",
+                [c["text"] for c in replaced.changes] or ["Nothing changed for you."],
+                ("Open your current run sheet", current),
+            )
+        return page_response(
+            runsheet_html([sheet], "Run sheet", today=local_today(sheet), notice=notice)
+        )
+    extra = ""
+    if replaced is not None:
+        extra = (
+            ","
+            + dumps(
+                {
+                    "replaced_by": {
+                        "rota": replaced.rota,
+                        "published_at": replaced.published_at.isoformat(),
+                        "changes": replaced.changes,
+                    }
+                }
+            )[1:-1]
         )
     return Response(
-        content=f'{{"rota":{json.dumps(rota_id)},{body[1:]}', media_type="application/json"
+        content=f'{{"rota":{json.dumps(rota_id)},{body[1:-1]}{extra}}}',
+        media_type="application/json",
     )
 
 
@@ -134,18 +178,42 @@ def runsheet(
     responses={**_ERRORS, 200: {"content": {"text/calendar": {}}}},
 )
 def calendar(rota_id: str, worker_id: str, access: SheetAccessDep, db: DbDep) -> Response:
-    """RFC 5545: one event per visit in the agency's timezone, stable UIDs per version."""
+    """RFC 5545, one event per visit in the agency's timezone. A version that was published
+    answers with the worker's live feed (see ``/v1/workers/{worker_id}/calendar.ics``): a phone
+    subscribed to it then follows every re-publication instead of keeping the old visits."""
     with db.read() as session:
         body, created = _sheet(session, access, rota_id, worker_id)
-    ics = calendars.get((rota_id, worker_id))
-    if ics is None:
-        ics = runsheet_calendar(json.loads(body), rota_id, created)
-        calendars.put((rota_id, worker_id), ics)
+        if was_published(session, access.agency_id, rota_id):
+            ics = feed(session, access.agency_id, worker_id)
+        else:
+            cached = calendars.get((rota_id, worker_id))
+            if cached is None:
+                cached = runsheet_calendar(json.loads(body), access.agency_id, created)
+                calendars.put((rota_id, worker_id), cached)
+            ics = cached
+    return ics_response(ics, worker_id)
+
+
+def ics_response(ics: bytes, worker_id: str) -> Response:
     return Response(
         ics,
         media_type="text/calendar; charset=utf-8",
         headers={"Content-Disposition": f'inline; filename="{quote(worker_id)}.ics"'},
     )
+
+
+def feed(session: Session, agency_id: str, worker_id: str) -> bytes:
+    """The worker's live calendar, rendered once per state of the agency's publication log
+    (publications are only appended and run sheets never change)."""
+    last = session.scalar(
+        select(func.max(Publication.id)).where(Publication.agency_id == agency_id)
+    )
+    key = (f"feed:{agency_id}:{last}", worker_id)
+    ics = calendars.get(key)
+    if ics is None:
+        ics = calendar_feed(session, agency_id, worker_id)
+        calendars.put(key, ics)
+    return ics
 
 
 @router.post(
@@ -163,26 +231,45 @@ def create_link(
     settings: SettingsDep,
     request: Request,
 ) -> CarerLinkOut:
-    """A new link token for ``worker_id`` in this rota, shown once (only its hash is kept)."""
+    """A link for ``worker_id``, shown once (only its hash is kept). It replaces the carer's
+    earlier links; its URLs open this version, which says so once it has been replaced."""
     with db.read() as s:
         _sheet(s, SheetAccess(agency.id, agency.key_id), rota_id, worker_id)
-    token = new_secret(CARER_TOKEN_PREFIX)
-    expires = utcnow() + timedelta(days=settings.carer_link_days)
-    with db.write() as s:
-        s.add(
-            CarerToken(
-                id=new_id("link"),
-                agency_id=agency.id,
-                version_id=rota_id,
-                worker_id=worker_id,
-                token_hash=digest(token),
-                expires_at=expires,
-            )
-        )
     sheet_url = (
         f"{rota_url(base_url(request, settings.public_url), rota_id)}/workers/{quote(worker_id)}"
     )
+    return mint_link(db, request, agency, worker_id, settings.carer_link_days, sheet_url, rota_id)
+
+
+def mint_link(
+    db: Database,
+    request: Request,
+    agency: AgencyRef,
+    worker_id: str,
+    days: int,
+    sheet_url: str,
+    version_id: str | None = None,
+) -> CarerLinkOut:
+    """A new link for the worker, replacing (revoking) the links they had."""
+    token = new_secret(CARER_TOKEN_PREFIX)
+    expires = utcnow() + timedelta(days=days)
+    link_id = new_id("link")
+    with db.write() as s:
+        gone = revoke_links(s, agency.id, Revoke(worker=worker_id))
+        s.add(
+            CarerToken(
+                id=link_id,
+                agency_id=agency.id,
+                version_id=version_id,
+                worker_id=worker_id,
+                token_hash=digest(token),
+                expires_at=expires,
+                key_id=agency.key_id,
+            )
+        )
+    request.app.state.credentials.forget(gone)
     return CarerLinkOut(
+        id=link_id,
         worker=worker_id,
         token=token,
         runsheet_url=f"{sheet_url}/runsheet?token={token}",
@@ -190,3 +277,8 @@ def create_link(
         calendar_url=f"{sheet_url}/calendar.ics?token={token}",
         expires_at=expires,
     )
+
+
+def local_today(sheet: dict[str, Any]) -> date:
+    """Today where the agency is (the run sheet's timezone)."""
+    return datetime.now(ZoneInfo(sheet["timezone"])).date()

@@ -9,8 +9,9 @@ protected. The rules:
   exist (never 200 or 403, which would tell B the object exists);
 - collections (rotas, scenarios, absences, webhook, cover counts) show each agency only its own
   rows;
-- a carer's link token: that carer's run sheet and calendar of that version, 404 for any other
-  carer or version, 403 on every agency endpoint, 401 once expired.
+- a carer's link token: that carer's run sheets and calendars in the versions the agency
+  published (and the one it was made from), 404 for any other carer or a draft version, 403 on
+  every agency endpoint, 401 once expired or revoked.
 """
 
 from __future__ import annotations
@@ -40,11 +41,16 @@ COLLECTIONS = {
     ("PUT", "/v1/webhook"),
     ("GET", "/v1/cover-counts"),
     ("GET", "/v1/access-log"),
+    ("GET", "/v1/links"),
+    ("POST", "/v1/links/revoke"),
 }
 CARER_ROUTES = {
     "/v1/rotas/{rota_id}/workers/{worker_id}/runsheet",
     "/v1/rotas/{rota_id}/workers/{worker_id}/calendar.ics",
+    "/v1/workers/{worker_id}/runsheet",
+    "/v1/workers/{worker_id}/calendar.ics",
 }
+UNKNOWN_LINK = "link_000000000000000000000000"
 UNKNOWN_ROTA = "rota_000000000000000000000000"
 UNKNOWN_SCENARIO = "whatif_000000000000000000000000"
 DAY2 = "2026-12-01"
@@ -68,8 +74,9 @@ def fill(
     worker_id: str,
     client_id: str = CLIENT,
     scenario_id: str = UNKNOWN_SCENARIO,
+    link_id: str = UNKNOWN_LINK,
 ) -> str:
-    known = {"rota_id", "worker_id", "client_id", "scenario_id", "variant"}
+    known = {"rota_id", "worker_id", "client_id", "scenario_id", "variant", "link_id"}
     unknown = set(re.findall(r"{(\w+)}", path)) - known
     assert not unknown, f"{path}: teach this suite what to put in {unknown}"
     return (
@@ -78,6 +85,7 @@ def fill(
         .replace("{client_id}", client_id)
         .replace("{scenario_id}", scenario_id)
         .replace("{variant}", "base")
+        .replace("{link_id}", link_id)
     )
 
 
@@ -139,6 +147,8 @@ def request(service: Service, method: str, url: str, headers: dict[str, str]) ->
     json: Any = None
     if method == "PUT" and url.endswith("/webhook"):
         json = {"url": "https://b.example/hook"}
+    if method == "POST" and url.endswith("/links/revoke"):
+        json = {"all": True}
     return service.client.request(method, url, headers=headers, json=json)
 
 
@@ -146,7 +156,8 @@ def test_every_operation_has_an_authorisation_rule(service: Service) -> None:
     for method, path in operations(service):
         if (method, path) in PUBLIC | COLLECTIONS:
             continue
-        assert any(f"{{{name}}}" in path for name in ("rota_id", "client_id", "scenario_id")), (
+        ids = ("rota_id", "client_id", "scenario_id", "worker_id", "link_id")
+        assert any(f"{{{name}}}" in path for name in ids), (
             f"{method} {path}: add it to COLLECTIONS with an own-rows check, or give it an id rule"
         )
 
@@ -222,6 +233,33 @@ def test_another_agencys_objects_answer_exactly_like_unknown_ones(
             "c-nobody", CLIENT
         )
         checked += 1
+    # A carer's current run and links, by worker id: B's answer for A's worker is the one for a
+    # worker nobody has.
+    for method, path in operations(service):
+        if not path.startswith("/v1/workers/{worker_id}"):
+            continue
+        own = request(service, method, fill(path, "", world.worker), world.a)
+        assert own.status_code < 400, (method, path, own.text)
+        theirs = request(service, method, fill(path, "", world.worker), world.b)
+        unknown = request(service, method, fill(path, "", "w-nobody"), world.b)
+        assert theirs.status_code == unknown.status_code == 404, (method, path, theirs.text)
+        assert theirs.json()["error"]["message"] == unknown.json()["error"]["message"].replace(
+            "w-nobody", world.worker
+        )
+        checked += 1
+    # A link, by id: B cannot revoke A's.
+    link = service.client.get("/v1/links", headers=world.a).json()["items"][0]["id"]
+    for method, path in operations(service):
+        if "{link_id}" not in path:
+            continue
+        theirs = request(service, method, fill(path, "", "", link_id=link), world.b)
+        unknown = request(service, method, fill(path, "", ""), world.b)
+        assert theirs.status_code == unknown.status_code == 404, (method, path, theirs.text)
+        assert theirs.json()["error"]["message"] == unknown.json()["error"]["message"].replace(
+            UNKNOWN_LINK, link
+        )
+        assert service.client.get("/v1/links", headers=world.a).json()["items"][0]["active"]
+        checked += 1
     # B's cancel and publish changed nothing of A's.
     mine = service.client.get(f"/v1/rotas/{world.rota_id}", headers=world.a).json()
     assert mine["status"] == "done" and not mine["cancel_requested"]
@@ -276,6 +314,11 @@ def test_collections_show_only_your_own_rows(service: Service, world: World) -> 
         "items": [],
         "next": None,
     }
+    # GET /v1/links and POST /v1/links/revoke: B sees and revokes none of A's links.
+    make_link(service, world, world.base_id, world.worker)
+    assert client.get("/v1/links", headers=b).json() == {"items": [], "next": None}
+    assert client.post("/v1/links/revoke", json={"all": True}, headers=b).json() == {"revoked": 0}
+    assert client.get("/v1/links", params={"active": True}, headers=a).json()["items"]
 
 
 def make_link(service: Service, world: World, rota_id: str, worker: str) -> str:
@@ -285,21 +328,35 @@ def make_link(service: Service, world: World, rota_id: str, worker: str) -> str:
     return token
 
 
-def test_a_carer_link_opens_only_that_carers_run_in_that_version(
+def test_a_carer_link_opens_only_that_carers_published_runs(
     service: Service, world: World
 ) -> None:
     client = service.client
     routes = client.get(f"/v1/rotas/{world.rota_id}", headers=world.a).json()["rota"]["routes"]
     others = sorted({r["worker"] for r in routes} - {world.worker})
     assert others, "the rota needs a second worker"
+    # A draft: a version of the same week that was never published.
+    draft = client.post(
+        "/v1/rotas",
+        json={"parent": world.rota_id, "options": {"method": "heuristic"}},
+        headers=world.a,
+    ).json()["id"]
+    assert service.wait(draft, world.a)["status"] == "done"
     token = make_link(service, world, world.base_id, world.worker)
     for path in sorted(CARER_ROUTES):
-        mine = fill(path, world.base_id, world.worker)
-        assert client.get(mine, params={"token": token}).status_code == 200
-        assert client.get(mine, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        # The version it was made from, and the re-solve published over it since.
+        for rota_id in (world.base_id, world.rota_id):
+            mine = fill(path, rota_id, world.worker)
+            assert client.get(mine, params={"token": token}).status_code == 200
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert client.get(mine, headers=bearer).status_code == 200
+        if "{rota_id}" not in path:
+            other = fill(path, "", others[0])
+            assert client.get(other, params={"token": token}).status_code == 404
+            continue
         for url in (
             fill(path, world.base_id, others[0]),  # another carer
-            fill(path, world.rota_id, world.worker),  # the same carer, another version
+            fill(path, draft, world.worker),  # the same carer in a draft
             fill(path, UNKNOWN_ROTA, world.worker),
         ):
             response = client.get(url, params={"token": token})
