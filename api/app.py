@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -23,11 +22,14 @@ from api.errors import ErrorBody
 from api.jobs import JobRunner, LocalProcessRunner
 from api.middleware import (
     BodySizeLimit,
+    KeysInHeaderOnly,
     RateLimit,
+    SecurityHeaders,
     ServerTiming,
     make_limiter,
     redact_server_logs,
 )
+from api.parsing import Turns
 from api.routers import (
     absences,
     access_log,
@@ -42,8 +44,6 @@ from api.schemas import RotaRequest
 from api.settings import Settings
 
 log = logging.getLogger("carerota.api")
-
-PARSING_AT_ONCE = 1  # request bodies validated at the same time (see routers/rotas.py)
 
 DESCRIPTION = """
 Rota optimisation for home-care agencies, as a service.
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.parsing = asyncio.Semaphore(PARSING_AT_ONCE)
+        app.state.parsing = Turns()
         app.state.admitting = 0
         await run_in_threadpool(migrate, settings.database_url)
         redact_server_logs()  # now: uvicorn has configured its loggers by the time we start
@@ -121,11 +121,14 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.state.credentials = CredentialCache()
     app.state.access_log = access
     errors.install(app)
-    # The last added runs first: time everything, refuse over-budget keys before anything else.
+    # The last added runs first: headers on every answer, time everything, refuse over-budget
+    # keys before anything else, and keys in URLs before the body is read.
     app.add_middleware(AccessLogMiddleware, writer=access)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(KeysInHeaderOnly)
     app.add_middleware(RateLimit, limiter=limiter, settings=settings)
     app.add_middleware(ServerTiming)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(rotas.router, prefix="/v1")
     app.include_router(runsheets.router, prefix="/v1")
