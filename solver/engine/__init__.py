@@ -1,0 +1,1 @@
+"""The route engine: compiled moves with exact incremental evaluation (see docs/search.md)."""

@@ -1,0 +1,1278 @@
+"""The engine's compiled core: routes as arrays, primitives that keep every objective term exact,
+an earliest-start schedule over linked routes, the moves and the annealing loop.
+
+Everything here is numba-compiled (``cache=True``: the first call of a fresh install compiles for
+a few seconds and writes the cache next to this file; later processes load it). The arrays are
+laid out by :mod:`solver.engine.state`; the names below follow it:
+
+- a *route* is one worker shift: ``route[h, :rlen[h]]`` holds its stops in time order, each an
+  *entry* ``2 * visit + shadow`` (a shadow is a coordinator beside the carers, rule 6);
+- starts are never searched: :func:`reschedule` derives the earliest schedule of the routes a move
+  touched and of every route linked to them through a double-up, a shadow or an ``after`` link,
+  and refuses the move if a window, a shift or a link cannot be met (an order that deadlocks two
+  routes pushes some start past its window, so it is refused the same way);
+- ``terms`` holds the objective's raw quantities in the contract's order (:data:`TERMS` in
+  :mod:`solver.engine.state`), kept exact by every primitive, so a move's delta is read off them.
+
+A move is applied, rescheduled and then kept or undone: the journal records every primitive and
+every start it changed, and :func:`undo_to` replays it backwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba as nb
+import numpy as np
+
+# Term indices (the contract's weights, in order).
+T_UNASSIGNED, T_TRAVEL, T_HOME, T_DISTINCT, T_UNFAMILIAR = 0, 1, 2, 3, 4
+T_SHORTFALL, T_LATE, T_MAX_LATE, T_COORD = 5, 6, 7, 8
+N_TERMS = 9
+EPS = 1e-6
+NO = -1
+BIG = 1 << 60
+
+# Move kinds, in the order of the ``move_weights`` array.
+M_INSERT, M_RELOCATE, M_SWAP, M_TWO_OPT, M_OR_OPT, M_RUIN, M_HANDOVER, M_SHADOW, M_CLIENT_SWAP = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+)
+N_MOVES = 9
+
+jit = nb.njit(cache=True, nogil=True)
+
+Arrays = Any  # the namedtuples of :mod:`solver.engine.state`; numba types them itself
+
+
+# -- small helpers -------------------------------------------------------------------------------
+
+
+@jit
+def leg(c: Arrays, w: int, a: int, b: int) -> float:
+    """Exact minutes for worker ``w`` between places ``a`` and ``b``."""
+    return c.travel_x[c.wmode[w], a, b]
+
+
+@jit
+def leg_units(c: Arrays, w: int, a: int, b: int) -> int:
+    return c.travel[c.wmode[w], a, b]
+
+
+@jit
+def shortfall_of(c: Arrays, s: Arrays, w: int) -> float:
+    if c.contracted[w] <= 0:
+        return 0.0
+    gap = c.contracted[w] - s.work[w]
+    return gap if gap > 0 else 0.0
+
+
+@jit
+def req_short(c: Arrays, s: Arrays, r: int) -> int:
+    if c.rq_month_end[r]:
+        return c.rq_n[r] - s.rq_seen[r]
+    gap = c.rq_required[r] - s.rq_seen[r]
+    return gap if gap > 0 else 0
+
+
+@jit
+def staffed(c: Arrays, s: Arrays, v: int) -> bool:
+    return s.ncrew[v] == c.req[v]
+
+
+@jit
+def has_worker(c: Arrays, s: Arrays, v: int, w: int) -> bool:
+    for i in range(s.ncrew[v]):
+        if c.shift_w[s.crew[v, i]] == w:
+            return True
+    return s.shadow[v] >= 0 and c.shift_w[s.shadow[v]] == w
+
+
+@jit
+def find_pos(s: Arrays, h: int, e: int) -> int:
+    for i in range(s.rlen[h]):
+        if s.route[h, i] == e:
+            return i
+    return NO
+
+
+@jit
+def mark_dirty(s: Arrays, h: int) -> None:
+    for i in range(s.ndirty[0]):
+        if s.dirty[i] == h:
+            return
+    if s.ndirty[0] < s.dirty.shape[0]:
+        s.dirty[s.ndirty[0]] = h
+        s.ndirty[0] += 1
+    else:
+        s.overflow[0] = 1
+
+
+# -- primitives ----------------------------------------------------------------------------------
+
+
+@jit
+def _count_client(c: Arrays, s: Arrays, v: int, w: int, sign: int) -> None:
+    """Faces, unfamiliar faces and the coordinator rule's counters for ``w`` at ``v``'s client."""
+    cl = c.vclient[v]
+    before = s.cw[cl, w]
+    s.cw[cl, w] = before + sign
+    if sign > 0 and before == 0:
+        if s.faces[cl] >= 1:
+            s.terms[T_DISTINCT] += 1
+        s.faces[cl] += 1
+        if not c.familiar[cl, w]:
+            s.terms[T_UNFAMILIAR] += 1
+    elif sign < 0 and before == 1:
+        s.faces[cl] -= 1
+        if s.faces[cl] >= 1:
+            s.terms[T_DISTINCT] -= 1
+        if not c.familiar[cl, w]:
+            s.terms[T_UNFAMILIAR] -= 1
+    if c.is_coord[w]:
+        r = c.rq_of[w, c.vday[v]]
+        if r >= 0 and c.in_o[r, cl]:
+            old = req_short(c, s, r)
+            n = s.rq_cnt[r, cl]
+            s.rq_cnt[r, cl] = n + sign
+            if sign > 0 and n == 0:
+                s.rq_seen[r] += 1
+            elif sign < 0 and n == 1:
+                s.rq_seen[r] -= 1
+            s.terms[T_COORD] += req_short(c, s, r) - old
+
+
+@jit
+def _set_late(c: Arrays, s: Arrays, v: int, value: float, log: bool) -> None:
+    if s.late[v] == value:
+        return
+    if log:
+        k = s.nslog[0]
+        if k < s.slog.shape[0]:
+            s.slog[k, 0] = v
+            s.slog[k, 1] = s.start[v]
+            s.slog_late[k] = s.late[v]
+            s.nslog[0] = k + 1
+        else:
+            s.overflow[0] = 1
+    s.terms[T_LATE] += value - s.late[v]
+    s.late[v] = value
+    s.late_dirty[0] = 1
+
+
+@jit
+def _set_start(c: Arrays, s: Arrays, v: int, value: int, late: float) -> None:
+    k = s.nslog[0]
+    if k < s.slog.shape[0]:
+        s.slog[k, 0] = v
+        s.slog[k, 1] = s.start[v]
+        s.slog_late[k] = s.late[v]
+        s.nslog[0] = k + 1
+    else:
+        s.overflow[0] = 1
+    s.start[v] = value
+    s.terms[T_LATE] += late - s.late[v]
+    s.late[v] = late
+    s.late_dirty[0] = 1
+
+
+@jit
+def _log_op(s: Arrays, op: int, h: int, pos: int, e: int) -> None:
+    k = s.nops[0]
+    if k < s.ops.shape[0]:
+        s.ops[k, 0] = op
+        s.ops[k, 1] = h
+        s.ops[k, 2] = pos
+        s.ops[k, 3] = e
+        s.nops[0] = k + 1
+    else:
+        s.overflow[0] = 1
+
+
+@jit
+def _unstaff_list(s: Arrays, v: int, add: bool) -> None:
+    if add:
+        s.unst_pos[v] = s.n_unst[0]
+        s.unst[s.n_unst[0]] = v
+        s.n_unst[0] += 1
+    else:
+        i = s.unst_pos[v]
+        last = s.unst[s.n_unst[0] - 1]
+        s.unst[i] = last
+        s.unst_pos[last] = i
+        s.n_unst[0] -= 1
+        s.unst_pos[v] = NO
+
+
+@jit
+def _legs(c: Arrays, s: Arrays, h: int, pos: int, v: int, sign: float) -> None:
+    """Travel, home travel and working minutes as ``v`` enters (+1) or leaves (-1) at ``pos``.
+
+    Called with ``v`` not in the route (entering) or with it already taken out (leaving), so
+    ``pos`` sits between the same two neighbours either way.
+    """
+    w = c.shift_w[h]
+    wp = c.wplace[w]
+    pv = c.vplace[v]
+    n = s.rlen[h]
+    prev = s.route[h, pos - 1] >> 1 if pos > 0 else NO
+    nxt = s.route[h, pos] >> 1 if pos < n else NO
+    dv = c.vday[v]
+    if prev == NO and nxt == NO:
+        s.terms[T_HOME] += sign * (leg(c, w, wp, pv) + leg(c, w, pv, wp))
+    elif prev == NO:
+        pn = c.vplace[nxt]
+        s.terms[T_HOME] += sign * (leg(c, w, wp, pv) - leg(c, w, wp, pn))
+        t = leg(c, w, pv, pn)
+        s.terms[T_TRAVEL] += sign * t
+        s.work[w] += sign * t
+        s.work_day[w, c.vday[nxt]] += sign * t
+    elif nxt == NO:
+        pp = c.vplace[prev]
+        s.terms[T_HOME] += sign * (leg(c, w, pv, wp) - leg(c, w, pp, wp))
+        t = leg(c, w, pp, pv)
+        s.terms[T_TRAVEL] += sign * t
+        s.work[w] += sign * t
+        s.work_day[w, dv] += sign * t
+    else:
+        pp = c.vplace[prev]
+        pn = c.vplace[nxt]
+        a = leg(c, w, pp, pv)
+        b = leg(c, w, pv, pn)
+        old = leg(c, w, pp, pn)
+        s.terms[T_TRAVEL] += sign * (a + b - old)
+        s.work[w] += sign * (a + b - old)
+        s.work_day[w, dv] += sign * a
+        s.work_day[w, c.vday[nxt]] += sign * (b - old)
+    s.work[w] += sign * c.dur_min[v]
+    s.work_day[w, dv] += sign * c.dur_min[v]
+
+
+@jit
+def insert_entry(c: Arrays, s: Arrays, h: int, pos: int, e: int, log: bool) -> None:
+    """Put entry ``e`` at ``pos`` of route ``h``; every term but lateness stays exact."""
+    v = e >> 1
+    w = c.shift_w[h]
+    old_short = shortfall_of(c, s, w)
+    _legs(c, s, h, pos, v, 1.0)
+    n = s.rlen[h]
+    for i in range(n, pos, -1):
+        s.route[h, i] = s.route[h, i - 1]
+    s.route[h, pos] = e
+    s.rlen[h] = n + 1
+    s.terms[T_SHORTFALL] += shortfall_of(c, s, w) - old_short
+    if e & 1:
+        s.shadow[v] = h
+    else:
+        s.crew[v, s.ncrew[v]] = h
+        s.ncrew[v] += 1
+        if s.ncrew[v] == c.req[v]:
+            s.terms[T_UNASSIGNED] -= 1
+            _unstaff_list(s, v, False)
+    _count_client(c, s, v, w, 1)
+    mark_dirty(s, h)
+    if log:
+        _log_op(s, 0, h, pos, e)
+
+
+@jit
+def remove_entry(c: Arrays, s: Arrays, h: int, pos: int, log: bool) -> int:
+    """Take the entry at ``pos`` out of route ``h``; returns it."""
+    e = s.route[h, pos]
+    v = e >> 1
+    w = c.shift_w[h]
+    old_short = shortfall_of(c, s, w)
+    n = s.rlen[h]
+    for i in range(pos, n - 1):
+        s.route[h, i] = s.route[h, i + 1]
+    s.rlen[h] = n - 1
+    _legs(c, s, h, pos, v, -1.0)
+    s.terms[T_SHORTFALL] += shortfall_of(c, s, w) - old_short
+    if e & 1:
+        s.shadow[v] = NO
+    else:
+        if s.ncrew[v] == c.req[v]:
+            s.terms[T_UNASSIGNED] += 1
+            _unstaff_list(s, v, True)
+            _set_late(c, s, v, 0.0, log)
+        k = NO
+        for i in range(s.ncrew[v]):
+            if s.crew[v, i] == h:
+                k = i
+        s.crew[v, k] = s.crew[v, s.ncrew[v] - 1]
+        s.crew[v, s.ncrew[v] - 1] = NO
+        s.ncrew[v] -= 1
+    _count_client(c, s, v, w, -1)
+    mark_dirty(s, h)
+    if log:
+        _log_op(s, 1, h, pos, e)
+    return e
+
+
+# -- the schedule --------------------------------------------------------------------------------
+
+
+@jit
+def _add_route(s: Arrays, h: int, tag: int) -> None:
+    if h >= 0 and s.rstamp[h] != tag:
+        s.rstamp[h] = tag
+        s.cl_routes[s.ncl[0]] = h
+        s.ncl[0] += 1
+
+
+@jit
+def _cluster(c: Arrays, s: Arrays) -> int:
+    """Routes linked to the dirty ones (double-ups, shadows, ``after`` links), and their visits."""
+    s.tag[0] += 1
+    tag = s.tag[0]
+    s.ncl[0] = 0
+    s.ncv[0] = 0
+    for i in range(s.ndirty[0]):
+        _add_route(s, s.dirty[i], tag)
+    k = 0
+    while k < s.ncl[0]:
+        h = s.cl_routes[k]
+        k += 1
+        for i in range(s.rlen[h]):
+            v = s.route[h, i] >> 1
+            if s.vstamp[v] == tag:
+                continue
+            s.vstamp[v] = tag
+            s.cl_visits[s.ncv[0]] = v
+            s.ncv[0] += 1
+            for j in range(s.ncrew[v]):
+                _add_route(s, s.crew[v, j], tag)
+            _add_route(s, s.shadow[v], tag)
+            for q in range(c.link_ptr[v], c.link_ptr[v + 1]):
+                u = c.link_to[q]
+                if staffed(c, s, u):
+                    for j in range(s.ncrew[u]):
+                        _add_route(s, s.crew[u, j], tag)
+                    _add_route(s, s.shadow[u], tag)
+    return tag
+
+
+@jit
+def reschedule(c: Arrays, s: Arrays) -> bool:
+    """The earliest schedule of the dirty routes' cluster; False (nothing written) if none fits."""
+    if s.overflow[0]:
+        return False
+    _cluster(c, s)
+    nv = s.ncv[0]
+    for i in range(nv):
+        v = s.cl_visits[i]
+        if s.ncrew[v] != c.req[v]:
+            return False  # a crew left half-made by a move
+        s.snew[v] = c.earliest[v]
+    for _ in range(nv + 3):
+        changed = False
+        for k in range(s.ncl[0]):
+            h = s.cl_routes[k]
+            w = c.shift_w[h]
+            prev = NO
+            for i in range(s.rlen[h]):
+                v = s.route[h, i] >> 1
+                lb = c.shift_start[h]
+                if prev != NO:
+                    t = s.snew[prev] + c.dur[prev] + leg_units(c, w, c.vplace[prev], c.vplace[v])
+                    if t > lb:
+                        lb = t
+                if lb > s.snew[v]:
+                    if lb > c.last[v] or lb + c.dur[v] > c.shift_end[h]:
+                        return False
+                    s.snew[v] = lb
+                    changed = True
+                prev = v
+        for i in range(nv):
+            v = s.cl_visits[i]
+            u = c.after_v[v]
+            if u == NO or not staffed(c, s, u):
+                continue
+            lo = s.snew[u] + c.after_min[v]
+            if s.snew[v] < lo:
+                if lo > c.last[v]:
+                    return False
+                s.snew[v] = lo
+                changed = True
+            lo = s.snew[v] - c.after_max[v]
+            if s.snew[u] < lo:
+                if lo > c.last[u]:
+                    return False
+                s.snew[u] = lo
+                changed = True
+        if not changed:
+            break
+    else:
+        return False
+    # A start pushed by a later route in the same pass is checked against its own shift here.
+    for k in range(s.ncl[0]):
+        h = s.cl_routes[k]
+        for i in range(s.rlen[h]):
+            v = s.route[h, i] >> 1
+            if s.snew[v] + c.dur[v] > c.shift_end[h] or s.snew[v] < c.shift_start[h]:
+                return False
+    if s.nslog[0] + nv > s.slog.shape[0]:
+        return False  # no room to journal the starts: refuse rather than lose the way back
+    for i in range(nv):
+        v = s.cl_visits[i]
+        gap = s.snew[v] - c.latest[v]
+        late = gap / c.unit if gap > 0 else 0.0
+        if s.snew[v] != s.start[v] or late != s.late[v]:
+            _set_start(c, s, v, s.snew[v], late)
+    return True
+
+
+@jit
+def caps_ok(c: Arrays, s: Arrays) -> bool:
+    for i in range(s.ndirty[0]):
+        w = c.shift_w[s.dirty[i]]
+        if c.max_week[w] >= 0 and s.work[w] > c.max_week[w] + EPS:
+            return False
+        if c.max_day[w] >= 0:
+            for d in range(s.work_day.shape[1]):
+                if s.work_day[w, d] > c.max_day[w] + EPS:
+                    return False
+    return True
+
+
+@jit
+def refresh_max_late(c: Arrays, s: Arrays) -> None:
+    if c.weights[T_MAX_LATE] > 0 and s.late_dirty[0]:
+        top = 0.0
+        for v in range(s.late.shape[0]):
+            if s.late[v] > top:
+                top = s.late[v]
+        s.terms[T_MAX_LATE] = top
+    s.late_dirty[0] = 0
+
+
+@jit
+def objective(c: Arrays, s: Arrays) -> float:
+    total = 0.0
+    for i in range(N_TERMS):
+        total += c.weights[i] * s.terms[i]
+    return total
+
+
+# -- transactions --------------------------------------------------------------------------------
+
+
+@jit
+def begin(s: Arrays) -> None:
+    s.nops[0] = 0
+    s.nslog[0] = 0
+    s.ndirty[0] = 0
+    s.overflow[0] = 0
+    s.saved_terms[:] = s.terms
+
+
+@jit
+def undo_to(c: Arrays, s: Arrays, nops: int, nslog: int) -> None:
+    """Replay the journal backwards to the marks ``nops`` and ``nslog``."""
+    for k in range(s.nslog[0] - 1, nslog - 1, -1):
+        v = s.slog[k, 0]
+        s.start[v] = s.slog[k, 1]
+        s.terms[T_LATE] += s.slog_late[k] - s.late[v]
+        s.late[v] = s.slog_late[k]
+    s.nslog[0] = nslog
+    for k in range(s.nops[0] - 1, nops - 1, -1):
+        if s.ops[k, 0] == 0:
+            remove_entry(c, s, s.ops[k, 1], s.ops[k, 2], False)
+        else:
+            insert_entry(c, s, s.ops[k, 1], s.ops[k, 2], s.ops[k, 3], False)
+    s.nops[0] = nops
+    s.late_dirty[0] = 1
+
+
+@jit
+def rollback(c: Arrays, s: Arrays) -> None:
+    undo_to(c, s, 0, 0)
+    s.terms[:] = s.saved_terms
+    s.late_dirty[0] = 0
+
+
+@jit
+def settle(c: Arrays, s: Arrays) -> bool:
+    """Reschedule and check caps after a move's primitives; refresh the largest lateness."""
+    if not reschedule(c, s) or not caps_ok(c, s):
+        return False
+    refresh_max_late(c, s)
+    return True
+
+
+# -- insertion -----------------------------------------------------------------------------------
+
+
+@jit
+def may_take(c: Arrays, s: Arrays, v: int, h: int) -> bool:
+    """Whether shift ``h``'s worker may be counted on ``v`` now (rule 3, not already on it)."""
+    w = c.shift_w[h]
+    return c.can_h[v, w] == h and not has_worker(c, s, v, w)
+
+
+@jit
+def insertion_cost(c: Arrays, s: Arrays, v: int, h: int, counted: bool) -> tuple[float, int]:
+    """The cheapest position for ``v`` in ``h`` that passes the time filter, and its cost.
+
+    The filter is necessary, not sufficient (starts of linked routes may still move): arrive
+    no later than the window and the shift allow, and leave the next stop its own window.
+    The cost prices travel and the faces the insertion adds at today's weights.
+    """
+    w = c.shift_w[h]
+    wp = c.wplace[w]
+    pv = c.vplace[v]
+    n = s.rlen[h]
+    best = np.inf
+    best_pos = NO
+    hw = c.weights[T_HOME]
+    tw = c.weights[T_TRAVEL]
+    for pos in range(n + 1):
+        prev = s.route[h, pos - 1] >> 1 if pos > 0 else NO
+        nxt = s.route[h, pos] >> 1 if pos < n else NO
+        if prev == v or nxt == v:
+            continue
+        a = max(c.earliest[v], c.shift_start[h])
+        if prev != NO:
+            t = s.start[prev] + c.dur[prev] + leg_units(c, w, c.vplace[prev], pv)
+            a = max(a, t)
+        if a > c.last[v] or a + c.dur[v] > c.shift_end[h]:
+            if prev != NO and s.start[prev] > c.last[v]:
+                break  # later positions only start later
+            continue
+        if nxt != NO:
+            arr = a + c.dur[v] + leg_units(c, w, pv, c.vplace[nxt])
+            if arr > c.last[nxt] or arr + c.dur[nxt] > c.shift_end[h]:
+                continue
+        if prev == NO and nxt == NO:
+            cost = hw * (leg(c, w, wp, pv) + leg(c, w, pv, wp))
+        elif prev == NO:
+            pn = c.vplace[nxt]
+            cost = hw * (leg(c, w, wp, pv) - leg(c, w, wp, pn)) + tw * leg(c, w, pv, pn)
+        elif nxt == NO:
+            pp = c.vplace[prev]
+            cost = hw * (leg(c, w, pv, wp) - leg(c, w, pp, wp)) + tw * leg(c, w, pp, pv)
+        else:
+            pp = c.vplace[prev]
+            pn = c.vplace[nxt]
+            cost = tw * (leg(c, w, pp, pv) + leg(c, w, pv, pn) - leg(c, w, pp, pn))
+        if a > c.latest[v]:
+            cost += c.weights[T_LATE] * (a - c.latest[v]) / c.unit
+        if cost < best:
+            best = cost
+            best_pos = pos
+    if best_pos == NO:
+        return np.inf, NO
+    cl = c.vclient[v]
+    if s.cw[cl, w] == 0:
+        if s.faces[cl] >= 1:
+            best += c.weights[T_DISTINCT]
+        if not c.familiar[cl, w]:
+            best += c.weights[T_UNFAMILIAR]
+    if counted and c.team_bonus[cl, w] > 0:
+        best -= c.team_bonus[cl, w]
+    return best, best_pos
+
+
+@jit
+def insert_visit(c: Arrays, s: Arrays, v: int, noise: float, tries: int) -> bool:
+    """Staff unstaffed ``v`` at its cheapest feasible places (pinned workers first).
+
+    Candidates are ranked by insertion cost (with ``noise`` for diversity); up to ``tries``
+    crews are tried, each checked by the exact schedule. Leaves everything as it was on failure.
+    """
+    need = c.req[v] - s.ncrew[v]
+    if need <= 0:
+        return False
+    n0 = s.nops[0]
+    l0 = s.nslog[0]
+    d0 = s.ndirty[0]
+    for attempt in range(tries):
+        ok = True
+        for slot in range(need):
+            best = np.inf
+            bh = NO
+            bp = NO
+            pinned_left = False
+            for i in range(2):
+                p = c.pin[v, i]
+                if p >= 0 and not has_worker(c, s, v, p):
+                    pinned_left = True
+                    h = c.can_h[v, p]
+                    if h >= 0:
+                        cost, pos = insertion_cost(c, s, v, h, True)
+                        if pos != NO and cost < best:
+                            best, bh, bp = cost, h, pos
+            if not pinned_left:
+                for q in range(c.cand_ptr[v], c.cand_ptr[v + 1]):
+                    h = c.cand_h[q]
+                    if not may_take(c, s, v, h):
+                        continue
+                    cost, pos = insertion_cost(c, s, v, h, True)
+                    if pos == NO:
+                        continue
+                    if noise > 0:
+                        cost += noise * np.random.random()
+                    # Later attempts skip the crews that failed before.
+                    if attempt > 0 and s.tried[h] == v:
+                        continue
+                    if cost < best:
+                        best, bh, bp = cost, h, pos
+            if bh == NO:
+                ok = False
+                break
+            s.tried[bh] = v
+            insert_entry(c, s, bh, bp, 2 * v, True)
+        if ok and reschedule(c, s):
+            return True
+        undo_to(c, s, n0, l0)
+        s.ndirty[0] = d0
+        if not ok:
+            break
+    return False
+
+
+@jit
+def remove_visit(c: Arrays, s: Arrays, v: int) -> bool:
+    """Unstaff ``v`` (and its shadow); False if a pinned worker would be taken off."""
+    if s.shadow[v] >= 0:
+        h = s.shadow[v]
+        remove_entry(c, s, h, find_pos(s, h, 2 * v + 1), True)
+    while s.ncrew[v] > 0:
+        h = s.crew[v, 0]
+        remove_entry(c, s, h, find_pos(s, h, 2 * v), True)
+    return True
+
+
+@jit
+def drop_orphan_shadows(c: Arrays, s: Arrays, v: int) -> None:
+    if s.shadow[v] >= 0 and s.ncrew[v] < c.req[v]:
+        h = s.shadow[v]
+        remove_entry(c, s, h, find_pos(s, h, 2 * v + 1), True)
+
+
+@jit
+def pinned_member(c: Arrays, v: int, w: int) -> bool:
+    return c.pin[v, 0] == w or c.pin[v, 1] == w
+
+
+# -- moves ---------------------------------------------------------------------------------------
+
+
+@jit
+def random_staffed(c: Arrays, s: Arrays) -> int:
+    nv = c.req.shape[0]
+    for _ in range(20):
+        v = np.random.randint(nv)
+        if s.ncrew[v] == c.req[v] and c.req[v] > 0:
+            return v
+    return NO
+
+
+@jit
+def mv_insert(c: Arrays, s: Arrays) -> bool:
+    if s.n_unst[0] == 0:
+        return False
+    v = s.unst[np.random.randint(s.n_unst[0])]
+    if c.cand_ptr[v + 1] - c.cand_ptr[v] < c.req[v]:
+        return False
+    if insert_visit(c, s, v, 2.0, 2):
+        return True
+    # Make room: take out a visit in the way on one candidate's route, then try again.
+    q = c.cand_ptr[v] + np.random.randint(c.cand_ptr[v + 1] - c.cand_ptr[v])
+    h = c.cand_h[q]
+    if s.rlen[h] == 0:
+        return False
+    best = NO
+    for i in range(s.rlen[h]):
+        u = s.route[h, i] >> 1
+        if c.last[u] >= c.earliest[v] - 120 and c.earliest[u] <= c.last[v] + 60:
+            if best == NO or np.random.random() < 0.5:
+                best = i
+    if best == NO:
+        return False
+    u = s.route[h, best] >> 1
+    if s.route[h, best] & 1:
+        remove_entry(c, s, h, best, True)
+    else:
+        if pinned_member(c, u, c.shift_w[h]):
+            return False
+        remove_visit(c, s, u)
+    if not reschedule(c, s):
+        return False
+    if not insert_visit(c, s, v, 1.0, 2):
+        return False
+    # The displaced visit goes elsewhere if it can; the objective judges the trade.
+    if s.ncrew[u] < c.req[u]:
+        insert_visit(c, s, u, 1.0, 2)
+    return True
+
+
+@jit
+def mv_relocate(c: Arrays, s: Arrays) -> bool:
+    """One member of a crew (or a shadow) moves to another route or place in its own."""
+    v = random_staffed(c, s)
+    if v == NO:
+        return False
+    i = np.random.randint(s.ncrew[v])
+    h = s.crew[v, i]
+    w = c.shift_w[h]
+    if pinned_member(c, v, w):
+        return False
+    remove_entry(c, s, h, find_pos(s, h, 2 * v), True)
+    ncand = c.cand_ptr[v + 1] - c.cand_ptr[v]
+    # Granular: a handful of candidate routes, plus the route it came from.
+    best = np.inf
+    bh = NO
+    bp = NO
+    for k in range(6):
+        if k == 0:
+            h2 = h
+        else:
+            h2 = c.cand_h[c.cand_ptr[v] + np.random.randint(ncand)]
+        if not may_take(c, s, v, h2):
+            continue
+        cost, pos = insertion_cost(c, s, v, h2, True)
+        if pos == NO or (h2 == h and k > 0):
+            continue
+        cost += np.random.random()
+        if cost < best:
+            best, bh, bp = cost, h2, pos
+    if bh == NO:
+        return False
+    insert_entry(c, s, bh, bp, 2 * v, True)
+    return True
+
+
+@jit
+def mv_swap(c: Arrays, s: Arrays) -> bool:
+    """Two crew members on visits near each other in time trade places."""
+    v = random_staffed(c, s)
+    if v == NO:
+        return False
+    h1 = s.crew[v, np.random.randint(s.ncrew[v])]
+    w1 = c.shift_w[h1]
+    ncand = c.cand_ptr[v + 1] - c.cand_ptr[v]
+    h2 = c.cand_h[c.cand_ptr[v] + np.random.randint(ncand)]
+    if h2 == h1 or s.rlen[h2] == 0 or c.shift_w[h2] == w1:
+        return False
+    w2 = c.shift_w[h2]
+    # The stop of h2 closest in time to v.
+    j = NO
+    gap = BIG
+    for i in range(s.rlen[h2]):
+        e = s.route[h2, i]
+        if e & 1:
+            continue
+        d = abs(s.start[e >> 1] - s.start[v])
+        if d < gap:
+            gap = d
+            j = i
+    if j == NO:
+        return False
+    u = s.route[h2, j] >> 1
+    if u == v or pinned_member(c, v, w1) or pinned_member(c, u, w2):
+        return False
+    if c.can_h[u, w1] != h1 or has_worker(c, s, u, w1) or has_worker(c, s, v, w2):
+        return False
+    p1 = find_pos(s, h1, 2 * v)
+    remove_entry(c, s, h1, p1, True)
+    p2 = find_pos(s, h2, 2 * u)
+    remove_entry(c, s, h2, p2, True)
+    c1, q1 = insertion_cost(c, s, u, h1, True)
+    c2, q2 = insertion_cost(c, s, v, h2, True)
+    if q1 == NO or q2 == NO:
+        return False
+    insert_entry(c, s, h1, q1, 2 * u, True)
+    insert_entry(c, s, h2, q2, 2 * v, True)
+    return True
+
+
+@jit
+def mv_two_opt(c: Arrays, s: Arrays) -> bool:
+    """2-opt*: two routes of one day exchange their tails after a cut each."""
+    v = random_staffed(c, s)
+    if v == NO:
+        return False
+    h1 = s.crew[v, np.random.randint(s.ncrew[v])]
+    ncand = c.cand_ptr[v + 1] - c.cand_ptr[v]
+    h2 = c.cand_h[c.cand_ptr[v] + np.random.randint(ncand)]
+    w1 = c.shift_w[h1]
+    w2 = c.shift_w[h2]
+    if w1 == w2:
+        return False
+    i1 = find_pos(s, h1, 2 * v)
+    # Cut h2 where its stops pass v's start.
+    i2 = 0
+    while i2 < s.rlen[h2] and s.start[s.route[h2, i2] >> 1] < s.start[v]:
+        i2 += 1
+    n1 = s.rlen[h1] - i1
+    n2 = s.rlen[h2] - i2
+    if n1 + n2 == 0 or n1 > 12 or n2 > 12:
+        return False
+    for k in range(n1):
+        e = s.route[h1, i1 + k]
+        u = e >> 1
+        if e & 1:
+            if c.shad_h[u] != h2:
+                return False
+        elif c.can_h[u, w2] != h2 or pinned_member(c, u, w1):
+            return False
+        if has_worker(c, s, u, w2):
+            return False
+    for k in range(n2):
+        e = s.route[h2, i2 + k]
+        u = e >> 1
+        if e & 1:
+            if c.shad_h[u] != h1:
+                return False
+        elif c.can_h[u, w1] != h1 or pinned_member(c, u, w2):
+            return False
+        if has_worker(c, s, u, w1):
+            return False
+    tail1 = s.buf1
+    tail2 = s.buf2
+    for k in range(n1):
+        tail1[k] = remove_entry(c, s, h1, i1, True)
+    for k in range(n2):
+        tail2[k] = remove_entry(c, s, h2, i2, True)
+    for k in range(n2):
+        insert_entry(c, s, h1, i1 + k, tail2[k], True)
+    for k in range(n1):
+        insert_entry(c, s, h2, i2 + k, tail1[k], True)
+    return True
+
+
+@jit
+def mv_or_opt(c: Arrays, s: Arrays) -> bool:
+    """A string of two or three consecutive stops moves, in order, to another route."""
+    v = random_staffed(c, s)
+    if v == NO:
+        return False
+    h1 = s.crew[v, np.random.randint(s.ncrew[v])]
+    i1 = find_pos(s, h1, 2 * v)
+    k = 2 + np.random.randint(2)
+    if i1 + k > s.rlen[h1]:
+        return False
+    ncand = c.cand_ptr[v + 1] - c.cand_ptr[v]
+    h2 = c.cand_h[c.cand_ptr[v] + np.random.randint(ncand)]
+    w1 = c.shift_w[h1]
+    w2 = c.shift_w[h2]
+    if w1 == w2:
+        return False
+    for j in range(k):
+        e = s.route[h1, i1 + j]
+        u = e >> 1
+        if e & 1 or c.can_h[u, w2] != h2 or pinned_member(c, u, w1) or has_worker(c, s, u, w2):
+            return False
+    seg = s.buf1
+    for j in range(k):
+        seg[j] = remove_entry(c, s, h1, i1, True)
+    cost, pos = insertion_cost(c, s, seg[0] >> 1, h2, True)
+    if pos == NO:
+        return False
+    for j in range(k):
+        insert_entry(c, s, h2, pos + j, seg[j], True)
+    return True
+
+
+@jit
+def mv_ruin(c: Arrays, s: Arrays) -> bool:
+    """Ruin and recreate: visits near a seed in space and time (with their linked visits) are
+    unstaffed, then put back tightest first at their cheapest places, in a random near-order."""
+    v = random_staffed(c, s)
+    if v == NO:
+        return False
+    size = 2 + np.random.randint(c.ruin_max - 1)
+    taken = s.buf1
+    nt = 0
+    kn = c.near.shape[1]
+    for j in range(-1, kn):
+        u = v if j < 0 else c.near[v, j]
+        if u < 0 or nt >= size:
+            break
+        if s.ncrew[u] != c.req[u] or np.random.random() < 0.2:
+            continue
+        blocked = False
+        for i in range(s.ncrew[u]):
+            if pinned_member(c, u, c.shift_w[s.crew[u, i]]):
+                blocked = True
+        if blocked:
+            continue
+        remove_visit(c, s, u)
+        taken[nt] = u
+        nt += 1
+        # A linked visit comes out with it, so both ends of the link can move together.
+        for q in range(c.link_ptr[u], c.link_ptr[u + 1]):
+            x = c.link_to[q]
+            if nt < s.buf1.shape[0] and s.ncrew[x] == c.req[x] and c.pin[x, 0] < 0:
+                remove_visit(c, s, x)
+                taken[nt] = x
+                nt += 1
+    if nt == 0:
+        return False
+    if not reschedule(c, s):
+        return False
+    # Tightest first: double-ups, then the narrowest windows.
+    keys = s.buf_f
+    for j in range(nt):
+        u = taken[j]
+        keys[j] = (c.last[u] - c.earliest[u]) / c.unit - 1000.0 * c.req[u] + 30 * np.random.random()
+    order = np.argsort(keys[:nt])
+    for j in range(nt):
+        u = taken[order[j]]
+        insert_visit(c, s, u, 0.5, 2)
+    return True
+
+
+@jit
+def mv_handover(c: Arrays, s: Arrays) -> bool:
+    """Continuity: one carer's visits to a client on a day (or the whole week) go to a carer the
+    client already sees, removing a face when it was the carer's last visit there."""
+    v = random_staffed(c, s)
+    if v == NO:
+        return False
+    cl = c.vclient[v]
+    h0 = s.crew[v, np.random.randint(s.ncrew[v])]
+    wa = c.shift_w[h0]
+    # A target the client already sees (or a familiar carer), from v's candidates.
+    ncand = c.cand_ptr[v + 1] - c.cand_ptr[v]
+    wb = NO
+    for _ in range(8):
+        h = c.cand_h[c.cand_ptr[v] + np.random.randint(ncand)]
+        w = c.shift_w[h]
+        if w != wa and (s.cw[cl, w] > 0 or c.familiar[cl, w] or c.team_bonus[cl, w] > 0):
+            wb = w
+            break
+    if wb == NO:
+        return False
+    week = np.random.random() < 0.4
+    day = c.vday[v]
+    moved = 0
+    for q in range(c.cv_ptr[cl], c.cv_ptr[cl + 1]):
+        u = c.cv[q]
+        if not week and c.vday[u] != day:
+            continue
+        if s.ncrew[u] != c.req[u]:
+            continue
+        ha = NO
+        for i in range(s.ncrew[u]):
+            if c.shift_w[s.crew[u, i]] == wa:
+                ha = s.crew[u, i]
+        if ha == NO:
+            continue
+        hb = c.can_h[u, wb]
+        if hb < 0 or has_worker(c, s, u, wb) or pinned_member(c, u, wa):
+            continue
+        remove_entry(c, s, ha, find_pos(s, ha, 2 * u), True)
+        cost, pos = insertion_cost(c, s, u, hb, True)
+        if pos == NO:
+            # Make room on wb's route: the stop in the way goes back to the pool and is
+            # reinserted after the handover.
+            return False
+        insert_entry(c, s, hb, pos, 2 * u, True)
+        moved += 1
+    return moved > 0
+
+
+@jit
+def mv_client_swap(c: Arrays, s: Arrays) -> bool:
+    """Two carers trade two clients for a day: a's visits to one client for b's to another."""
+    v = random_staffed(c, s)
+    if v == NO:
+        return False
+    ha = s.crew[v, np.random.randint(s.ncrew[v])]
+    wa = c.shift_w[ha]
+    ncand = c.cand_ptr[v + 1] - c.cand_ptr[v]
+    hb = c.cand_h[c.cand_ptr[v] + np.random.randint(ncand)]
+    wb = c.shift_w[hb]
+    if wb == wa or s.rlen[hb] == 0:
+        return False
+    e = s.route[hb, np.random.randint(s.rlen[hb])]
+    if e & 1:
+        return False
+    u = e >> 1
+    c1 = c.vclient[v]
+    c2 = c.vclient[u]
+    if c1 == c2:
+        return False
+    day = c.vday[v]
+    # Every visit of c1 that day by a goes to b, and of c2 by b to a.
+    na = 0
+    for q in range(c.cv_ptr[c1], c.cv_ptr[c1 + 1]):
+        x = c.cv[q]
+        if c.vday[x] == day and s.ncrew[x] == c.req[x] and has_worker(c, s, x, wa):
+            if c.can_h[x, wb] < 0 or has_worker(c, s, x, wb) or pinned_member(c, x, wa):
+                return False
+            s.buf1[na] = x
+            na += 1
+    nb = 0
+    for q in range(c.cv_ptr[c2], c.cv_ptr[c2 + 1]):
+        x = c.cv[q]
+        if c.vday[x] == day and s.ncrew[x] == c.req[x] and has_worker(c, s, x, wb):
+            if c.can_h[x, wa] < 0 or has_worker(c, s, x, wa) or pinned_member(c, x, wb):
+                return False
+            s.buf2[nb] = x
+            nb += 1
+    if na == 0 or nb == 0:
+        return False
+    for j in range(na):
+        x = s.buf1[j]
+        for i in range(s.ncrew[x]):
+            if c.shift_w[s.crew[x, i]] == wa:
+                h = s.crew[x, i]
+                remove_entry(c, s, h, find_pos(s, h, 2 * x), True)
+                break
+    for j in range(nb):
+        x = s.buf2[j]
+        for i in range(s.ncrew[x]):
+            if c.shift_w[s.crew[x, i]] == wb:
+                h = s.crew[x, i]
+                remove_entry(c, s, h, find_pos(s, h, 2 * x), True)
+                break
+    for j in range(na):
+        x = s.buf1[j]
+        h = c.can_h[x, wb]
+        cost, pos = insertion_cost(c, s, x, h, True)
+        if pos == NO:
+            return False
+        insert_entry(c, s, h, pos, 2 * x, True)
+    for j in range(nb):
+        x = s.buf2[j]
+        h = c.can_h[x, wa]
+        cost, pos = insertion_cost(c, s, x, h, True)
+        if pos == NO:
+            return False
+        insert_entry(c, s, h, pos, 2 * x, True)
+    return True
+
+
+@jit
+def mv_shadow(c: Arrays, s: Arrays) -> bool:
+    """The coordinator rule: a coordinator shadows a visit to a client they still owe a visit,
+    or (less often) a shadow is dropped to free their time."""
+    nr = c.rq_n.shape[0]
+    if nr == 0:
+        return False
+    if np.random.random() < 0.25:
+        v = random_staffed(c, s)
+        if v == NO or s.shadow[v] < 0:
+            return False
+        h = s.shadow[v]
+        remove_entry(c, s, h, find_pos(s, h, 2 * v + 1), True)
+        return True
+    r = np.random.randint(nr)
+    if req_short(c, s, r) == 0:
+        return False
+    k = c.rq_k[r]
+    # A client of r not yet seen, and one of its staffed visits on r's days.
+    ncl = c.in_o.shape[1]
+    cl = np.random.randint(ncl)
+    for _ in range(ncl):
+        if c.in_o[r, cl] and s.rq_cnt[r, cl] == 0:
+            break
+        cl = (cl + 1) % ncl
+    if not c.in_o[r, cl] or s.rq_cnt[r, cl] > 0:
+        return False
+    nvc = c.cv_ptr[cl + 1] - c.cv_ptr[cl]
+    if nvc == 0:
+        return False
+    off = np.random.randint(nvc)
+    for j in range(nvc):
+        u = c.cv[c.cv_ptr[cl] + (off + j) % nvc]
+        if c.rq_of[k, c.vday[u]] != r or s.ncrew[u] != c.req[u] or has_worker(c, s, u, k):
+            continue
+        h = c.shad_h[u]
+        if h < 0:
+            continue
+        cost, pos = insertion_cost(c, s, u, h, False)
+        if pos == NO:
+            continue
+        insert_entry(c, s, h, pos, 2 * u + 1, True)
+        return True
+    return False
+
+
+@jit
+def do_move(c: Arrays, s: Arrays, kind: int) -> bool:
+    if kind == M_INSERT:
+        return mv_insert(c, s)
+    if kind == M_RELOCATE:
+        return mv_relocate(c, s)
+    if kind == M_SWAP:
+        return mv_swap(c, s)
+    if kind == M_TWO_OPT:
+        return mv_two_opt(c, s)
+    if kind == M_OR_OPT:
+        return mv_or_opt(c, s)
+    if kind == M_RUIN:
+        return mv_ruin(c, s)
+    if kind == M_HANDOVER:
+        return mv_handover(c, s)
+    if kind == M_SHADOW:
+        return mv_shadow(c, s)
+    return mv_client_swap(c, s)
+
+
+@jit
+def complete(c: Arrays, s: Arrays) -> bool:
+    """Every visit fully staffed or not at all, and no shadow beside an unstaffed visit."""
+    for k in range(s.nops[0]):
+        v = s.ops[k, 3] >> 1
+        if s.ncrew[v] != 0 and s.ncrew[v] != c.req[v]:
+            return False
+        if s.shadow[v] >= 0 and s.ncrew[v] != c.req[v]:
+            return False
+    return True
+
+
+@jit
+def seed(value: int) -> None:
+    np.random.seed(value)
+
+
+@jit
+def pick(weights: Any, total: float) -> int:
+    x = np.random.random() * total
+    for k in range(weights.shape[0]):
+        x -= weights[k]
+        if x < 0:
+            return k
+    return weights.shape[0] - 1
+
+
+@jit
+def anneal(
+    c: Arrays,
+    s: Arrays,
+    moves: int,
+    done: int,
+    total: int,
+    t0: float,
+    t1: float,
+    move_weights: Any,
+    stats: Any,
+    best_routes: Any,
+    best_rlen: Any,
+    best_obj: Any,
+    saved: Any,
+) -> None:
+    """``moves`` steps of simulated annealing, from step ``done`` of ``total``.
+
+    The temperature falls geometrically from ``t0`` to ``t1`` over ``total`` steps, so a run
+    cut into chunks follows the same path as one call. ``saved_routes`` mirrors the routes after
+    every accepted move; the best state is copied to ``best_routes`` just before the search
+    leaves it (``saved[0]`` says whether it is there), and by :func:`keep_best` at the end.
+    ``stats[kind, 0..2]``: tried, applicable and feasible, accepted; ``stats[kind, 3]``: improved.
+    """
+    wsum = 0.0
+    for k in range(move_weights.shape[0]):
+        wsum += move_weights[k]
+    cur = objective(c, s)
+    ratio = t1 / t0
+    for step in range(moves):
+        frac = (done + step) / total
+        temp = t0 * ratio**frac
+        kind = pick(move_weights, wsum)
+        stats[kind, 0] += 1
+        begin(s)
+        ok = do_move(c, s, kind) and complete(c, s) and settle(c, s)
+        if not ok:
+            rollback(c, s)
+            continue
+        stats[kind, 1] += 1
+        new = objective(c, s)
+        delta = new - cur
+        if delta <= EPS or np.random.random() < np.exp(-delta / temp):
+            if delta > EPS and saved[0] == 0:
+                # Leaving the best state: ``saved_routes`` still holds it (the routes before
+                # this move).
+                best_routes[:, :] = s.saved_routes
+                best_rlen[:] = s.saved_rlen
+                saved[0] = 1
+            stats[kind, 2] += 1
+            if delta < -EPS:
+                stats[kind, 3] += 1
+            _snapshot_touched(s)
+            cur = new
+            if cur < best_obj[0] - EPS:
+                best_obj[0] = cur
+                saved[0] = 0
+        else:
+            rollback(c, s)
+
+
+@jit
+def keep_best(s: Arrays, best_routes: Any, best_rlen: Any, saved: Any) -> None:
+    """At the end of a run: the current state is the best one if it was never saved."""
+    if saved[0] == 0:
+        best_routes[:, :] = s.route
+        best_rlen[:] = s.rlen
+        saved[0] = 1
+
+
+@jit
+def _snapshot_touched(s: Arrays) -> None:
+    """Keep ``saved_routes`` equal to ``route`` on the routes this move touched."""
+    for k in range(s.nops[0]):
+        h = s.ops[k, 1]
+        s.saved_rlen[h] = s.rlen[h]
+        for i in range(s.rlen[h]):
+            s.saved_routes[h, i] = s.route[h, i]
+
+
+@jit
+def construct(c: Arrays, s: Arrays, order: Any, tries: int) -> int:
+    """Cheapest feasible insertion of each visit of ``order`` in turn; returns how many it staffed."""
+    placed = 0
+    for v in order:
+        if s.ncrew[v] == c.req[v]:
+            continue
+        begin(s)
+        if insert_visit(c, s, v, 0.0, tries) and settle(c, s):
+            placed += 1
+        else:
+            rollback(c, s)
+    return placed
+
+
+@jit
+def greedy_append(c: Arrays, s: Arrays, order: Any) -> int:
+    """The naive baseline: each visit in ``order`` goes to the first free crew (candidates in
+    worker order), appended after their last stop."""
+    placed = 0
+    for v in order:
+        if s.ncrew[v] == c.req[v]:
+            continue
+        begin(s)
+        need = c.req[v]
+        for q in range(c.cand_ptr[v], c.cand_ptr[v + 1]):
+            if need == 0:
+                break
+            h = c.cand_h[q]
+            if not may_take(c, s, v, h):
+                continue
+            pos = s.rlen[h]
+            n0 = s.nops[0]
+            l0 = s.nslog[0]
+            d0 = s.ndirty[0]
+            insert_entry(c, s, h, pos, 2 * v, True)
+            if need > 1:
+                need -= 1  # the crew's first member: checked with the second
+                continue
+            if reschedule(c, s) and caps_ok(c, s):
+                need = 0
+            else:
+                undo_to(c, s, n0, l0)
+                s.ndirty[0] = d0
+        if need == 0 and s.ncrew[v] == c.req[v] and settle(c, s):
+            placed += 1
+        else:
+            rollback(c, s)
+    return placed

@@ -1,0 +1,212 @@
+"""The engine's driver: construction, simulated annealing in deterministic chunks, the result.
+
+Effort is counted in move evaluations, not seconds: the same seed and effort give the same rota
+on any machine. The wall clock and a stop request are only looked at between chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from solver.data import ProblemData
+from solver.engine import kernels as k
+from solver.engine.state import TERMS, Consts, State, consts, empty_state, fill, routes_of
+from solver.engine.state import solution_of as _solution_of
+from solver.rota import Solution
+
+log = logging.getLogger("carerota.engine")
+
+MOVE_NAMES = (
+    "insert",
+    "relocate",
+    "swap",
+    "2-opt*",
+    "or-opt",
+    "ruin",
+    "handover",
+    "shadow",
+    "client-swap",
+)
+# How often each move is drawn (see docs/search.md for the measurements behind them).
+MOVE_WEIGHTS = np.array([0.10, 0.30, 0.12, 0.08, 0.05, 0.12, 0.10, 0.05, 0.08])
+CHUNK = 20_000
+
+
+@dataclass
+class EngineStats:
+    moves: int = 0
+    seconds: float = 0.0
+    per_move: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    construction: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def moves_per_second(self) -> float:
+        return self.moves / self.seconds if self.seconds > 0 else 0.0
+
+
+class Engine:
+    """One agency's routes in compiled arrays, with moves that keep the objective exact."""
+
+    def __init__(self, data: ProblemData, team_bonus: np.ndarray | None = None) -> None:
+        self.data = data
+        self.c: Consts = consts(data, team_bonus)
+        self.s: State = empty_state(data, self.c)
+        self.stats = EngineStats()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        self.s = empty_state(self.data, self.c)
+
+    def load(self, sol: Solution) -> bool:
+        """Replace the state with ``sol`` (starts in the data's units); False if it is not
+        feasible in the engine's eyes (then the state is empty)."""
+        self.reset()
+        if fill(self.c, self.s, routes_of(self.data, sol)):
+            return True
+        self.reset()
+        return False
+
+    def load_routes(self, route: np.ndarray, rlen: np.ndarray) -> None:
+        self.reset()
+        ok = fill(self.c, self.s, [list(route[h, : rlen[h]]) for h in range(len(rlen))])
+        assert ok, "a saved best state is feasible by construction"
+
+    def solution(self) -> Solution:
+        return _solution_of(self.data, self.c, self.s)
+
+    @property
+    def objective(self) -> float:
+        return float(k.objective(self.c, self.s))
+
+    def terms(self) -> dict[str, float]:
+        return {name: float(self.s.terms[i]) for i, name in enumerate(TERMS)}
+
+    # -- construction --------------------------------------------------------------------------
+
+    def tightest_order(self) -> np.ndarray:
+        """Double-ups first, then visits with the fewest candidate workers and narrowest windows."""
+        d = self.data
+        ncand = np.diff(self.c.cand_ptr)
+        slack = (d.last_start - d.earliest) / d.unit
+        keys = (-d.required, ncand, slack, d.earliest, np.arange(d.n_visits))
+        return np.lexsort(keys[::-1]).astype(np.int64)
+
+    def time_order(self) -> np.ndarray:
+        d = self.data
+        return np.lexsort((np.arange(d.n_visits), d.earliest)).astype(np.int64)
+
+    def construct(self) -> Solution:
+        """The better (more visits staffed, then cheaper) of two constructions:
+        cheapest insertion tightest first, and a time-ordered first-free-crew greedy."""
+        best: tuple[int, float, Solution] | None = None
+        for name in ("tightest", "greedy"):
+            self.reset()
+            if name == "tightest":
+                k.construct(self.c, self.s, self.tightest_order(), 3)
+                # A second pass in time order picks up what the first order blocked.
+                k.construct(self.c, self.s, self.time_order(), 3)
+            else:
+                k.greedy_append(self.c, self.s, self.time_order())
+            staffed = self.data.n_visits - int(self.s.terms[k.T_UNASSIGNED])
+            self.stats.construction[name] = staffed
+            key = (staffed, -self.objective)
+            if best is None or key > (best[0], -best[1]):
+                best = (staffed, self.objective, self.solution())
+        assert best is not None
+        self.load(best[2])
+        return best[2]
+
+    def insert_unstaffed(self) -> int:
+        """Cheapest feasible insertion of every unstaffed visit that now fits."""
+        order = np.array(sorted(self.s.unst[: self.s.n_unst[0]]), dtype=np.int64)
+        return int(k.construct(self.c, self.s, order, 3))
+
+    # -- annealing -----------------------------------------------------------------------------
+
+    def anneal(
+        self,
+        moves: int,
+        seed: int,
+        *,
+        t0: float | None = None,
+        t1: float | None = None,
+        deadline: float | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        improved: Callable[[float], None] | None = None,
+    ) -> Solution:
+        """Simulated annealing for ``moves`` evaluations; the state ends on the best found."""
+        c, s = self.c, self.s
+        k.seed(seed)
+        t0 = t0 if t0 is not None else self.start_temperature()
+        t1 = t1 if t1 is not None else t0 / 200
+        best_routes = s.route.copy()
+        best_rlen = s.rlen.copy()
+        best_obj = np.array([self.objective])
+        saved = np.array([1], dtype=np.int64)
+        stats = np.zeros((k.N_MOVES, 4), dtype=np.int64)
+        s.saved_routes[:] = s.route
+        s.saved_rlen[:] = s.rlen
+        began = time.monotonic()
+        done = 0
+        last_best = best_obj[0]
+        while done < moves:
+            n = min(CHUNK, moves - done)
+            k.anneal(
+                c, s, n, done, moves, t0, t1, MOVE_WEIGHTS, stats, best_routes, best_rlen,
+                best_obj, saved,
+            )  # fmt: skip
+            done += n
+            if improved is not None and best_obj[0] < last_best - 1e-9:
+                last_best = best_obj[0]
+                improved(float(best_obj[0]))
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            if should_stop is not None and should_stop():
+                break
+        k.keep_best(s, best_routes, best_rlen, saved)
+        self.load_routes(best_routes, best_rlen)
+        self.stats.moves += done
+        self.stats.seconds += time.monotonic() - began
+        for i, name in enumerate(MOVE_NAMES):
+            row = stats[i]
+            old = self.stats.per_move.get(name, (0, 0, 0, 0))
+            self.stats.per_move[name] = (
+                old[0] + int(row[0]),
+                old[1] + int(row[1]),
+                old[2] + int(row[2]),
+                old[3] + int(row[3]),
+            )
+        return self.solution()
+
+    def start_temperature(self) -> float:
+        """A temperature at which a typical travel or face trade is often taken at first: a
+        fraction of the largest of the per-face weights and an average leg."""
+        w = self.c.weights
+        legs = self.c.travel_x[0]
+        typical_leg = float(np.median(legs[legs > 0])) if np.any(legs > 0) else 10.0
+        return max(1.0, 0.5 * max(w[k.T_DISTINCT], w[k.T_UNFAMILIAR] / 2, typical_leg * w[1]))
+
+    def log_stats(self) -> None:
+        st = self.stats
+        log.info(
+            "engine: %d moves in %.1f s (%.0f a second); construction %s",
+            st.moves,
+            st.seconds,
+            st.moves_per_second,
+            st.construction,
+        )
+        for name, (tried, feasible, accepted, better) in st.per_move.items():
+            log.info(
+                "engine: %-11s tried %d, feasible %d, accepted %d, improving %d",
+                name,
+                tried,
+                feasible,
+                accepted,
+                better,
+            )
