@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     celery_queue: str = Field(default="carerota", description="Celery queue for solve jobs")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     max_queued_jobs: int = Field(default=50, ge=1, description="queued jobs before 429")
+    max_queued_jobs_per_agency: int = Field(
+        default=10,
+        ge=1,
+        description="queued jobs of one agency before 429: its share of max_queued_jobs",
+    )
     default_time_limit: float = Field(default=30.0, gt=0)
     max_time_limit: float = Field(default=600.0, gt=0)
     resolve_time_limit: float = Field(

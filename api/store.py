@@ -21,6 +21,7 @@ from api.db import (
     RESOLVE,
     SCENARIO,
     SOLVE,
+    SOLVING,
     Agency,
     ApiKey,
     Database,
@@ -444,13 +445,37 @@ def queue_state(session: Session) -> tuple[int, float]:
     return int(count), float(seconds)
 
 
-def refuse_if_full(session: Session, max_queued: int, slots: int, pending: int = 0) -> None:
+def refuse_if_full(
+    session: Session,
+    max_queued: int,
+    slots: int,
+    pending: int = 0,
+    *,
+    agency_id: str | None = None,
+    agency_quota: int | None = None,
+) -> None:
     """429 with Retry-After when ``max_queued`` jobs wait to start (counting ``pending``
-    submissions not yet stored)."""
+    submissions not yet stored), or when ``agency_id`` already has ``agency_quota`` of them:
+    one agency can fill its own share of the queue, never everyone's.
+
+    Every kind of job counts: solves, absences' re-solves and what-if scenarios.
+    """
     queued, seconds = queue_state(session)
     queued += pending
+    if agency_id is not None and agency_quota is not None:
+        own = session.scalar(
+            select(func.count()).where(Job.status == QUEUED, Job.agency_id == agency_id)
+        )
+        if own is not None and own >= agency_quota:
+            wait = _agency_wait(session, agency_id, queued, seconds, slots)
+            raise ApiError(
+                429,
+                f"this agency already has {own} jobs waiting to start, its share of the queue "
+                f"(CAREROTA_MAX_QUEUED_JOBS_PER_AGENCY); try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
     if queued >= max_queued:
-        wait = retry_after(queued, seconds, slots)
+        wait = retry_after(queued, seconds, slots, _soonest_end(session))
         raise ApiError(
             429,
             f"the job queue is full ({queued} waiting); try again in {wait} s",
@@ -458,11 +483,45 @@ def refuse_if_full(session: Session, max_queued: int, slots: int, pending: int =
         )
 
 
-def retry_after(queued: int, queued_seconds: float, slots: int) -> int:
+def _soonest_end(session: Session) -> float | None:
+    """Seconds until the first running job reaches its time limit (None: nothing running)."""
+    rows = session.execute(
+        select(Job.started_at, Job.time_limit).where(
+            Job.status == SOLVING, Job.started_at.is_not(None)
+        )
+    ).all()
+    now = utcnow()
+    ends = [(r.started_at - now).total_seconds() + r.time_limit for r in rows]
+    return max(0.0, min(ends)) if ends else None
+
+
+def _agency_wait(session: Session, agency_id: str, queued: int, seconds: float, slots: int) -> int:
+    """When the agency's oldest waiting job is likely to start, freeing a place in its share:
+    once the jobs queued before it have started, one slot at a time."""
+    oldest = session.scalar(
+        select(func.min(Job.created_at)).where(Job.status == QUEUED, Job.agency_id == agency_id)
+    )
+    ahead = (
+        session.scalar(select(func.count()).where(Job.status == QUEUED, Job.created_at < oldest))
+        if oldest is not None
+        else 0
+    )
+    mean = seconds / max(1, queued)
+    first = _soonest_end(session)
+    start = mean / max(1, slots) if first is None else first
+    return max(1, min(3600, math.ceil(start + (ahead or 0) * mean / max(1, slots))))
+
+
+def retry_after(
+    queued: int, queued_seconds: float, slots: int, soonest_end: float | None = None
+) -> int:
     """When a place in the queue is likely to free up, in whole seconds (1 s to 1 h).
 
-    A place frees when a running solve ends and the oldest queued job starts; solves last about
-    their time limit, so with ``slots`` running at once one ends every (mean limit / slots).
+    A place frees when a running solve ends and the oldest queued job starts: the running solve
+    nearest its time limit (``soonest_end``), or, with none running yet, one every (mean limit
+    / slots) as solves last about their time limit.
     """
+    if soonest_end is not None:
+        return max(1, min(3600, math.ceil(soonest_end)))
     mean = queued_seconds / max(1, queued)
     return max(1, min(3600, math.ceil(mean / max(1, slots))))

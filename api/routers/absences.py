@@ -33,7 +33,7 @@ from api.db import (
 from api.deps import AgencyDep, DbDep, RunnerDep, SettingsDep
 from api.errors import ApiError, ErrorBody, ErrorDetail, not_found
 from api.routers.rotas import base_url, submit
-from api.store import current_publications, job_row, rota_url
+from api.store import current_publications, job_row, refuse_if_full, rota_url
 from solver.changes import ChangeList, changes
 from solver.contract import LocalDateTime, Problem, Rota, format_local_datetime
 
@@ -170,6 +170,7 @@ def _merge(db_session: Any, agency_id: str, body: AbsenceIn) -> tuple[Absence, l
         **_ERRORS,
         409: {"model": ErrorBody, "description": "no published rota overlaps the absence"},
         422: {"model": ErrorBody, "description": "invalid absence; details name the field"},
+        429: {"model": ErrorBody, "description": "the queue, or the agency's share, is full"},
     },
 )
 def create_absence(
@@ -205,6 +206,16 @@ def create_absence(
     time_limit = body.time_limit or settings.resolve_time_limit
     jobs = []
     with db.write() as s:
+        # Re-solves are jobs like any other: they wait in the same queue, within the same
+        # shares (nothing is stored when they do not fit, so the absence can be sent again).
+        refuse_if_full(
+            s,
+            settings.max_queued_jobs,
+            runner.slots,
+            len(versions) - 1,
+            agency_id=agency.id,
+            agency_quota=settings.max_queued_jobs_per_agency,
+        )
         absence, absorbed = _merge(s, agency.id, body)
         for version_id, problem_id, problem in versions:
             now = body.now or datetime.now(problem.zone).replace(

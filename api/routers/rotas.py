@@ -111,7 +111,7 @@ async def create_rota(
     state = request.app.state
     # A full queue is refused before the body is even read, let alone validated. Submissions
     # still being read count as queued: a burst is refused at once instead of parsed first.
-    await run_in_threadpool(refuse_if_full_now, db, settings, runner, state.admitting)
+    await run_in_threadpool(refuse_if_full_now, db, settings, runner, state.admitting, agency.id)
     state.admitting += 1  # only the event loop's thread touches it
     try:
         raw = await request.body()
@@ -155,11 +155,21 @@ def refuse_if_too_large(problem: Problem, settings: Settings, loc: str = "proble
         )
 
 
-def refuse_if_full_now(db: Database, settings: Settings, runner: JobRunner, pending: int) -> None:
+def refuse_if_full_now(
+    db: Database, settings: Settings, runner: JobRunner, pending: int, agency_id: str | None = None
+) -> None:
     """429 with Retry-After when the job queue is full, counting the ``pending`` submissions
-    this process is still admitting; checked before a job-creating request's body is read."""
+    this process is still admitting, or when ``agency_id`` has its share of it queued already;
+    checked before a job-creating request's body is read."""
     with db.read() as s:
-        refuse_if_full(s, settings.max_queued_jobs, runner.slots, pending)
+        refuse_if_full(
+            s,
+            settings.max_queued_jobs,
+            runner.slots,
+            pending,
+            agency_id=agency_id,
+            agency_quota=settings.max_queued_jobs_per_agency,
+        )
 
 
 def _create(
@@ -179,7 +189,13 @@ def _create(
     problem_body = problem.model_dump_json(exclude_none=True) if problem is not None else None
     with db.write() as s:
         # Checked again under the write lock: the queue may have filled while we parsed.
-        refuse_if_full(s, settings.max_queued_jobs, runner.slots)
+        refuse_if_full(
+            s,
+            settings.max_queued_jobs,
+            runner.slots,
+            agency_id=agency.id,
+            agency_quota=settings.max_queued_jobs_per_agency,
+        )
         problem_id = None
         if body.parent is not None:
             problem_id = s.scalar(

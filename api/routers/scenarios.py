@@ -132,7 +132,7 @@ async def create_scenario(
     variant. Poll the answer's ``url`` for progress and, once done, the comparison.
     """
     state = request.app.state
-    await run_in_threadpool(refuse_if_full_now, db, settings, runner, state.admitting)
+    await run_in_threadpool(refuse_if_full_now, db, settings, runner, state.admitting, agency.id)
     state.admitting += 1  # only the event loop's thread touches it
     try:
         raw = await request.body()
@@ -324,7 +324,13 @@ def _create(
     ready = _prepare(text, override, agency.id, db, settings)
     with db.write() as s:
         # Checked again under the write lock: the queue may have filled while we read.
-        refuse_if_full(s, settings.max_queued_jobs, runner.slots)
+        refuse_if_full(
+            s,
+            settings.max_queued_jobs,
+            runner.slots,
+            agency_id=agency.id,
+            agency_quota=settings.max_queued_jobs_per_agency,
+        )
         problem_id = ready.problem_id
         if problem_id is not None and s.get(StoredProblem, problem_id) is None:
             raise not_found("rota", str(ready.base_rota))  # erased while we read the scenario

@@ -5,9 +5,17 @@ revocation. Each test fails on the service as the probe found it (commit b6a06e1
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
-from tests.api.service import Service, Solved
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from tests.api.service import Service, Solved, agency_headers, wait_ready
+
+SCENARIO = "name: probe\nbase: small\nvariants:\n  - name: one\n    changes: []\n"
 
 
 def sheet_url(solved: Solved, what: str = "runsheet") -> str:
@@ -55,3 +63,51 @@ def test_an_agency_key_in_the_url_is_refused_even_where_carer_links_may_be(
         sheet_url(solved, "links"), headers=solved.headers
     ).json()
     assert service.client.get(link["calendar_url"]).status_code == 200
+
+
+def test_one_agency_flooding_the_queue_leaves_room_for_another(
+    tmp_path: Path, busy_problem: dict[str, Any]
+) -> None:
+    # Before, one agency filled the whole queue within its rate limit and every other agency
+    # was told to come back in 600 s.
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/queue.db",
+        local_workers=1,
+        solver_threads=1,
+        heartbeat_interval=0.5,
+        reaper_interval=1.0,
+        max_queued_jobs=6,
+        max_queued_jobs_per_agency=2,
+    )
+    request = {"problem": busy_problem, "options": {"time_limit": 3, "seed": 1}}
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        flooder, other = agency_headers(settings), agency_headers(settings)
+        answers = [client.post("/v1/rotas", json=request, headers=flooder) for _ in range(8)]
+        taken = [a for a in answers if a.status_code == 202]
+        refused = [a for a in answers if a.status_code == 429]
+        # One solving and its two queued, or (if the first was not claimed yet) its two queued.
+        assert 2 <= len(taken) <= 3 and len(taken) + len(refused) == 8, [a.text for a in answers]
+        error = refused[0].json()["error"]
+        assert error["code"] == "queue_full" and "this agency" in error["message"]
+        # Honest: the agency's next place frees when its first queued job starts, which is when
+        # the running 3 s solve ends (or sooner), not in ten minutes.
+        assert 1 <= int(refused[0].headers["retry-after"]) <= 4
+        # A scenario is a job too, counted in the same share.
+        scenario = client.post(
+            "/v1/scenarios",
+            content=SCENARIO,
+            headers={**flooder, "Content-Type": "application/yaml"},
+        )
+        assert scenario.status_code == 429, scenario.text
+        # The other agency is let in, and gets its rota.
+        created = client.post("/v1/rotas", json=request, headers=other)
+        assert created.status_code == 202, created.text
+        deadline = time.monotonic() + 60
+        while (body := client.get(created.json()["url"], headers=other).json())["status"] not in (
+            "done",
+            "failed",
+        ):
+            assert time.monotonic() < deadline, body
+            time.sleep(0.2)
+        assert body["status"] == "done" and body["check"]["ok"], body
