@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.db import AccessLog, Agency, Database, utcnow
+from api.db import ID_LENGTH, AccessLog, Agency, Database, utcnow
 from api.errors import ApiError
 from api.store import decode_cursor, encode_cursor
 
@@ -54,6 +54,10 @@ ACTIONS: Final[dict[str, str]] = {
     "/v1/workers/{worker_id}/calendar.ics": "calendar",
     "/v1/scenarios/{scenario_id}/variants/{variant}": "scenario_variant",
     "/board/api/rotas/{rota_id}/problem": "problem",
+    "/v1/plans/{rota_id}/problem": "problem",
+    "/v1/clients/{client_id}": "client",
+    "/v1/clients/{client_id}/carers": "client_carers",
+    "/v1/packages/{package_id}": "package",
 }
 # Matched against the request's own path, not the router's idea of the route: how FastAPI
 # exposes the matched route differs from version to version.
@@ -257,10 +261,19 @@ class AccessLogMiddleware:
             # A logged route without a credential dependency would be a bug: say so loudly.
             log.error("no reader for a read of %s; access not logged", scope["path"])
             return
-        # A carer's current run spans versions: its route names the one it read first.
+        # A carer's current run spans versions: its route names the one it read first. A
+        # client's or package's record is named by its own id (cut to the column's width).
+        record = params.get("client_id") or params.get("package_id")
         object_id = (
             params.get("rota_id")
             or params.get("scenario_id")
+            or (record[:ID_LENGTH] if record else None)
             or str(scope.get("state", {}).get("read_object", "-"))
         )
-        self.writer.record(reader, action, object_id, worker_id=params.get("worker_id"))
+        self.writer.record(
+            reader,
+            action,
+            object_id,
+            worker_id=params.get("worker_id"),
+            client_id=params.get("client_id"),
+        )

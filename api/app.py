@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -30,12 +31,16 @@ from api.middleware import (
     redact_server_logs,
 )
 from api.parsing import Turns
+from api.revocation import watch
 from api.routers import (
     absences,
     access_log,
     carers,
     clients,
     health,
+    imports,
+    plans,
+    records,
     rotas,
     runsheets,
     scenarios,
@@ -95,6 +100,13 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
         active = runner or default_runner(settings, db)
         app.state.runner = active
         await run_in_threadpool(active.start)
+
+        def forget_credentials() -> None:
+            app.state.credentials = CredentialCache()  # one assignment: no request sees half
+
+        revocations = asyncio.create_task(
+            watch(db, settings.credential_check_interval, forget_credentials)
+        )
         # Everything loaded so far lives as long as the process. Frozen, it is left out of the
         # collector's full passes, which would otherwise stall a request for ~50 ms now and then.
         gc.collect()
@@ -102,6 +114,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
         try:
             yield
         finally:
+            revocations.cancel()
             await run_in_threadpool(active.stop)
             await run_in_threadpool(access.stop)
             await limiter.close()
@@ -137,6 +150,9 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.include_router(clients.router, prefix="/v1")
     app.include_router(scenarios.router, prefix="/v1")
     app.include_router(access_log.router, prefix="/v1")
+    app.include_router(records.router, prefix="/v1")
+    app.include_router(plans.router, prefix="/v1")
+    app.include_router(imports.router, prefix="/v1")
     app.include_router(board_router)
 
     def openapi() -> dict[str, Any]:

@@ -124,6 +124,8 @@ class StoredProblem(Base):
     workers: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The area (team, branch) a plan was made for; "" for the whole agency.
+    area: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class Job(Base):
@@ -241,6 +243,8 @@ class Publication(Base):
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Its problem's area: a publication is per agency, period and area.
+    area: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class AccessLog(Base):

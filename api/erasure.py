@@ -1,6 +1,7 @@
 """Erasure: a client's data on request, or a whole agency when it leaves.
 
-A client is erased by deleting every stored object that mentions them: each problem listing them
+A client is erased by deleting every stored object that mentions them: their record, care
+packages and imported history (:mod:`api.records`), each problem listing them
 and everything derived from it (rota versions, run sheets, carer links, publications, explanations
 and change lists, which live on the version). Rewriting problems and rotas without the client
 would leave rotas that no longer match the problem they were solved for, and the checker's
@@ -40,6 +41,9 @@ from api.db import (
     RunSheet,
     StoredProblem,
 )
+
+# Importing the records' tables registers them, so an agency's erasure reaches them too.
+from api.records import erase_client_records
 
 
 class StillSolving(Exception):
@@ -90,7 +94,9 @@ def erase_client(db: Database, agency_id: str, client_id: str) -> Erased | None:
             if result is not None
             and any(mentions(v["problem"], client_id) for v in json.loads(result)["variants"])
         ]
-        if not problems and not scenarios:
+        # The client's own record, packages and imported history go too.
+        own = erase_client_records(s, agency_id, client_id)
+        if not problems and not scenarios and not any(own.values()):
             return None
         jobs = list(
             s.execute(
@@ -104,6 +110,8 @@ def erase_client(db: Database, agency_id: str, client_id: str) -> Erased | None:
         if active:
             raise StillSolving(*active)
         erased = _delete(s, agency_id, problems, [j.id for j in jobs])
+        for table, rows in own.items():
+            erased.add(table, rows)
         # The access log keeps that a rota was read, when and with which key: the agency must
         # still account for past reads. It forgets only whom a read was about.
         s.execute(

@@ -21,13 +21,22 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from solver.contract import Place, TravelMode
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: Final[tuple[Weekday, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RecordKind = Literal["worker", "client", "package"]
+Clock = Annotated[time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
+"""A time of day, written HH:MM as an office writes it."""
 
 Ident = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s@/]+$")]
 """A record's id as the office writes it: no spaces, no ``@`` (visit ids use it) or ``/``."""
@@ -41,8 +50,8 @@ class Available(_Record):
     """A stretch of a usual week: ``{"day": "mon", "start": "07:00", "end": "14:00"}``."""
 
     day: Weekday
-    start: time
-    end: time
+    start: Clock
+    end: Clock
 
     @model_validator(mode="after")
     def _ordered(self) -> Available:
@@ -130,8 +139,8 @@ class PackageRecord(_Record):
     every_weeks: int = Field(default=1, ge=1, le=52, description="1: weekly, 2: fortnightly...")
     start_date: date = Field(description="the first week it runs (every_weeks counts from here)")
     end_date: date | None = Field(default=None, description="the last day it runs")
-    earliest_start: time
-    latest_start: time
+    earliest_start: Clock
+    latest_start: Clock
     duration_minutes: int = Field(gt=0, le=1440)
     workers_required: int = Field(default=1, ge=1, le=2)
     skills: list[str] = Field(default_factory=list)
