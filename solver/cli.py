@@ -119,8 +119,50 @@ def solve_with_progress(problem: Problem, args: argparse.Namespace) -> Rota:
         progress.close()
 
 
+def cmd_solve_weeks(problem: Problem, args: argparse.Namespace) -> int:
+    """``--weeks N``: N weeks in a row, each week's rota and problem (its history grown by the
+    weeks before) written beside ``-o`` as ``NAME.weekK.json`` and ``NAME.weekK.problem.json``."""
+    from solver.weeks import solve_weeks
+
+    if args.output == "-":
+        raise InputError("--weeks writes one rota per week: give -o ROTA.json")
+    out = Path(args.output)
+
+    def written(k: int, week: Problem, rota: Rota) -> None:
+        path = out.with_name(f"{out.stem}.week{k}.json")
+        write_json(str(path), rota.model_dump(mode="json", exclude_none=True))
+        write_json(
+            str(out.with_name(f"{out.stem}.week{k}.problem.json")),
+            week.model_dump(mode="json", exclude_none=True),
+        )
+        m = rota.metrics
+        if m is not None and m.continuity is not None:
+            print(
+                f"week {k} ({week.period.start}): {m.visits_assigned}/{m.visits_total} visits "
+                f"staffed, {m.continuity.faces_per_client_week:.2f} carers per client, "
+                f"{m.continuity.faces_per_client_14_days:.2f} over 14 days, written to {path}",
+                file=sys.stderr,
+            )
+
+    options = SolveOptions(
+        time_limit=args.time_limit,
+        seed=args.seed,
+        workers=args.workers,
+        effort=args.effort,
+        method=args.method,
+        log=args.log,
+    )
+    try:
+        solve_weeks(problem, args.weeks, options, on_week=written)
+    except ValueError as exc:
+        raise InputError(f"{args.problem}: {exc}") from None
+    return 0
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     problem = load(args.problem, Problem)
+    if args.weeks != 1:
+        return cmd_solve_weeks(problem, args)
     rota = solve_with_progress(problem, args)
     write_json(args.output, rota.model_dump(mode="json", exclude_none=True))
     m = rota.metrics
@@ -325,6 +367,14 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("solve", help="solve PROBLEM.json into a rota")
     p.add_argument("problem", metavar="PROBLEM.json")
     p.add_argument("-o", "--output", default="-", metavar="ROTA.json", help="default: stdout")
+    p.add_argument(
+        "--weeks",
+        type=int,
+        default=1,
+        metavar="N",
+        help="plan N weeks in a row from a 7-day PROBLEM, each with the weeks before as history; "
+        "writes ROTA.weekK.json and ROTA.weekK.problem.json",
+    )
     add_solve_options(p, 30.0)
     p.set_defaults(run=cmd_solve)
     p = sub.add_parser("import", help="a public benchmark instance as PROBLEM.json")

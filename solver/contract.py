@@ -591,6 +591,44 @@ class Route(_Model):
     visit_minutes: int
 
 
+class FacesClient(_Model):
+    """A client seeing many carers, and why."""
+
+    client: str
+    name: str | None = None
+    faces: int = Field(description="different workers who attend the client in the period")
+    unfamiliar: int = Field(description="of them, workers not familiar to the client before")
+    fewest_possible: int = Field(
+        description="at least this many carers are needed for the skills and shifts of its visits"
+    )
+    why: str
+
+
+class ContinuityMetrics(_Model):
+    """Continuity of carer (docs/continuity.md), computed from the problem and the rota alone."""
+
+    faces_per_client_week: float = Field(
+        description="mean different workers per client per 7 days of the period"
+    )
+    faces_per_client_14_days: float = Field(
+        description="mean different workers per client over the last 14 days (history included)"
+    )
+    faces_per_client_28_days: float = Field(
+        description="mean different workers per client over the last 28 days (history included)"
+    )
+    familiar_share: float = Field(description="share of visit slots taken by a familiar carer")
+    familiar_ceiling: float = Field(
+        description="share of visit slots a familiar carer with the skills and a shift could take"
+    )
+    fewest_faces_possible: float = Field(
+        description="mean over clients of the fewest carers availability allows (a lower bound)"
+    )
+    continuity_of_care_index: float = Field(
+        description="mean Bice-Boxerman continuity-of-care index over clients (1: one carer)"
+    )
+    most_faces: list[FacesClient] = Field(default_factory=list)
+
+
 class Metrics(_Model):
     model_config = ConfigDict(extra="allow")
 
@@ -601,6 +639,9 @@ class Metrics(_Model):
     familiar_visit_share: float
     objective_terms: dict[str, float] | None = Field(
         default=None, description="optional: the objective by weight name, each term weighted"
+    )
+    continuity: ContinuityMetrics | None = Field(
+        default=None, description="optional: continuity of carer measures"
     )
 
 
@@ -614,6 +655,13 @@ class Violation(_Model):
     visit: str | None = None
     worker: str | None = None
     detail: str
+
+
+class CareTeam(_Model):
+    """A client's regular carers, the primary carer (most planned minutes) first."""
+
+    client: str
+    workers: list[str]
 
 
 Status = Literal["optimal", "feasible", "infeasible", "unknown"]
@@ -634,3 +682,8 @@ class Rota(_Model):
     routes: list[Route] = Field(default_factory=list)
     metrics: Metrics | None = None
     violations: list[Violation] = Field(default_factory=list)
+    teams: list[CareTeam] | None = Field(
+        default=None,
+        description="optional: each client's care team (the regular carers the rota was "
+        "planned around), primary carer first",
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from solver.continuity import add_continuity
 from solver.contract import Problem, Rota, Status
 from solver.data import ProblemData, build
 from solver.heuristic import Builder, construct
@@ -29,7 +30,7 @@ def finish(data: ProblemData, sol: Solution, status: Status, best_bound: float |
         shortfall_details=coordinator_details(loaded, shortfalls),
     )
     rota.violations = contradictions + rota.violations
-    return rota
+    return add_continuity(data.problem, rota)
 
 
 def solve(

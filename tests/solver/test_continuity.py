@@ -1,0 +1,156 @@
+"""Continuity measures on a tiny agency, computed by hand, and weeks planned in a row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from solver.continuity import measure
+from solver.contract import Problem, Rota
+from solver.options import SolveOptions
+from solver.weeks import shifted, solve_weeks, with_history
+from tests.helpers import verified
+
+DAYS = ["2026-11-30", "2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"]  # Mon-Fri
+
+
+def _shifts(days: list[str]) -> list[dict[str, str]]:
+    return [{"start": f"{d}T07:00", "end": f"{d}T10:00"} for d in days]
+
+
+def _visit(ident: str, client: str, day: str, required: int = 1) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "client": client,
+        "earliest_start": f"{day}T08:00",
+        "latest_start": f"{day}T08:00",
+        "duration_minutes": 30,
+        "workers_required": required,
+    }
+
+
+@pytest.fixture
+def tiny() -> Problem:
+    """Two clients; w1 works Mon-Thu, w2 every weekday; c1 knows w1, w3 and w4, c2 prefers w2."""
+    home = {"lat": 53.80, "lon": -1.55}
+    return Problem.model_validate(
+        {
+            "timezone": "Europe/London",
+            "period": {"start": "2026-11-30", "end": "2026-12-06"},
+            "workers": [
+                {"id": "w1", "home": home, "shifts": _shifts(DAYS[:4])},
+                {"id": "w2", "home": home, "shifts": _shifts(DAYS)},
+                {"id": "w3", "home": home},
+                {"id": "w4", "home": home},
+            ],
+            "clients": [
+                {"id": "c1", "location": home},
+                {"id": "c2", "location": home, "preferred_workers": ["w2"]},
+            ],
+            "visits": [
+                _visit("v1", "c1", DAYS[0]),
+                _visit("v2", "c1", DAYS[1]),
+                _visit("v3", "c1", DAYS[2]),
+                _visit("v4", "c1", DAYS[3], required=2),
+                _visit("v5", "c2", DAYS[4]),
+            ],
+            "history": {
+                "visits": [
+                    {"client": "c1", "worker": "w1", "date": "2026-11-20"},
+                    {"client": "c1", "worker": "w3", "date": "2026-11-25"},
+                    {"client": "c1", "worker": "w4", "date": "2026-11-10"},
+                ]
+            },
+        }
+    )
+
+
+def _rota(staffing: dict[str, list[str]]) -> Rota:
+    day = {f"v{i + 1}": d for i, d in enumerate(DAYS)}
+    return Rota.model_validate(
+        {
+            "status": "feasible",
+            "assignments": [
+                {"visit": v, "workers": ws, "start": f"{day[v]}T08:00"}
+                for v, ws in staffing.items()
+            ],
+        }
+    )
+
+
+def test_measures_by_hand(tiny: Problem) -> None:
+    rota = _rota({"v1": ["w1"], "v2": ["w2"], "v3": ["w1"], "v4": ["w1", "w2"], "v5": ["w2"]})
+    m = measure(tiny, rota)
+    # This week: c1 sees w1 and w2, c2 sees w2: (2 + 1) / 2.
+    assert m.faces_per_client_week == pytest.approx(1.5)
+    # 14 days (from 23 Nov): c1 adds w3 (25 Nov) = 3, c2 1: 2.0. 28 days (from 9 Nov): c1 adds
+    # w4 (10 Nov) and w1 (20 Nov, already counted) = 4, c2 1: 2.5.
+    assert m.faces_per_client_14_days == pytest.approx(2.0)
+    assert m.faces_per_client_28_days == pytest.approx(2.5)
+    # Slots: v1 w1 yes, v2 w2 no, v3 w1 yes, v4 w1 yes + w2 no, v5 w2 (preferred) yes: 4 of 6.
+    assert m.familiar_share == pytest.approx(4 / 6)
+    # A familiar carer with a shift could take: v1-v3 (w1) one each, v4 one of its two (only
+    # w1: w3 and w4 have no shifts), v5 (w2): 5 of 6.
+    assert m.familiar_ceiling == pytest.approx(5 / 6)
+    # Fewest faces: c1's double-up needs two carers; c2 one: (2 + 1) / 2.
+    assert m.fewest_faces_possible == pytest.approx(1.5)
+    # COC for c1: w1 3 slots, w2 2, N = 5: (9 + 4 - 5) / (5 * 4) = 0.4; c2 has one slot only.
+    assert m.continuity_of_care_index == pytest.approx(0.4)
+    first = m.most_faces[0]
+    assert (first.client, first.faces, first.unfamiliar, first.fewest_possible) == ("c1", 2, 1, 2)
+    assert "no fewer carers" in first.why and "1 visit needs two carers" in first.why
+
+
+def test_one_carer_for_everything_scores_full_continuity(tiny: Problem) -> None:
+    rota = _rota({"v1": ["w2"], "v2": ["w2"], "v3": ["w2"]})
+    m = measure(tiny, rota)
+    assert m.faces_per_client_week == 1.0
+    assert m.continuity_of_care_index == 1.0
+    assert m.familiar_share == 0.0  # w2 is not c1's
+
+
+def test_extra_faces_are_explained(tiny: Problem) -> None:
+    # Without the double-up, w1 or w2 alone could do all of c1's visits: 2 faces where 1 would
+    # do, and w2 is not one c1 knew.
+    rota = _rota({"v1": ["w1"], "v2": ["w2"], "v3": ["w1"]})
+    problem = tiny.model_copy(update={"visits": tiny.visits[:3] + tiny.visits[4:]})
+    first = measure(problem, rota).most_faces[0]
+    assert (first.faces, first.fewest_possible) == (2, 1)
+    assert (
+        first.why == "2 carers; at least 1 needed for the skills and shifts of its visits; "
+        "1 not known to the client before"
+    )
+
+
+def test_history_carries_each_week_into_the_next(tiny: Problem) -> None:
+    rota = _rota({"v1": ["w1"], "v2": ["w2"]})
+    nxt = with_history(shifted(tiny, 7), tiny, rota)
+    assert nxt.period.start.isoformat() == "2026-12-07"
+    assert nxt.visits[0].earliest_start.isoformat() == "2026-12-07T08:00:00"
+    added = [(h.client, h.worker, h.date.isoformat()) for h in nxt.history.visits[3:]]
+    assert added == [("c1", "w1", "2026-11-30"), ("c1", "w2", "2026-12-01")]
+
+
+def test_weeks_in_a_row_feed_history_and_check(tiny: Problem) -> None:
+    weeks = solve_weeks(tiny, 3, SolveOptions(time_limit=2, method="heuristic"))
+    assert [p.period.start.isoformat() for p, _ in weeks] == [
+        "2026-11-30",
+        "2026-12-07",
+        "2026-12-14",
+    ]
+    for k, (problem, rota) in enumerate(weeks):
+        verified(problem, rota)
+        earlier = [r for _, r in weeks[:k]]
+        # Every earlier week's staffed slots are in this week's history, and nothing else new.
+        slots = sum(len(a.workers) for r in earlier for a in r.assignments)
+        assert len(problem.history.visits) == len(tiny.history.visits) + slots
+    assert weeks[2][1].metrics is not None and weeks[2][1].metrics.continuity is not None
+
+
+def test_weeks_refuse_a_period_that_is_not_a_week(tiny: Problem) -> None:
+    short = tiny.model_copy(
+        update={"period": tiny.period.model_copy(update={"end": tiny.period.start})}
+    )
+    with pytest.raises(ValueError, match="7-day period; this one has 1 days"):
+        solve_weeks(short, 2)
