@@ -39,6 +39,7 @@ class Week:
     start: date
     end: date
     history: list[tuple[str, datetime]]  # (version id, published at)
+    area: str = ""  # a publication is per period and area ("" for the whole agency)
 
     @property
     def current(self) -> str:
@@ -46,12 +47,13 @@ class Week:
 
 
 def published_weeks(session: Session, agency_id: str, limit: int = FEED_PERIODS) -> list[Week]:
-    """The agency's latest ``limit`` published periods, newest first, with their history."""
+    """The agency's latest ``limit`` published periods (each area's apart), newest first, with
+    their history."""
     periods = session.execute(
-        select(Publication.period_start, Publication.period_end)
+        select(Publication.period_start, Publication.period_end, Publication.area)
         .where(Publication.agency_id == agency_id)
-        .group_by(Publication.period_start, Publication.period_end)
-        .order_by(Publication.period_start.desc(), Publication.period_end.desc())
+        .group_by(Publication.period_start, Publication.period_end, Publication.area)
+        .order_by(Publication.period_start.desc(), Publication.period_end.desc(), Publication.area)
         .limit(limit)
     ).all()
     if not periods:
@@ -60,25 +62,26 @@ def published_weeks(session: Session, agency_id: str, limit: int = FEED_PERIODS)
         select(
             Publication.period_start,
             Publication.period_end,
+            Publication.area,
             Publication.version_id,
             Publication.published_at,
         )
         .where(
             Publication.agency_id == agency_id,
-            tuple_(Publication.period_start, Publication.period_end).in_(
-                [(p.period_start, p.period_end) for p in periods]
+            tuple_(Publication.period_start, Publication.period_end, Publication.area).in_(
+                [(p.period_start, p.period_end, p.area) for p in periods]
             ),
         )
         .order_by(Publication.id)
     ).all()
-    history: dict[tuple[date, date], list[tuple[str, datetime]]] = {
-        (p.period_start, p.period_end): [] for p in periods
+    history: dict[tuple[date, date, str], list[tuple[str, datetime]]] = {
+        (p.period_start, p.period_end, p.area): [] for p in periods
     }
     for row in rows:
-        versions = history[(row.period_start, row.period_end)]
+        versions = history[(row.period_start, row.period_end, row.area)]
         if not versions or versions[-1][0] != row.version_id:
             versions.append((row.version_id, row.published_at))
-    return [Week(start, end, versions) for (start, end), versions in history.items()]
+    return [Week(start, end, versions, area) for (start, end, area), versions in history.items()]
 
 
 def sheets(
@@ -95,25 +98,32 @@ def sheets(
     return {r.version_id: json.loads(r.body) for r in rows}
 
 
-def was_published(session: Session, agency_id: str, version_id: str) -> bool:
-    found = session.scalar(
-        select(Publication.id)
+def published_area(session: Session, agency_id: str, version_id: str) -> str | None:
+    """The area the version was published for ("" for the whole agency), or None if it never
+    was published."""
+    found: str | None = session.scalar(
+        select(Publication.area)
         .where(Publication.agency_id == agency_id, Publication.version_id == version_id)
         .limit(1)
     )
-    return found is not None
+    return found
+
+
+def was_published(session: Session, agency_id: str, version_id: str) -> bool:
+    return published_area(session, agency_id, version_id) is not None
 
 
 def current_version(
-    session: Session, agency_id: str, start: date, end: date
+    session: Session, agency_id: str, start: date, end: date, area: str = ""
 ) -> tuple[str, datetime] | None:
-    """The version published now for the period (start, end), and when, if any."""
+    """The version published now for the period (start, end) and area, and when, if any."""
     row = session.execute(
         select(Publication.version_id, Publication.published_at)
         .where(
             Publication.agency_id == agency_id,
             Publication.period_start == start,
             Publication.period_end == end,
+            Publication.area == area,
         )
         .order_by(Publication.id.desc())
         .limit(1)
@@ -193,11 +203,16 @@ def replaced_by(
 ) -> Replaced | None:
     """How ``version_id`` was replaced for this worker, or None while it is current (or was
     never published: a draft is not out of date, it is a draft)."""
-    if not was_published(session, agency_id, version_id):
+    area = published_area(session, agency_id, version_id)
+    if area is None:
         return None
     period = sheet["period"]
     current = current_version(
-        session, agency_id, date.fromisoformat(period["start"]), date.fromisoformat(period["end"])
+        session,
+        agency_id,
+        date.fromisoformat(period["start"]),
+        date.fromisoformat(period["end"]),
+        area,
     )
     if current is None or current[0] == version_id:
         return None

@@ -85,6 +85,7 @@ def _current(column: Any) -> Any:
             Publication.agency_id == Job.agency_id,
             Publication.period_start == StoredProblem.period_start,
             Publication.period_end == StoredProblem.period_end,
+            Publication.area == StoredProblem.area,
         )
         .order_by(Publication.id.desc())
         .limit(1)
@@ -129,8 +130,9 @@ class Published:
 
 def current_publications(
     session: Session, agency_id: str, periods: set[tuple[date, date]]
-) -> dict[tuple[date, date], Published]:
-    """The published version of each period (the latest publication wins)."""
+) -> dict[tuple[date, date, str], Published]:
+    """The published version of each period, by period and area (a publication is per area;
+    "" is the whole agency); the latest publication of a period and area wins."""
     if not periods:
         return {}
     starts = {p[0] for p in periods}
@@ -138,16 +140,17 @@ def current_publications(
         select(
             Publication.period_start,
             Publication.period_end,
+            Publication.area,
             Publication.version_id,
             Publication.published_at,
         )
         .where(Publication.agency_id == agency_id, Publication.period_start.in_(starts))
         .order_by(Publication.id)
     ).all()
-    current: dict[tuple[date, date], Published] = {}
+    current: dict[tuple[date, date, str], Published] = {}
     for row in rows:
-        key = (row.period_start, row.period_end)
-        if key in periods:
+        if (row.period_start, row.period_end) in periods:
+            key = (row.period_start, row.period_end, row.area)
             current[key] = Published(row.version_id, row.published_at)
     return current
 

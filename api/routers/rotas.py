@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from api.db import (
     CANCELLED,
@@ -216,6 +217,8 @@ def _create(
                 visits=len(problem.visits),
                 workers=len(problem.workers),
                 body=problem_body,
+                # A new version of an area's rota belongs to that area, as its parent does.
+                area=_area_of(s, problem_id) if problem_id is not None else "",
             )
             s.add(stored)
             s.flush()  # no ORM relationships, so the insert order is ours to keep
@@ -237,6 +240,10 @@ def _create(
         s.add(job)
     submit(db, runner, job.id)
     return job.id
+
+
+def _area_of(session: Session, problem_id: str) -> str:
+    return session.scalar(select(StoredProblem.area).where(StoredProblem.id == problem_id)) or ""
 
 
 def submit(db: Database, runner: JobRunner, job_id: str) -> None:
@@ -450,7 +457,8 @@ def publish_rota(
     settings: SettingsDep,
     request: Request,
 ) -> RotaSummary:
-    """Publish this version for its period; it replaces the version published before.
+    """Publish this version for its period (and area, for a plan of one area); it replaces the
+    version published before for the same period and area.
 
     Versions never change: to change a published rota, ask for a new one with ``parent`` set to
     it, then publish that.
@@ -463,7 +471,12 @@ def publish_rota(
 def _publish(db: Database, agency_id: str, rota_id: str) -> None:
     with db.write() as s:
         row = s.execute(
-            select(RotaVersion.check_ok, StoredProblem.period_start, StoredProblem.period_end)
+            select(
+                RotaVersion.check_ok,
+                StoredProblem.period_start,
+                StoredProblem.period_end,
+                StoredProblem.area,
+            )
             .join(StoredProblem, StoredProblem.id == RotaVersion.problem_id)
             .where(RotaVersion.id == rota_id, RotaVersion.agency_id == agency_id)
         ).one_or_none()
@@ -472,8 +485,9 @@ def _publish(db: Database, agency_id: str, rota_id: str) -> None:
             raise ApiError(409, f"the rota is {status}; only a finished rota can be published")
         if not row.check_ok:
             raise ApiError(409, "the rota breaks a hard rule (see explain); it cannot be published")
+        # Per period and area: publishing one area's rota leaves another area's published.
         period = (row.period_start, row.period_end)
-        current = current_publications(s, agency_id, {period}).get(period)
+        current = current_publications(s, agency_id, {period}).get((*period, row.area))
         if current is not None and current.version_id == rota_id:
             return  # already the published version: publishing again changes nothing
         s.add(
@@ -482,5 +496,6 @@ def _publish(db: Database, agency_id: str, rota_id: str) -> None:
                 version_id=rota_id,
                 period_start=row.period_start,
                 period_end=row.period_end,
+                area=row.area,
             )
         )

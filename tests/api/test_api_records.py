@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -359,3 +360,42 @@ def test_a_plans_problem_is_the_agencys_own(service: Service, small_agency: Reco
         "period"
     ] == {"start": "2027-01-04", "end": "2027-01-10"}
     service.wait(rota_id, a)
+
+
+def test_two_areas_are_published_side_by_side_and_share_no_carer_twice(
+    service: Service, small_agency: Records
+) -> None:
+    a = service.agency()
+    upload(service, a, "agency.xlsx", workbook(small_agency))
+    areas = {c.area for c in small_agency.clients}
+    assert areas == {"North", "South"}
+    south = plan(service, a, FIRST_WEEK, area="South")
+    assert service.client.post(f"/v1/rotas/{south['id']}/publish", headers=a).status_code == 200
+    north = plan(service, a, FIRST_WEEK, area="North")
+    assert service.client.post(f"/v1/rotas/{north['id']}/publish", headers=a).status_code == 200
+    # Publishing the North's week leaves the South's published.
+    for rota in (south, north):
+        assert service.client.get(f"/v1/rotas/{rota['id']}", headers=a).json()["published"]
+    # Carers of both areas: the North's plan saw the South's visits as taken.
+    stops: dict[str, list[tuple[str, str]]] = {}
+    for rota in (south, north):
+        body = service.client.get(f"/v1/rotas/{rota['id']}", headers=a).json()["rota"]
+        for route in body["routes"]:
+            stops.setdefault(route["worker"], []).extend(
+                (s["start"], s["end"]) for s in route["stops"]
+            )
+    both = [w.id for w in small_agency.workers if not w.areas]
+    assert any(stops.get(w) for w in both)  # someone works in both areas
+    for worker, times in stops.items():
+        times.sort()
+        for (_, end), (start, _) in pairwise(times):
+            assert end <= start, f"{worker} is in two places at {start}"
+    # A second North version replaces only the North's.
+    again = plan(service, a, FIRST_WEEK, area="North")
+    service.client.post(f"/v1/rotas/{again['id']}/publish", headers=a)
+    published = {
+        r["id"]
+        for r in service.client.get("/v1/rotas?limit=50", headers=a).json()["items"]
+        if r["published"]
+    }
+    assert published == {south["id"], again["id"]}
