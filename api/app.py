@@ -18,7 +18,6 @@ from api import errors
 from api.access_log import AccessLogMiddleware, AccessLogWriter
 from api.board.router import router as board_router
 from api.db import Database, migrate
-from api.deps import CredentialCache
 from api.errors import ErrorBody
 from api.jobs import JobRunner, LocalProcessRunner
 from api.middleware import (
@@ -31,7 +30,7 @@ from api.middleware import (
     redact_server_logs,
 )
 from api.parsing import Turns
-from api.revocation import watch
+from api.revocation import WatchedCache, watch
 from api.routers import (
     absences,
     access_log,
@@ -100,12 +99,8 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
         active = runner or default_runner(settings, db)
         app.state.runner = active
         await run_in_threadpool(active.start)
-
-        def forget_credentials() -> None:
-            app.state.credentials = CredentialCache()  # one assignment: no request sees half
-
         revocations = asyncio.create_task(
-            watch(db, settings.credential_check_interval, forget_credentials)
+            watch(db, settings.credential_check_interval, app.state.credentials)
         )
         # Everything loaded so far lives as long as the process. Frozen, it is left out of the
         # collector's full passes, which would otherwise stall a request for ~50 ms now and then.
@@ -131,7 +126,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.state.settings = settings
     app.state.db = db
     app.state.runner = runner
-    app.state.credentials = CredentialCache()
+    app.state.credentials = WatchedCache()
     app.state.access_log = access
     errors.install(app)
     # The last added runs first: headers on every answer, time everything, refuse over-budget

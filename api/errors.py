@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("carerota.api")
@@ -139,6 +140,19 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", message, details)
 
 
+async def _collision(request: Request, exc: Exception) -> JSONResponse:
+    # A row this request refers to went while it ran: its agency deleted (the key's cached
+    # agency is gone before the cache is emptied), or a rota erased under a new version. The
+    # statement's values are not logged (hide_parameters), only that it happened.
+    log.warning("%s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return error_response(
+        409,
+        "conflict",
+        "something this request refers to was deleted while it ran (the agency, or a rota); "
+        "try again",
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "an internal error occurred; it has been logged")
@@ -149,4 +163,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(IntegrityError, _collision)
     app.add_exception_handler(Exception, _unexpected)

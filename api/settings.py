@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         le=366,
         description="days a carer's link lasts unless revoked (SECURITY.md)",
     )
+    credential_check_interval: float = Field(
+        default=0.5,
+        gt=0,
+        description="seconds between checks for revoked keys and deleted agencies",
+    )
     public_url: str | None = Field(
         default=None, description="base URL for links; by default the request's own"
     )

@@ -6,16 +6,27 @@ revocation. Each test fails on the service as the probe found it (commit b6a06e1
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.db import Database
+from api.erasure import erase_agency
 from api.settings import Settings
-from tests.api.service import Service, Solved, agency_headers, wait_ready
+from api.store import create_agency, issue_key, revoke_keys
+from tests.api.service import HeldRunner, Service, Solved, agency_headers, wait_ready
 
 SCENARIO = "name: probe\nbase: small\nvariants:\n  - name: one\n    changes: []\n"
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def sheet_url(solved: Solved, what: str = "runsheet") -> str:
@@ -111,3 +122,69 @@ def test_one_agency_flooding_the_queue_leaves_room_for_another(
             assert time.monotonic() < deadline, body
             time.sleep(0.2)
         assert body["status"] == "done" and body["check"]["ok"], body
+
+
+@pytest.fixture
+def two_processes(tmp_path: Path) -> Iterator[tuple[list[TestClient], Database]]:
+    """Two API processes (in process) on one database, as behind a load balancer, and the
+    database as the command line sees it."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/revoke.db")
+    db = Database(settings.database_url)
+    with ExitStack() as stack:
+        clients = [
+            stack.enter_context(TestClient(create_app(settings, runner=HeldRunner())))
+            for _ in range(2)
+        ]
+        yield clients, db
+    db.dispose()
+
+
+def statuses_until(
+    clients: list[TestClient], send: Callable[[TestClient], httpx.Response], want: int
+) -> list[int]:
+    """Every status the processes answer until both answer ``want`` (2 s at most)."""
+    seen = []
+    deadline = time.monotonic() + 2.0
+    while True:
+        got = [send(client).status_code for client in clients]
+        seen.extend(got)
+        if all(status == want for status in got):
+            return seen
+        assert time.monotonic() < deadline, f"still {got} after 2 s"
+        time.sleep(0.05)
+
+
+def test_a_revoked_key_stops_working_on_every_process_at_once(
+    two_processes: tuple[list[TestClient], Database],
+) -> None:
+    # Before, each process trusted a key it had seen for 30 s after its revocation.
+    clients, db = two_processes
+    _, old = create_agency(db, "Revoked Homecare")
+    new = issue_key(db, "Revoked Homecare")
+    for client in clients:
+        assert client.get("/v1/rotas", headers=bearer(old)).status_code == 200  # now cached
+    revoke_keys(db, "Revoked Homecare", keep_newest=True)
+    began = time.monotonic()
+    statuses_until(clients, lambda c: c.get("/v1/rotas", headers=bearer(old)), 401)
+    assert time.monotonic() - began < 1.5
+    for client in clients:
+        assert client.get("/v1/rotas", headers=bearer(new)).status_code == 200
+
+
+def test_a_deleted_agencys_requests_are_refused_never_a_500(
+    two_processes: tuple[list[TestClient], Database], small_problem: dict[str, Any]
+) -> None:
+    # Before, a deleted agency's cached key worked for 30 s, and its submissions were 500
+    # (a foreign key error) until then.
+    clients, db = two_processes
+    _, key = create_agency(db, "Deleted Homecare")
+    request = {"problem": small_problem, "options": {"time_limit": 1}}
+    for client in clients:
+        assert client.get("/v1/rotas", headers=bearer(key)).status_code == 200  # now cached
+    erase_agency(db, "Deleted Homecare")
+    seen = statuses_until(
+        clients, lambda c: c.post("/v1/rotas", json=request, headers=bearer(key)), 401
+    )
+    assert set(seen) <= {401, 409}, seen
+    for client in clients:
+        assert client.get("/v1/rotas", headers=bearer(key)).status_code == 401
