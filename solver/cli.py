@@ -280,7 +280,14 @@ def _moment(text: str, what: str) -> datetime:
 def cmd_resolve(args: argparse.Namespace) -> int:
     """Re-staff an absent worker's visits in a published rota, changing as little as possible."""
     from solver.changes import format_changes
-    from solver.resolve import Absence, ResolveError, ResolveOptions, apply_absences, resolve
+    from solver.resolve import (
+        Absence,
+        ResolveError,
+        ResolveOptions,
+        admit_absence,
+        apply_absences,
+        resolve,
+    )
 
     problem = load(args.problem, Problem)
     before = load(args.rota, Rota)
@@ -300,8 +307,13 @@ def cmd_resolve(args: argparse.Namespace) -> int:
             raise InputError(
                 f"{args.cover_counts}: not a JSON object of worker: count ({exc})"
             ) from None
-    absences = [Absence(w, start, end, args.reason) for w in args.absent]
+    absences = []
     try:
+        for worker in args.absent:
+            absence, note = admit_absence(problem, Absence(worker, start, end, args.reason), now)
+            if note:
+                print(f"carerota: {worker}: {note}", file=sys.stderr)
+            absences.append(absence)
         situation = apply_absences(problem, before, absences, now)
     except ResolveError as exc:
         raise InputError(str(exc)) from None

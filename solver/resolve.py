@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from ortools.sat.python import cp_model
 
 from solver.changes import ChangeList, changes
-from solver.contract import Problem, Rota, Shift
+from solver.contract import Problem, Rota, Shift, format_local_datetime
 from solver.data import ProblemData, build, not_before
 from solver.heuristic import Builder
 from solver.model import Neighbourhood, RotaModel
@@ -90,6 +90,62 @@ def merge(absences: list[Absence]) -> list[Absence]:
     return out
 
 
+class AbsenceRefused(ResolveError):
+    """An absence that cannot change anything, and the field to blame (``worker``, ``end``...).
+
+    The command line, the service and the board refuse the same absences with these words.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_order(absence: Absence) -> None:
+    """Refuse an absence that ends before (or when) it starts."""
+    if absence.end <= absence.start:
+        start, end = format_local_datetime(absence.start), format_local_datetime(absence.end)
+        raise AbsenceRefused("end", f"the absence ends ({end}) before it starts ({start})")
+
+
+def unknown_worker(worker: str) -> AbsenceRefused:
+    return AbsenceRefused("worker", f"unknown worker '{worker}'")
+
+
+def admit_absence(problem: Problem, absence: Absence, now: datetime | None) -> tuple[Absence, str]:
+    """The absence as it will apply, and a note for the office ("" when there is none to make).
+
+    Refused (:class:`AbsenceRefused`): an unknown worker, an end not after the start, an absence
+    wholly before ``now`` (that part of the rota is history) or wholly outside the period. One
+    that started before ``now`` applies from ``now``, and the note says so.
+    """
+    start, end = format_local_datetime(absence.start), format_local_datetime(absence.end)
+    check_order(absence)
+    if absence.worker not in {w.id for w in problem.workers}:
+        raise unknown_worker(absence.worker)
+    first = datetime.combine(problem.period.start, datetime.min.time())
+    after = datetime.combine(problem.period.end + timedelta(days=1), datetime.min.time())
+    if absence.end <= first or absence.start >= after:
+        raise AbsenceRefused(
+            "start",
+            f"the absence ({start} to {end}) is outside the period of the rota "
+            f"({problem.period.start} to {problem.period.end})",
+        )
+    if now is not None and absence.end <= now:
+        raise AbsenceRefused(
+            "end",
+            f"the absence ended ({end}) before now ({format_local_datetime(now)}): "
+            "that part of the rota is past, nothing can change",
+        )
+    if now is not None and absence.start < now:
+        note = (
+            f"the absence started ({start}) before now ({format_local_datetime(now)}): "
+            "it applies from now"
+        )
+        return Absence(absence.worker, now, absence.end, absence.reason), note
+    return absence, ""
+
+
 def apply_absences(
     problem: Problem, rota: Rota, absences: list[Absence], now: datetime | None
 ) -> Problem:
@@ -98,12 +154,8 @@ def apply_absences(
     A visit the worker had already started before ``now`` stays theirs (it is history), so the
     cut begins once it ends. Pins of the worker on visits they can no longer do are dropped.
     """
-    ids = {w.id for w in problem.workers}
     for a in absences:
-        if a.worker not in ids:
-            raise ResolveError(f"unknown worker '{a.worker}'")
-        if a.end <= a.start:
-            raise ResolveError(f"absence of {a.worker} ends ({a.end}) before it starts ({a.start})")
+        admit_absence(problem, a, None)
     duration = {v.id: v.duration_minutes for v in problem.visits}
     worked: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for asg in rota.assignments:
@@ -420,6 +472,14 @@ def _step(
     return current, best, line
 
 
+def _kept_reasons(before: Rota, after: Rota, orphaned: set[str]) -> Rota:
+    """``after`` with the reasons ``before`` gave for visits unstaffed in both and not orphaned:
+    the re-solve did not touch them, so what the office was told about them still stands."""
+    reasons = {u.visit: u for u in before.unassigned if u.visit not in orphaned}
+    kept = [reasons.get(u.visit, u) for u in after.unassigned]
+    return after if kept == after.unassigned else after.model_copy(update={"unassigned": kept})
+
+
 def resolve(
     problem: Problem,
     before: Rota,
@@ -493,12 +553,13 @@ def resolve(
                 first = data.clock.local(int(data.earliest[grp[0]]))
                 plans.append((f"wide {first:%a %H:%M}", grp, wide))
 
-    rota = finish(data, current, "feasible", None)
+    orphaned = [data.visit_ids[v] for v in orphans]
+    rota = _kept_reasons(before, finish(data, current, "feasible", None), set(orphaned))
     return Resolved(
         problem=problem,
         rota=rota,
         changes=changes(before, rota, problem, since=now),
-        orphaned=[data.visit_ids[v] for v in orphans],
+        orphaned=orphaned,
         covers={data.worker_ids[w]: n for w, n in costs.covers(current).items()},
         frozen=len(frozen),
         stages=stages,

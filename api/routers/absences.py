@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from api.db import (
     QUEUED,
@@ -31,11 +31,20 @@ from api.db import (
     utcnow,
 )
 from api.deps import AgencyDep, DbDep, RunnerDep, SettingsDep
-from api.errors import ApiError, ErrorBody, ErrorDetail, not_found
+from api.errors import ApiError, ErrorBody, ErrorDetail
 from api.routers.rotas import base_url, submit
-from api.store import current_publications, job_row, refuse_if_full, rota_url
+from api.store import (
+    current_publications,
+    decode_cursor,
+    encode_cursor,
+    job_row,
+    refuse_if_full,
+    rota_url,
+)
 from solver.changes import ChangeList, changes
 from solver.contract import LocalDateTime, Problem, Rota, format_local_datetime
+from solver.resolve import Absence as AbsenceAsked
+from solver.resolve import AbsenceRefused, admit_absence, check_order, unknown_worker
 
 log = logging.getLogger("carerota.absences")
 
@@ -74,6 +83,11 @@ class AbsenceOut(BaseModel):
     merged: list[str] = Field(description="earlier absences of the worker this one absorbed")
 
 
+class AbsencePage(BaseModel):
+    items: list[AbsenceOut]
+    next: str | None = Field(description="URL of the next page, if any")
+
+
 class ResolveOut(BaseModel):
     id: str = Field(description="the re-solve's rota id")
     url: str
@@ -84,6 +98,11 @@ class ResolveOut(BaseModel):
 class AbsenceCreated(BaseModel):
     absence: AbsenceOut
     resolves: list[ResolveOut]
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what the office should know, e.g. an absence that started before now "
+        "applies from now",
+    )
 
 
 class WebhookIn(BaseModel):
@@ -187,22 +206,39 @@ def create_absence(
     Each re-solve freezes visits started before ``now``, gives the worker nothing inside the
     absence, changes as little else as it can, publishes its rota, and calls the webhook.
     """
-    if body.end <= body.start:
+    asked = AbsenceAsked(body.worker, body.start, body.end, body.reason)
+    try:
+        check_order(asked)
+        versions = _overlapping(db, agency.id, body.start, body.end)
+        if not versions:
+            raise ApiError(
+                409,
+                f"the absence ({format_local_datetime(body.start)} to "
+                f"{format_local_datetime(body.end)}) is outside the period of every published "
+                "rota: no published rota overlaps it; publish the period's rota first",
+            )
+        versions = [v for v in versions if any(w.id == body.worker for w in v[2].workers)]
+        if not versions:
+            raise unknown_worker(body.worker)
+        # The same refusals and note as the command line's, against each rota's own clock.
+        notes, admitted, refusal = [], [], None
+        for version in versions:
+            try:
+                _, note = admit_absence(version[2], asked, body.now or _local_now(version[2]))
+            except AbsenceRefused as exc:
+                refusal = refusal or exc
+                continue
+            admitted.append(version)
+            notes += [note] if note and note not in notes else []
+        if not admitted:
+            assert refusal is not None
+            raise refusal
+    except AbsenceRefused as exc:
+        status = 404 if exc.field == "worker" else 422
         raise ApiError(
-            422,
-            "the absence ends before it starts",
-            details=[ErrorDetail(loc="end", message="must be after start")],
-        )
-    versions = _overlapping(db, agency.id, body.start, body.end)
-    if not versions:
-        raise ApiError(
-            409,
-            f"no published rota overlaps {format_local_datetime(body.start)} to "
-            f"{format_local_datetime(body.end)}; publish the period's rota first",
-        )
-    versions = [v for v in versions if any(w.id == body.worker for w in v[2].workers)]
-    if not versions:
-        raise not_found("worker in the published rotas it overlaps:", body.worker)
+            status, str(exc), details=[ErrorDetail(loc=exc.field, message=str(exc))]
+        ) from None
+    versions = admitted
     time_limit = body.time_limit or settings.resolve_time_limit
     jobs = []
     with db.write() as s:
@@ -218,9 +254,7 @@ def create_absence(
         )
         absence, absorbed = _merge(s, agency.id, body)
         for version_id, problem_id, problem in versions:
-            now = body.now or datetime.now(problem.zone).replace(
-                tzinfo=None, second=0, microsecond=0
-            )
+            now = body.now or _local_now(problem)
             job = Job(
                 id=new_id("rota"),
                 agency_id=agency.id,
@@ -245,6 +279,7 @@ def create_absence(
     response.headers["Location"] = f"{base}/v1/absences/{absence.id}"
     return AbsenceCreated(
         absence=_out(absence, absorbed),
+        notes=notes,
         resolves=[
             ResolveOut(
                 id=job_id,
@@ -257,6 +292,11 @@ def create_absence(
     )
 
 
+def _local_now(problem: Problem) -> datetime:
+    """The agency's wall-clock time now, to the minute."""
+    return datetime.now(problem.zone).replace(tzinfo=None, second=0, microsecond=0)
+
+
 def _out(a: Absence, absorbed: list[str]) -> AbsenceOut:
     return AbsenceOut(
         id=a.id, worker=a.worker_id, start=a.start, end=a.end, reason=a.reason, merged=absorbed
@@ -265,22 +305,44 @@ def _out(a: Absence, absorbed: list[str]) -> AbsenceOut:
 
 @router.get(
     "/absences",
-    response_model=list[AbsenceOut],
-    summary="The agency's absences (merged ones once, as their union)",
+    response_model=AbsencePage,
+    summary="The agency's absences by start (merged ones once, as their union), paged",
     responses=_ERRORS,
 )
-def list_absences(agency: AgencyDep, db: DbDep, worker: str | None = None) -> list[AbsenceOut]:
+def list_absences(
+    agency: AgencyDep,
+    db: DbDep,
+    request: Request,
+    worker: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(description="the 'next' of the previous page")] = None,
+) -> AbsencePage:
+    """Earliest first, ``limit`` at a time; follow ``next`` for more."""
     with db.read() as s:
         query = select(Absence).where(Absence.agency_id == agency.id, Absence.merged_into.is_(None))
         if worker is not None:
             query = query.where(Absence.worker_id == worker)
-        rows = s.scalars(query.order_by(Absence.start, Absence.id)).all()
+        if cursor is not None:
+            at, last = decode_cursor(cursor)
+            start = format_local_datetime(at.replace(tzinfo=None))
+            query = query.where(
+                or_(Absence.start > start, and_(Absence.start == start, Absence.id > last))
+            )
+        rows = list(s.scalars(query.order_by(Absence.start, Absence.id).limit(limit + 1)))
+        following = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            mark = encode_cursor(datetime.fromisoformat(rows[-1].start), rows[-1].id)
+            following = str(request.url.include_query_params(cursor=mark))
         absorbed: dict[str, list[str]] = {}
         for r in s.scalars(
-            select(Absence).where(Absence.agency_id == agency.id, Absence.merged_into.is_not(None))
+            select(Absence).where(
+                Absence.agency_id == agency.id,
+                Absence.merged_into.in_([row.id for row in rows]),
+            )
         ):
             absorbed.setdefault(str(r.merged_into), []).append(r.id)
-        return [_out(r, absorbed.get(r.id, [])) for r in rows]
+        return AbsencePage(items=[_out(r, absorbed.get(r.id, [])) for r in rows], next=following)
 
 
 @router.get(

@@ -284,9 +284,12 @@ def test_collections_show_only_your_own_rows(service: Service, world: World) -> 
         assert response.status_code == 422, response.text
         assert f"'{base}' is none of this agency's rotas" in response.json()["error"]["message"]
     # GET /v1/absences
-    assert client.get("/v1/absences", headers=b).json() == []
-    assert client.get("/v1/absences", params={"worker": world.worker}, headers=b).json() == []
-    assert world.absence_id in [x["id"] for x in client.get("/v1/absences", headers=a).json()]
+    assert client.get("/v1/absences", headers=b).json()["items"] == []
+    mine = client.get("/v1/absences", params={"worker": world.worker}, headers=b).json()
+    assert mine["items"] == []
+    assert world.absence_id in [
+        x["id"] for x in client.get("/v1/absences", headers=a).json()["items"]
+    ]
     # POST /v1/absences: B has published nothing, so A's published week is not B's to repair.
     response = client.post(
         "/v1/absences",
@@ -295,8 +298,10 @@ def test_collections_show_only_your_own_rows(service: Service, world: World) -> 
     )
     assert response.status_code == 409, response.text
     assert "no published rota overlaps" in response.json()["error"]["message"]
-    assert client.get("/v1/absences", headers=b).json() == []
-    assert [x["id"] for x in client.get("/v1/absences", headers=a).json()] == [world.absence_id]
+    assert client.get("/v1/absences", headers=b).json()["items"] == []
+    assert [x["id"] for x in client.get("/v1/absences", headers=a).json()["items"]] == [
+        world.absence_id
+    ]
     # POST /v1/rotas: a parent must be your own.
     for parent in (world.rota_id, UNKNOWN_ROTA):
         response = client.post("/v1/rotas", json={"parent": parent}, headers=b)
@@ -328,9 +333,7 @@ def make_link(service: Service, world: World, rota_id: str, worker: str) -> str:
     return token
 
 
-def test_a_carer_link_opens_only_that_carers_published_runs(
-    service: Service, world: World
-) -> None:
+def test_a_carer_link_opens_only_that_carers_published_runs(service: Service, world: World) -> None:
     client = service.client
     routes = client.get(f"/v1/rotas/{world.rota_id}", headers=world.a).json()["rota"]["routes"]
     others = sorted({r["worker"] for r in routes} - {world.worker})
