@@ -475,19 +475,23 @@ def begin(s: Arrays) -> None:
 
 @jit
 def undo_to(c: Arrays, s: Arrays, nops: int, nslog: int) -> None:
-    """Replay the journal backwards to the marks ``nops`` and ``nslog``."""
-    for k in range(s.nslog[0] - 1, nslog - 1, -1):
-        v = s.slog[k, 0]
-        s.start[v] = s.slog[k, 1]
-        s.terms[T_LATE] += s.slog_late[k] - s.late[v]
-        s.late[v] = s.slog_late[k]
-    s.nslog[0] = nslog
+    """Replay the journal backwards to the marks ``nops`` and ``nslog``.
+
+    Routes first, then starts: taking a visit back out of a route zeroes its lateness, and the
+    start journal then puts back the values it had before the move.
+    """
     for k in range(s.nops[0] - 1, nops - 1, -1):
         if s.ops[k, 0] == 0:
             remove_entry(c, s, s.ops[k, 1], s.ops[k, 2], False)
         else:
             insert_entry(c, s, s.ops[k, 1], s.ops[k, 2], s.ops[k, 3], False)
     s.nops[0] = nops
+    for k in range(s.nslog[0] - 1, nslog - 1, -1):
+        v = s.slog[k, 0]
+        s.start[v] = s.slog[k, 1]
+        s.terms[T_LATE] += s.slog_late[k] - s.late[v]
+        s.late[v] = s.slog_late[k]
+    s.nslog[0] = nslog
     s.late_dirty[0] = 1
 
 
