@@ -25,9 +25,6 @@ import json
 import os
 import platform
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,26 +36,10 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.harness import ROOT, Server, create_agency_key
+
 RESULTS = ROOT / "benchmarks" / "results" / "api_load.md"
-HOST = "127.0.0.1"  # loopback only, by design
 READS = ("rota", "list", "runsheet", "runsheet_carer", "runsheet_html", "calendar")
-
-
-def carerota(*args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-c",
-        "import sys; from carerota.cli import main; sys.exit(main())",
-        *args,
-    ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -88,66 +69,20 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-class Server:
-    """``carerota serve`` in its own process group, on a fresh SQLite file."""
-
-    def __init__(self, folder: Path, queue: int) -> None:
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{folder}/bench.db",
-            "CAREROTA_MAX_QUEUED_JOBS": str(queue),
-            "CAREROTA_LOCAL_WORKERS": "1",
-            "CAREROTA_SOLVER_THREADS": "1",
-            "CAREROTA_LOG_LEVEL": "warning",
-            # Fifty readers share one key here: the benchmark measures the service, not its
-            # per-key rate limits.
-            "CAREROTA_RATE_LIMIT_PER_MINUTE": "0",
-            "CAREROTA_JOB_RATE_LIMIT_PER_MINUTE": "0",
-        }
-        self.log = folder / "serve.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def agency_key(self) -> str:
-        done = subprocess.run(
-            carerota("agency", "create", "Benchmark Homecare"),
-            env=self.env,
-            capture_output=True,
-            check=True,
-            cwd=ROOT,
-        )
-        return done.stdout.decode().strip()
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                carerota("serve", "--host", HOST, "--port", str(self.port)),
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=ROOT,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the server did not become ready; see {self.log}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+def service_env(folder: Path, queue: int) -> dict[str, str]:
+    """``carerota serve`` on a fresh SQLite file in ``folder``, one solve at a time."""
+    return {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{folder}/bench.db",
+        "CAREROTA_MAX_QUEUED_JOBS": str(queue),
+        "CAREROTA_LOCAL_WORKERS": "1",
+        "CAREROTA_SOLVER_THREADS": "1",
+        "CAREROTA_LOG_LEVEL": "warning",
+        # Fifty readers share one key here: the benchmark measures the service, not its
+        # per-key rate limits.
+        "CAREROTA_RATE_LIMIT_PER_MINUTE": "0",
+        "CAREROTA_JOB_RATE_LIMIT_PER_MINUTE": "0",
+    }
 
 
 @dataclass(frozen=True)
@@ -396,10 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     problem = json.loads((ROOT / "scenarios" / "small.json").read_text(encoding="utf-8"))
     submission = json.dumps({"problem": problem, "options": {"time_limit": 2}}).encode()
     with tempfile.TemporaryDirectory(prefix="carerota-load-") as tmp:
-        server = Server(Path(tmp), args.queue)
-        key = server.agency_key()
-        server.start()
+        env = service_env(Path(tmp), args.queue)
+        key = create_agency_key(env, "Benchmark Homecare")
+        server = Server(env, Path(tmp) / "serve.log")
         try:
+            server.start()
             seeded = seed(
                 server.url, {"Authorization": f"Bearer {key}"}, problem, args.seed_time_limit
             )
@@ -415,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                     samples, elapsed, think, burst_size, time.process_time() - cpu
                 )
         finally:
-            server.stop()
+            server.stop(timeout=30)
     text = "\n".join(lines)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import csv
 import json
 import os
@@ -36,8 +35,6 @@ import platform
 import random
 import re
 import secrets
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +46,15 @@ from typing import Any
 
 import httpx
 
-from benchmarks.api_load import HOST, ROOT, carerota, free_port, percentile
+from benchmarks.api_load import percentile
+from tests.harness import (
+    ROOT,
+    CeleryWorker,
+    PostgresDatabases,
+    Server,
+    forget_queue,
+    own_broker,
+)
 
 OUT = ROOT / "benchmarks" / "results" / "soak"
 PERIOD_START = date(2026, 11, 30)  # the generator's default week
@@ -74,10 +79,6 @@ FOLLOW = ("events", "poll")
 EXPECTED = {"submit": 202, "absence": 202}  # everything else answers 200
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1024 * 1024
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CAREROTA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_URL = os.environ.get("CAREROTA_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,69 +264,38 @@ class Service:
 
     def __init__(self, folder: Path, backend: str, workers: int) -> None:
         self.folder, self.backend = folder, backend
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
         self.limits = generous_limits()
-        self.env = {
+        env = {
             **os.environ,
             "CAREROTA_LOCAL_WORKERS": str(workers),
             "CAREROTA_SOLVER_THREADS": "1",  # two cores, shared with the load generator
             "CAREROTA_LOG_LEVEL": "warning",
             **self.limits,
         }
-        self.database_name: str | None = None
+        self.databases: PostgresDatabases | None = None
         self.queue: str | None = None
+        self.worker: CeleryWorker | None = None
         if backend == "sqlite":
             self.db_file: Path | None = folder / "soak.db"
-            self.env["DATABASE_URL"] = f"sqlite:///{self.db_file}"
+            env["DATABASE_URL"] = f"sqlite:///{self.db_file}"
         else:
             self.db_file = None
-            self.env["DATABASE_URL"] = self._fresh_postgres()
+            self.databases = PostgresDatabases(prefix="carerota_soak")
+            env["DATABASE_URL"] = self.databases.fresh()
             # A Redis database and queue of our own, so the soak never takes anyone's jobs.
             self.queue = f"carerota-soak-{secrets.token_hex(3)}"
-            self.env["CELERY_BROKER_URL"] = f"{REDIS_URL.rstrip('/')}/{1 + os.getpid() % 15}"
-            self.env["CAREROTA_CELERY_QUEUE"] = self.queue
-        self.workers = workers
-        self.web: subprocess.Popen[bytes] | None = None
-        self.worker: subprocess.Popen[bytes] | None = None
-
-    def _fresh_postgres(self) -> str:
-        from sqlalchemy import create_engine, text
-
-        admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        self.database_name = f"carerota_soak_{secrets.token_hex(4)}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{self.database_name}"'))
-        url = admin.url.set(database=self.database_name).render_as_string(hide_password=False)
-        admin.dispose()
-        return str(url)
-
-    def _spawn(self, *args: str, log: str) -> subprocess.Popen[bytes]:
-        with (self.folder / log).open("ab") as out:
-            return subprocess.Popen(
-                carerota(*args),
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # so stop() can signal the whole tree
-                cwd=ROOT,
-            )
+            env["CELERY_BROKER_URL"] = own_broker()
+            env["CAREROTA_CELERY_QUEUE"] = self.queue
+            self.worker = CeleryWorker(env, folder / "worker.log", concurrency=workers)
+        self.env = env
+        self.web = Server(env, folder / "serve.log", ready_within=90)
+        self.url = self.web.url
 
     def start(self) -> None:
-        self.web = self._spawn("serve", "--host", HOST, "--port", str(self.port), log="serve.log")
-        if self.backend == "postgres":
-            self.worker = self._spawn(
-                "worker", "--concurrency", str(self.workers), log="worker.log"
-            )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            if self.web.poll() is not None:
-                break
-            time.sleep(0.3)
-        raise RuntimeError(f"the service did not become ready; see {self.folder}/serve.log")
+        # The worker first: on Celery the web process is ready only once a worker answers.
+        if self.worker is not None:
+            self.worker.start()
+        self.web.start()
 
     def agency(self, name: str) -> dict[str, str]:
         """A new agency (after start: ``serve`` has migrated the database); its auth header."""
@@ -340,8 +310,9 @@ class Service:
         return {"Authorization": f"Bearer {key}"}
 
     def memory(self) -> Memory:
-        assert self.web is not None
-        return memory(self.web.pid, self.worker.pid if self.worker else None)
+        assert self.web.proc is not None
+        worker = self.worker.proc if self.worker is not None else None
+        return memory(self.web.proc.pid, worker.pid if worker is not None else None)
 
     def database_mib(self) -> float | None:
         if self.db_file is None:
@@ -359,30 +330,13 @@ class Service:
         return found
 
     def stop(self) -> None:
-        for proc in (self.web, self.worker):
-            if proc is None or proc.poll() is not None:
-                continue
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        if self.database_name is not None:
-            from sqlalchemy import create_engine, text
-
-            admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)'))
-            admin.dispose()
+        self.web.stop(timeout=30)
+        if self.worker is not None:
+            self.worker.stop(timeout=30)
+        if self.databases is not None:
+            self.databases.drop_all()
         if self.queue is not None:
-            import redis
-
-            client = redis.Redis.from_url(self.env["CELERY_BROKER_URL"])
-            with contextlib.closing(client):
-                keys = list(client.scan_iter(match=f"*{self.queue}*"))
-                if keys:
-                    client.delete(*keys)
+            forget_queue(self.env["CELERY_BROKER_URL"], self.queue)
 
 
 # ---------------------------------------------------------------------------------------------

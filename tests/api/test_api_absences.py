@@ -15,10 +15,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
-from conftest import Service
 
 from solver.checker import check
 from solver.contract import Problem, Rota
+from tests.api.service import Service
 
 DAY2 = "2026-12-01"
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, Server, Service, Solved, carerota_command, settings_env
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +27,8 @@ from api.access_log import ACTIONS, AccessLogWriter, Reader
 from api.db import Agency, ApiKey, CarerToken, Database, migrate
 from api.security import digest
 from api.settings import Settings
+from tests.api.service import Service, Solved
+from tests.harness import ROOT, Server, carerota_command, settings_env
 
 # Routes with an id that answer without health data, and why; every other route with an id must
 # be logged (api.access_log.ACTIONS), so a new one fails here until someone decides.
@@ -254,7 +255,7 @@ def test_care_plans_never_reach_the_application_logs(
         r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))
     )
     if service.backend.worker is not None:
-        logged += service.backend.worker.log_path.read_text(errors="replace")
+        logged += service.backend.worker.log.read_text(errors="replace")
     assert caplog.records, "nothing was captured: the test would prove nothing"
     for needle in [*needles, token, key_of(headers)]:
         assert needle not in logged
@@ -269,7 +270,7 @@ def served(tmp_path: Path) -> Iterator[Server]:
         solver_threads=1,
         log_level="debug",
     )
-    server = Server(settings, tmp_path / "serve.log")
+    server = Server(settings_env(settings), tmp_path / "serve.log")
     server.start()
     try:
         yield server
@@ -280,7 +281,7 @@ def served(tmp_path: Path) -> Iterator[Server]:
 def test_the_web_servers_log_has_paths_but_no_tokens_nor_care_plans(
     served: Server, small_problem: dict[str, Any]
 ) -> None:
-    env = settings_env(served.settings)
+    env = served.env
     name = f"Logged Care {secrets.token_hex(3)}"
     key = (
         subprocess.run(
@@ -332,7 +333,7 @@ def test_the_web_servers_log_has_paths_but_no_tokens_nor_care_plans(
     assert lines and all(len(line) == 6 for line in lines)
     assert [line[3] for line in lines[:3]] == ["calendar", "runsheet", "runsheet"]
     assert {line[1] for line in lines[:3]} == {"carer_link"}
-    key_id = id_of(served.settings.database_url, key)
+    key_id = id_of(served.env["DATABASE_URL"], key)
     assert lines[-1][1:5] == ["api_key", key_id, "rota", rota_id]  # the first poll
 
 

@@ -23,10 +23,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import Service
 from sqlalchemy import update
 
 from api.db import CarerToken, Database, utcnow
+from tests.api.service import Service
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
 # Operations without ids in their path: each needs its own "only your own rows" check below.

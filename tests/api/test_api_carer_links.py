@@ -13,8 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Service
 from icalendar import Calendar
+
+from tests.api.service import Service
 
 DAY2, DAY3 = "2026-12-01", "2026-12-02"
 

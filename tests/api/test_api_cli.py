@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import Backend, HeldRunner
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.db import Base, Database, migrate
 from api.settings import Settings
 from carerota.cli import main
+from tests.api.service import Backend, HeldRunner
 
 
 def one_line(text: str) -> str:

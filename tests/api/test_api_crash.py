@@ -35,20 +35,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import (
-    FAST,
-    REDIS_URL,
-    CeleryWorker,
-    HeldRunner,
-    PostgresDatabases,
-    Server,
-    agency_headers,
-    child_pids,
-    forget_queue,
-    reachable,
-    unavailable,
-    wait_ready,
-)
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select, text
 
@@ -69,6 +55,19 @@ from api.settings import Settings
 from scenarios.generator import generate
 from solver.checker import check
 from solver.contract import Problem, Rota
+from tests.api.service import FAST, HeldRunner, agency_headers, wait_ready
+from tests.harness import (
+    REDIS_URL,
+    CeleryWorker,
+    PostgresDatabases,
+    Server,
+    child_pids,
+    forget_queue,
+    own_broker,
+    reachable,
+    settings_env,
+    unavailable,
+)
 
 # Rounds per backend. Each takes 15-25 s on a busy two-core machine.
 DEFAULT_SEEDS = {"sqlite": (101, 102, 103), "postgres": (201, 202, 203)}
@@ -224,7 +223,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
     """A fresh database and the backend's processes, started; everything killed afterwards."""
     if request.param == "sqlite":
         settings = Settings(database_url=f"sqlite:///{tmp_path}/crash.db", **FAST)
-        running = Cluster(settings, Server(settings, tmp_path / "serve.log"), None)
+        running = Cluster(settings, Server(settings_env(settings), tmp_path / "serve.log"), None)
     else:
         databases: PostgresDatabases = request.getfixturevalue("postgres")
         if not reachable(REDIS_URL, 6379):
@@ -232,12 +231,12 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
         queue = f"carerota-crash-{os.getpid()}-{random.randrange(1 << 24):06x}"
         settings = Settings(
             database_url=databases.fresh(),
-            broker_url=f"{REDIS_URL.rstrip('/')}/{1 + os.getpid() % 15}",
+            broker_url=own_broker(),
             celery_queue=queue,
             **FAST,
         )
-        worker = CeleryWorker(settings, tmp_path / "worker.log")
-        running = Cluster(settings, Server(settings, tmp_path / "serve.log"), worker)
+        worker = CeleryWorker(settings_env(settings), tmp_path / "worker.log")
+        running = Cluster(settings, Server(settings_env(settings), tmp_path / "serve.log"), worker)
     try:
         running.start()
         yield running
@@ -546,7 +545,7 @@ def celery_settings(postgres: PostgresDatabases, tag: str) -> Settings:
         unavailable(f"Redis is not reachable at {REDIS_URL}")
     return Settings(
         database_url=postgres.fresh(),
-        broker_url=f"{REDIS_URL.rstrip('/')}/{1 + os.getpid() % 15}",
+        broker_url=own_broker(),
         celery_queue=f"carerota-{tag}-{os.getpid()}-{random.randrange(1 << 24):06x}",
         **FAST,
     )
@@ -597,7 +596,7 @@ def test_a_pool_process_killed_before_it_claims_its_job_loses_no_message(
     settings = celery_settings(postgres, "claim")
     rota_id = queue_unsent(settings, weeks[0])
     engine = create_engine(settings.database_url)
-    worker = CeleryWorker(settings, tmp_path / "worker.log", concurrency=1)
+    worker = CeleryWorker(settings_env(settings), tmp_path / "worker.log", concurrency=1)
     db = Database(settings.database_url)
     try:
         with engine.connect() as holder, engine.connect() as watcher:
@@ -632,7 +631,7 @@ def test_a_job_whose_message_was_lost_is_sent_again(
     process killed between the two, or Redis restarted without persistence) waited until some
     process restarted. The reaper of a running web process now sends it again."""
     settings = celery_settings(postgres, "lost")
-    worker = CeleryWorker(settings, tmp_path / "worker.log", concurrency=1)
+    worker = CeleryWorker(settings_env(settings), tmp_path / "worker.log", concurrency=1)
     worker.start()
     db = Database(settings.database_url)
     try:
@@ -640,7 +639,7 @@ def test_a_job_whose_message_was_lost_is_sent_again(
             wait_ready(client)
             # Readiness is any worker on the broker answering a ping; this one re-sends every
             # queued job as it starts, so it must be up before the unsent job exists.
-            wait_for_log(worker.log_path, " ready.")
+            wait_for_log(worker.log, " ready.")
             rota_id = queue_unsent(settings, weeks[0])
             status = wait_final(db, rota_id, timeout=settings.heartbeat_timeout + 30)
         assert status == DONE

@@ -11,7 +11,6 @@ import secrets
 from typing import Any
 
 import pytest
-from conftest import Backend, HeldRunner, Service, agency_headers
 from fastapi.testclient import TestClient
 from sqlalchemy import String, Text, func, select
 
@@ -20,6 +19,7 @@ from api.app import create_app
 from api.db import Agency, ApiKey, Base, Database
 from api.security import digest
 from carerota.cli import main
+from tests.api.service import Backend, HeldRunner, Service, agency_headers
 
 CLIENT = "c0000"
 

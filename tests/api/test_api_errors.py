@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-from conftest import HeldRunner, Service, Solved, agency_headers
 from fastapi.testclient import TestClient
 
 from api.settings import Settings
+from tests.api.service import HeldRunner, Service, Solved, agency_headers
 
 Held = tuple[TestClient, HeldRunner, Settings]
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 import schemathesis
-from conftest import HeldRunner, agency_headers
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
 from api.app import create_app
 from api.settings import Settings
+from tests.api.service import HeldRunner, agency_headers
 
 MAX_EXAMPLES = 25
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Service, Solved
+
+from tests.api.service import Service, Solved
 
 
 def test_another_agencys_rota_does_not_exist_for_you(service: Service, solved: Solved) -> None:

@@ -9,13 +9,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import Backend, HeldRunner
 from fastapi.testclient import TestClient
 
 import api.deps
 from api.app import create_app
 from api.settings import Settings
 from carerota.cli import main
+from tests.api.service import Backend, HeldRunner
 
 NAME = "Keyholders Care"
 

@@ -15,12 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import REDIS_URL, HeldRunner, agency_headers, reachable, unavailable
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.middleware import redact
 from api.settings import Settings
+from tests.api.service import HeldRunner, agency_headers
+from tests.harness import REDIS_URL, reachable, unavailable
 
 # A budget small enough to use up: three at once, then one a second.
 TIGHT: dict[str, Any] = {"rate_limit_per_minute": 60, "rate_limit_burst": 3}

@@ -15,17 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import (
-    FAST,
-    ROOT,
-    Backend,
-    HeldRunner,
-    Server,
-    Service,
-    agency_headers,
-    carerota_command,
-    settings_env,
-)
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -35,6 +24,8 @@ from api.jobs import LocalProcessRunner, recover
 from api.settings import Settings
 from solver.checker import check
 from solver.contract import Problem, Rota
+from tests.api.service import FAST, Backend, HeldRunner, Service, agency_headers
+from tests.harness import ROOT, Server, carerota_command, settings_env
 
 SOLVING = 4.0  # seconds each solve asks for
 
@@ -167,7 +158,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     settings = Settings(
         database_url=f"sqlite:///{tmp_path}/served.db", **{**FAST, "local_workers": 1}
     )
-    running = Server(settings, tmp_path / "serve.log")
+    running = Server(settings_env(settings), tmp_path / "serve.log")
     try:
         yield running
     finally:
@@ -179,7 +170,7 @@ def test_a_server_killed_mid_solve_resumes_the_job_when_restarted(
 ) -> None:
     created = subprocess.run(
         carerota_command("agency", "create", "Restart Care"),
-        env=settings_env(server.settings),
+        env=server.env,
         capture_output=True,
         check=True,
         cwd=ROOT,

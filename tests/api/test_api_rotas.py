@@ -10,12 +10,12 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Service, Solved
 
 from solver.checker import check
 from solver.contract import Problem, Rota
 from solver.options import SolveOptions
 from solver.solve import solve
+from tests.api.service import Service, Solved
 
 
 def verified(problem: dict[str, Any], body: dict[str, Any]) -> Rota:

@@ -8,8 +8,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Service, Solved
 from icalendar import Calendar
+
+from tests.api.service import Service, Solved
 
 
 def busiest_worker(rota: dict[str, Any]) -> str:

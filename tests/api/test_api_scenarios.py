@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Backend, HeldRunner, Service, agency_headers
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -24,6 +23,7 @@ from api.db import FINAL_STATES
 from scenarios.whatif import kpis
 from solver.checker import check
 from solver.contract import Problem, Rota
+from tests.api.service import Backend, HeldRunner, Service, agency_headers
 
 FEWER = {"name": "one carer fewer", "changes": [{"kind": "remove_workers", "count": 1}]}
 LONGER = {"name": "visits 10% longer", "changes": [{"kind": "scale_durations", "factor": 1.1}]}

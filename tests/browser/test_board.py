@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from conftest import UNSTAFFABLE, Board, BoardService, expect
+from tests.browser.board import UNSTAFFABLE, Board, BoardService, expect
 
 NOT_RECOGNISED = "That key is not an agency API key this service knows."
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import BoardService
-
 from api.board.router import ASSETS
+from tests.browser.board import BoardService
 
 
 def test_pages_load_without_a_key_and_forbid_outside_scripts(board_service: BoardService) -> None:

@@ -2,49 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from solver.bounds import lower_bound, most_clients_seen
 from solver.contract import Problem
 from solver.data import build
 from solver.options import SolveOptions
 from solver.solve import solve
+from tests.builders import MONTH_END, at, client, place, problem, visit
 from tests.helpers import verified
 
 
 def three_at_eight(shift_end: str) -> Problem:
     """Kim, a coordinator, and three of Kim's clients whose only visits all start at 08:00."""
-    raw: dict[str, Any] = {
-        "timezone": "Europe/London",
-        "period": {"start": "2026-11-30", "end": "2026-11-30"},  # November ends: all required
-        "workers": [
+    names = ("ann", "bob", "cy")
+    return problem(
+        MONTH_END,  # November ends: every coordinator visit is required
+        workers=[
             {
                 "id": "k-kim",
                 "role": "coordinator",
-                "home": {"lat": 53.80, "lon": -1.55},
-                "shifts": [{"start": "2026-11-30T07:30", "end": f"2026-11-30T{shift_end}"}],
-            },
-        ],
-        "clients": [
-            {
-                "id": f"c-{n}",
-                "location": {"lat": 53.80 + i / 100, "lon": -1.55},
-                "coordinator": "k-kim",
+                "home": place(53.80),
+                "shifts": [{"start": at("07:30", MONTH_END), "end": at(shift_end, MONTH_END)}],
             }
-            for i, n in enumerate(("ann", "bob", "cy"), start=1)
         ],
-        "visits": [
-            {
-                "id": f"v-{n}",
-                "client": f"c-{n}",
-                "earliest_start": "2026-11-30T08:00",
-                "latest_start": "2026-11-30T08:00",
-                "duration_minutes": 30,
-            }
-            for n in ("ann", "bob", "cy")
+        clients=[
+            client(f"c-{n}", 53.80 + i / 100, coordinator="k-kim")
+            for i, n in enumerate(names, start=1)
         ],
-    }
-    return Problem.model_validate(raw)
+        visits=[visit(f"v-{n}", f"c-{n}", "08:00", day=MONTH_END) for n in names],
+    )
 
 
 def test_coordinator_alone_can_see_one_of_three() -> None:

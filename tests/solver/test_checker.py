@@ -39,6 +39,8 @@ from solver.contract import (
     Shift,
     Unassigned,
 )
+from tests.builders import carer, client, matrix, visit
+from tests.builders import problem as build_problem
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
 DAY = "2026-12-01"
@@ -103,10 +105,6 @@ def only(report: Report, rule: str) -> Breach:
     return report.breaches[0]
 
 
-def matrix(places: list[str], minutes: list[list[float]]) -> dict[str, Any]:
-    return {"model": "matrix", "places": places, "minutes": minutes}
-
-
 # ---------------------------------------------------------------------------------------------
 # The shared tiny problem
 
@@ -114,65 +112,35 @@ def matrix(places: list[str], minutes: list[list[float]]) -> dict[str, Any]:
 @pytest.fixture
 def problem() -> Problem:
     """Amy, Bob and coordinator Kate; clients Ann and Ben; one Tuesday; matrix travel."""
-    return Problem.model_validate(
-        {
-            "timezone": "Europe/London",
-            "period": {"start": DAY, "end": DAY},
-            "travel": matrix(
-                ["w-amy", "w-bob", "k-kate", "c-ann", "c-ben"],
-                [
-                    [0, 20, 20, 10, 8],
-                    [20, 0, 20, 6, 9],
-                    [20, 20, 0, 5, 7],
-                    [10, 6, 5, 0, 12.5],
-                    [8, 9, 7, 12.5, 0],
-                ],
+    return build_problem(
+        DAY,
+        travel=matrix(
+            ["w-amy", "w-bob", "k-kate", "c-ann", "c-ben"],
+            [
+                [0, 20, 20, 10, 8],
+                [20, 0, 20, 6, 9],
+                [20, 20, 0, 5, 7],
+                [10, 6, 5, 0, 12.5],
+                [8, 9, 7, 12.5, 0],
+            ],
+        ),
+        workers=[
+            carer("w-amy", day=DAY, lat=53.80, skills=["medication"], gender="female"),
+            carer("w-bob", day=DAY, lat=53.81, gender="male"),
+            carer(
+                "k-kate",
+                day=DAY,
+                lat=53.82,
+                role="coordinator",
+                skills=["medication"],
+                gender="female",
             ),
-            "workers": [
-                {
-                    "id": "w-amy",
-                    "home": {"lat": 53.80, "lon": -1.55},
-                    "skills": ["medication"],
-                    "gender": "female",
-                    "shifts": [{"start": at("07:00"), "end": at("13:00")}],
-                },
-                {
-                    "id": "w-bob",
-                    "home": {"lat": 53.81, "lon": -1.55},
-                    "gender": "male",
-                    "shifts": [{"start": at("07:00"), "end": at("13:00")}],
-                },
-                {
-                    "id": "k-kate",
-                    "role": "coordinator",
-                    "home": {"lat": 53.82, "lon": -1.55},
-                    "skills": ["medication"],
-                    "gender": "female",
-                    "shifts": [{"start": at("07:00"), "end": at("13:00")}],
-                },
-            ],
-            "clients": [
-                {"id": "c-ann", "location": {"lat": 53.80, "lon": -1.56}},
-                {"id": "c-ben", "location": {"lat": 53.80, "lon": -1.57}},
-            ],
-            "visits": [
-                {
-                    "id": "v-ann",
-                    "client": "c-ann",
-                    "earliest_start": at("08:00"),
-                    "latest_start": at("08:20"),
-                    "duration_minutes": 30,
-                    "skills": ["medication"],
-                },
-                {
-                    "id": "v-ben",
-                    "client": "c-ben",
-                    "earliest_start": at("08:30"),
-                    "latest_start": at("09:30"),
-                    "duration_minutes": 30,
-                },
-            ],
-        }
+        ],
+        clients=[client("c-ann", 53.80, -1.56), client("c-ben", 53.80, -1.57)],
+        visits=[
+            visit("v-ann", "c-ann", "08:00", "08:20", day=DAY, skills=["medication"]),
+            visit("v-ben", "c-ben", "08:30", "09:30", day=DAY),
+        ],
     )
 
 

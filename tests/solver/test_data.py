@@ -21,6 +21,7 @@ import pytest
 
 from solver.contract import History, HistoryCoordinatorVisit, Problem, Shift
 from solver.data import Clock, ProblemData, build
+from tests.builders import carer, client, problem, visit
 
 AMY, BOB, KATE = 0, 1, 2
 ANN, BEN = 0, 1
@@ -29,69 +30,33 @@ ANN, BEN = 0, 1
 def agency(monday: date) -> Problem:
     """The test agency for the week starting ``monday``; everything happens on the Sunday."""
     sun = (monday + timedelta(days=6)).isoformat()
-
-    def at(hhmm: str) -> str:
-        return f"{sun}T{hhmm}"
-
-    return Problem.model_validate(
-        {
-            "timezone": "Europe/London",
-            "period": {"start": monday.isoformat(), "end": sun},
-            "workers": [
-                {
-                    "id": "w-amy",
-                    "home": {"lat": 53.80, "lon": -1.55},
-                    "skills": ["medication"],
-                    "gender": "female",
-                    "shifts": [{"start": at("07:00"), "end": at("13:00")}],
-                },
-                {
-                    "id": "w-bob",
-                    "home": {"lat": 53.81, "lon": -1.55},
-                    "travel_mode": "walk",
-                    "gender": "male",
-                    "shifts": [{"start": at("08:00"), "end": at("09:00")}],
-                },
-                {
-                    "id": "k-kate",
-                    "role": "coordinator",
-                    "home": {"lat": 53.82, "lon": -1.55},
-                    "skills": ["medication"],
-                    "gender": "female",
-                    "shifts": [{"start": at("08:00"), "end": at("11:00")}],
-                },
-            ],
-            "clients": [
-                {
-                    "id": "c-ann",
-                    "location": {"lat": 53.80, "lon": -1.56},
-                    "coordinator": "k-kate",
-                    "gender_preference": "female",
-                },
-                {
-                    "id": "c-ben",
-                    "location": {"lat": 53.80, "lon": -1.57},
-                    "excluded_workers": ["w-amy"],
-                },
-            ],
-            "visits": [
-                {
-                    "id": "v-ann",
-                    "client": "c-ann",
-                    "earliest_start": at("09:00"),
-                    "latest_start": at("09:30"),
-                    "duration_minutes": 30,
-                    "skills": ["medication"],
-                },
-                {
-                    "id": "v-ben",
-                    "client": "c-ben",
-                    "earliest_start": at("09:00"),
-                    "latest_start": at("09:30"),
-                    "duration_minutes": 30,
-                },
-            ],
-        }
+    return problem(
+        monday.isoformat(),
+        sun,
+        workers=[
+            carer(
+                "w-amy", "07:00", "13:00", sun, lat=53.80, skills=["medication"], gender="female"
+            ),
+            carer("w-bob", "08:00", "09:00", sun, lat=53.81, travel_mode="walk", gender="male"),
+            carer(
+                "k-kate",
+                "08:00",
+                "11:00",
+                sun,
+                lat=53.82,
+                role="coordinator",
+                skills=["medication"],
+                gender="female",
+            ),
+        ],
+        clients=[
+            client("c-ann", 53.80, -1.56, coordinator="k-kate", gender_preference="female"),
+            client("c-ben", 53.80, -1.57, excluded_workers=["w-amy"]),
+        ],
+        visits=[
+            visit("v-ann", "c-ann", "09:00", "09:30", day=sun, skills=["medication"]),
+            visit("v-ben", "c-ben", "09:00", "09:30", day=sun),
+        ],
     )
 
 

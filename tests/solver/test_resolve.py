@@ -1,6 +1,6 @@
 """Sick calls: the re-solve keeps the past, clears the absence, and changes only what it must.
 
-The tiny agencies reuse ``test_rules``'s builders: places on one meridian, drive times by hand
+The tiny agencies are built with ``tests.builders``: places on one meridian, drive times by hand
 (Ann-Bob 9 min, Ann-Cy 3 min, Cy-Bob 6 min, home-Ann 3 min). Every new rota goes through the
 independent checker against the problem with the absence written in.
 """
@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from test_rules import ANN, BOB, CY, agency, at, carer, client, coordinator, crews, knows, visit
 
 from scenarios.generator import generate
 from solver.contract import Problem, Rota
@@ -26,6 +25,7 @@ from solver.resolve import (
     resolve,
 )
 from solver.solve import solve
+from tests.builders import ANN, BOB, CY, agency, at, carer, client, coordinator, crews, knows, visit
 from tests.helpers import verified
 
 QUICK = ResolveOptions(time_limit=5, seed=0, workers=1)

@@ -1,26 +1,17 @@
 """One rule, one tiny test pair: where the rule holds and where it bites, worked out by hand.
 
-Every agency here is small enough to follow on paper. Places lie on one meridian (lon -1.55), so
-the haversine distance between two of them is exactly R x (difference in latitude, radians) and
-the drive time is ``ceil(km x 1.3 / 30 x 60)`` minutes (the contract's default car travel):
-
-    0.001 deg = 0.1112 km -> ceil(0.2891)  = 1 min
-    0.01 deg  = 1.1120 km -> ceil(2.8911)  = 3 min
-    0.02 deg  = 2.2239 km -> ceil(5.7821)  = 6 min
-    0.03 deg  = 3.3359 km -> ceil(8.6732)  = 9 min
-    0.04 deg  = 4.4478 km -> ceil(11.5643) = 12 min
-    0.05 deg  = 5.5598 km -> ceil(14.4554) = 15 min
-
-``test_drive_minutes_table`` recomputes this table from the formula. Every rota, the heuristic's
-and the optimiser's, goes through the independent checker (``verified``); the optimiser's answer
-on these tiny agencies is the whole-period CP-SAT model, proven optimal, so where the best rota is
-unique the tests name it, and where several rotas tie they assert only what all of them share.
+Every agency here is small enough to follow on paper, built with ``tests.builders``: places on
+one meridian (lon -1.55), drive times ``ceil(km x 1.3 / 30 x 60)`` minutes by the table in that
+module's docstring (0.01 deg = 3 min, 0.02 deg = 6 min, 0.03 deg = 9 min, ...), which
+``test_drive_minutes_table`` recomputes. Every rota, the heuristic's and the optimiser's, goes
+through the independent checker (``verified``); the optimiser's answer on these tiny agencies is
+the whole-period CP-SAT model, proven optimal, so where the best rota is unique the tests name it,
+and where several rotas tie they assert only what all of them share.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -29,97 +20,28 @@ from solver.checker import Report, check
 from solver.contract import Problem, Rota
 from solver.options import SolveOptions
 from solver.solve import solve
+from tests.builders import (
+    ANN,
+    BOB,
+    CY,
+    EARTH_RADIUS_KM,
+    MONDAY,
+    MONTH_END,
+    TUESDAY,
+    agency,
+    at,
+    carer,
+    client,
+    coordinator,
+    crews,
+    drive_minutes,
+    knows,
+    reasons,
+    starts,
+    visit,
+    when,
+)
 from tests.helpers import verified
-
-EARTH_RADIUS_KM = 6371.0088
-LON = -1.55
-HOME = 53.79  # every worker lives here unless told otherwise
-ANN, BOB, CY = 53.80, 53.83, 53.81  # Ann-Bob 9 min, Ann-Cy 3 min, Cy-Bob 6 min
-MONDAY = "2026-11-23"  # November does not end in a period of this week
-TUESDAY = "2026-11-24"
-MONTH_END = "2026-11-30"  # the last day of November, a Monday
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def drive_minutes(lat_a: float, lat_b: float, lon_a: float = LON, lon_b: float = LON) -> int:
-    """The contract's haversine car time between two places, computed here independently."""
-    p1, p2 = math.radians(lat_a), math.radians(lat_b)
-    dl = math.radians(lon_b - lon_a)
-    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    km = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
-    return math.ceil(km * 1.3 / 30 * 60)
-
-
-def at(hhmm: str, day: str = MONDAY) -> str:
-    return f"{day}T{hhmm}"
-
-
-def when(hhmm: str, day: str = MONDAY) -> datetime:
-    return datetime.fromisoformat(at(hhmm, day))
-
-
-def carer(
-    ident: str, start: str = "07:00", end: str = "13:00", day: str = MONDAY, **extra: Any
-) -> dict[str, Any]:
-    """A car-driving carer living at HOME with one shift ``start``-``end`` on ``day``."""
-    return {
-        "id": ident,
-        "home": {"lat": HOME, "lon": LON},
-        "shifts": [{"start": at(start, day), "end": at(end, day)}],
-        **extra,
-    }
-
-
-def coordinator(ident: str, start: str, end: str, day: str, **extra: Any) -> dict[str, Any]:
-    """An office coordinator out ``start``-``end`` on ``day``, with 240 minutes of field time."""
-    return carer(
-        ident, start, end, day, **{"role": "coordinator", "max_minutes_per_week": 240} | extra
-    )
-
-
-def client(ident: str, lat: float, **extra: Any) -> dict[str, Any]:
-    return {"id": ident, "location": {"lat": lat, "lon": LON}, **extra}
-
-
-def visit(
-    ident: str,
-    who: str,
-    earliest: str,
-    latest: str | None = None,
-    minutes: int = 30,
-    day: str = MONDAY,
-    **extra: Any,
-) -> dict[str, Any]:
-    """A visit to client ``who`` starting ``earliest``-``latest`` (a fixed start if no latest)."""
-    return {
-        "id": ident,
-        "client": who,
-        "earliest_start": at(earliest, day),
-        "latest_start": at(latest or earliest, day),
-        "duration_minutes": minutes,
-        **extra,
-    }
-
-
-def knows(*pairs: tuple[str, str]) -> dict[str, Any]:
-    """History in which each (worker, client) pair met before the period: familiar carers."""
-    return {"visits": [{"worker": w, "client": c, "date": "2026-11-16"} for w, c in pairs]}
-
-
-def agency(**changes: Any) -> Problem:
-    """Amy alone, 07:00-13:00 on Monday 23 November, familiar to Ann; one visit to Ann at 08:00."""
-    base: dict[str, Any] = {
-        "timezone": "Europe/London",
-        "period": {"start": MONDAY, "end": MONDAY},
-        "workers": [carer("w-amy")],
-        "clients": [client("c-ann", ANN)],
-        "visits": [visit("v-ann", "c-ann", "08:00")],
-        "history": knows(("w-amy", "c-ann")),
-    }
-    base.update(changes)
-    return Problem.model_validate(base)
 
 
 def solved(problem: Problem) -> tuple[Rota, Report]:
@@ -134,20 +56,8 @@ def solved(problem: Problem) -> tuple[Rota, Report]:
     return rota, report
 
 
-def crews(rota: Rota) -> dict[str, list[str]]:
-    return {a.visit: sorted(a.workers) for a in rota.assignments}
-
-
-def starts(rota: Rota) -> dict[str, datetime]:
-    return {a.visit: a.start for a in rota.assignments}
-
-
-def reasons(rota: Rota) -> dict[str, str]:
-    return {u.visit: u.reason for u in rota.unassigned}
-
-
 def test_drive_minutes_table() -> None:
-    # The table in the module docstring, from the formula; 0 for one place.
+    # The table in tests.builders' docstring, from the formula; 0 for one place.
     offsets = (0.0, 0.001, 0.01, 0.02, 0.03, 0.04, 0.05)
     assert [drive_minutes(ANN, ANN + d) for d in offsets] == [0, 1, 3, 6, 9, 12, 15]
     km = EARTH_RADIUS_KM * math.radians(0.03)  # along a meridian the haversine is exact

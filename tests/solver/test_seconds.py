@@ -15,7 +15,6 @@ A model in whole minutes must round the half-minute drive up, start Bob's call a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import pytest
 
@@ -26,6 +25,7 @@ from solver.options import SolveOptions
 from solver.retime import retime
 from solver.rota import account
 from solver.solve import solve
+from tests.builders import carer, client, matrix, problem, visit
 from tests.helpers import verified
 
 DAY = "2026-11-23"
@@ -34,40 +34,16 @@ DAY = "2026-11-23"
 def agency(drive: float) -> Problem:
     places = ["w-amy", "c-ann", "c-bob"]
     minutes = [[0.0, 3.0, 3.0], [3.0, 0.0, drive], [3.0, drive, 0.0]]
-    body: dict[str, Any] = {
-        "timezone": "Europe/London",
-        "period": {"start": DAY, "end": DAY},
-        "travel": {"model": "matrix", "places": places, "minutes": minutes},
-        "workers": [
-            {
-                "id": "w-amy",
-                "home": {"lat": 53.79, "lon": -1.55},
-                "shifts": [{"start": f"{DAY}T07:00", "end": f"{DAY}T12:00"}],
-            }
+    return problem(
+        DAY,
+        travel=matrix(places, minutes),
+        workers=[carer("w-amy", "07:00", "12:00", DAY)],
+        clients=[client(c, 53.8, preferred_workers=["w-amy"]) for c in ("c-ann", "c-bob")],
+        visits=[
+            visit("v-ann", "c-ann", "08:00", minutes=10, day=DAY),
+            visit("v-bob", "c-bob", "08:10", minutes=10, day=DAY, late_allowed_minutes=60),
         ],
-        "clients": [
-            {"id": c, "location": {"lat": 53.8, "lon": -1.55}, "preferred_workers": ["w-amy"]}
-            for c in ("c-ann", "c-bob")
-        ],
-        "visits": [
-            {
-                "id": "v-ann",
-                "client": "c-ann",
-                "earliest_start": f"{DAY}T08:00",
-                "latest_start": f"{DAY}T08:00",
-                "duration_minutes": 10,
-            },
-            {
-                "id": "v-bob",
-                "client": "c-bob",
-                "earliest_start": f"{DAY}T08:10",
-                "latest_start": f"{DAY}T08:10",
-                "duration_minutes": 10,
-                "late_allowed_minutes": 60,
-            },
-        ],
-    }
-    return Problem.model_validate(body)
+    )
 
 
 def test_the_whole_model_starts_to_the_second() -> None:

@@ -12,6 +12,7 @@ from scenarios.generator import SIZES, generate
 from solver.contract import Problem
 from solver.options import SolveOptions
 from solver.solve import solve
+from tests.builders import MONDAY, TUESDAY, carer, client, coordinator, knows, problem, visit
 from tests.helpers import verified
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
@@ -32,51 +33,21 @@ def quick(method: str = "cpsat", time_limit: float = 3.0, seed: int = 0) -> Solv
 def agency(**changes: Any) -> Problem:
     """One carer, one coordinator, two clients next door, one Monday: the base for rule tests."""
     base: dict[str, Any] = {
-        "timezone": "Europe/London",
-        "period": {"start": "2026-11-23", "end": "2026-11-24"},
         "workers": [
-            {
-                "id": "w-amy",
-                "home": {"lat": 53.80, "lon": -1.55},
-                "skills": ["medication"],
-                "gender": "female",
-                "shifts": [{"start": "2026-11-23T07:00", "end": "2026-11-23T13:00"}],
-            },
-            {
-                "id": "k-kim",
-                "role": "coordinator",
-                "home": {"lat": 53.80, "lon": -1.55},
-                "skills": [],
-                "gender": "male",
-                "shifts": [{"start": "2026-11-23T08:00", "end": "2026-11-23T10:00"}],
-                "max_minutes_per_week": 240,
-            },
+            carer("w-amy", lat=53.80, skills=["medication"], gender="female"),
+            coordinator("k-kim", "08:00", "10:00", lat=53.80, skills=[], gender="male"),
         ],
         "clients": [
-            {"id": "c-ann", "location": {"lat": 53.801, "lon": -1.55}, "coordinator": "k-kim"},
-            {"id": "c-bob", "location": {"lat": 53.802, "lon": -1.55}},
+            client("c-ann", 53.801, coordinator="k-kim"),
+            client("c-bob", 53.802),
         ],
         "visits": [
-            {
-                "id": "v-ann",
-                "client": "c-ann",
-                "earliest_start": "2026-11-23T08:00",
-                "latest_start": "2026-11-23T08:30",
-                "duration_minutes": 30,
-                "skills": ["medication"],
-            },
-            {
-                "id": "v-bob",
-                "client": "c-bob",
-                "earliest_start": "2026-11-23T09:00",
-                "latest_start": "2026-11-23T09:30",
-                "duration_minutes": 30,
-            },
+            visit("v-ann", "c-ann", "08:00", "08:30", skills=["medication"]),
+            visit("v-bob", "c-bob", "09:00", "09:30"),
         ],
-        "history": {"visits": [{"client": "c-ann", "worker": "w-amy", "date": "2026-11-20"}]},
+        "history": knows(("w-amy", "c-ann"), day="2026-11-20"),
     }
-    base.update(changes)
-    return Problem.model_validate(base)
+    return problem(MONDAY, TUESDAY, **(base | changes))
 
 
 @pytest.fixture

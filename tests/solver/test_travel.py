@@ -27,6 +27,7 @@ from solver.travel import (
     haversine_km,
     provider_for,
 )
+from tests.builders import client, place, problem
 
 DAY = "2026-12-01"
 KM_001_LAT = 1.11195  # 0.01 degrees of latitude, see the module docstring
@@ -114,22 +115,16 @@ def test_road_factor_and_speeds_are_the_problems() -> None:
 
 def agency(travel: dict[str, Any] | None = None) -> Problem:
     """Amy drives and Bob walks from 53.80 N; Ann lives 0.01 degrees north, Ben 0.02."""
-    raw: dict[str, Any] = {
-        "timezone": "Europe/London",
-        "period": {"start": DAY, "end": DAY},
-        "workers": [
-            {"id": "w-amy", "home": {"lat": 53.80, "lon": -1.55}},
-            {"id": "w-bob", "home": {"lat": 53.80, "lon": -1.55}, "travel_mode": "walk"},
+    return problem(
+        DAY,
+        workers=[
+            {"id": "w-amy", "home": place(53.80)},
+            {"id": "w-bob", "home": place(53.80), "travel_mode": "walk"},
         ],
-        "clients": [
-            {"id": "c-ann", "location": {"lat": 53.81, "lon": -1.55}},
-            {"id": "c-ben", "location": {"lat": 53.82, "lon": -1.55}},
-        ],
-        "visits": [],
-    }
-    if travel is not None:
-        raw["travel"] = travel
-    return Problem.model_validate(raw)
+        clients=[client("c-ann", 53.81), client("c-ben", 53.82)],
+        visits=[],
+        **({} if travel is None else {"travel": travel}),
+    )
 
 
 @pytest.fixture
