@@ -271,7 +271,11 @@ def _database_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub: Any) -> None:
-    """Register ``serve``, ``worker`` and ``agency`` on the ``carerota`` subcommand parser."""
+    """Register ``serve``, ``worker``, ``agency`` and the records' commands (``records``,
+    ``plan``: :mod:`api.records_cli`) on the ``carerota`` subcommand parser."""
+    from api import records_cli
+
+    records_cli.add_commands(sub)
     p = sub.add_parser("serve", help="run the HTTP API with its solve workers")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")

@@ -23,7 +23,6 @@ from api import records as store
 from api.db import QUEUED, Database, Job, StoredProblem, new_id
 from api.deps import AgencyDep, AgencyRef, DbDep, RunnerDep, SettingsDep
 from api.errors import ApiError, ErrorBody, ErrorDetail, not_found, validation_details
-from api.jobs import JobRunner
 from api.routers.rotas import (
     base_url,
     refuse_if_full_now,
@@ -116,14 +115,15 @@ def build(db: Database, agency: AgencyRef, request: PlanRequest) -> tuple[Proble
 
 def create_plan_job(
     db: Database,
-    runner: JobRunner,
     settings: Settings,
     agency_id: str,
     problem: Problem,
     options: SolveOptionsIn,
     area: str | None,
+    slots: int,
 ) -> str:
-    """Store the problem and queue its solve as a rota job; the job's id."""
+    """Store the problem and its solve as a queued rota job; the job's id (hand it to the
+    worker pool with :func:`api.routers.rotas.submit`)."""
     time_limit = options.time_limit or settings.default_time_limit
     if time_limit > settings.max_time_limit:
         raise ApiError(
@@ -134,7 +134,7 @@ def create_plan_job(
         )
     refuse_if_too_large(problem, settings, loc="problem")
     with db.write() as s:
-        refuse_if_full(s, settings.max_queued_jobs, runner.slots)
+        refuse_if_full(s, settings.max_queued_jobs, slots)
         stored = StoredProblem(
             id=new_id("problem"),
             agency_id=agency_id,
@@ -162,7 +162,6 @@ def create_plan_job(
             progress_seq=0,
         )
         s.add(job)
-    submit(db, runner, job.id)
     return job.id
 
 
@@ -187,9 +186,11 @@ async def create_plan(
 
     def run() -> tuple[str, float]:
         problem, seconds = build(db, agency, body)
-        return create_plan_job(
-            db, runner, settings, agency.id, problem, body.options, body.area
-        ), seconds
+        job_id = create_plan_job(
+            db, settings, agency.id, problem, body.options, body.area, runner.slots
+        )
+        submit(db, runner, job_id)
+        return job_id, seconds
 
     rota_id, seconds = await run_in_threadpool(run)
     base = base_url(request, settings.public_url)

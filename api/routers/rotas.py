@@ -463,12 +463,14 @@ def publish_rota(
     Versions never change: to change a published rota, ask for a new one with ``parent`` set to
     it, then publish that.
     """
-    _publish(db, agency.id, rota_id)
+    publish_version(db, agency.id, rota_id)
     with db.read() as s:
         return one_summary(s, agency.id, rota_id, base_url(request, settings.public_url))
 
 
-def _publish(db: Database, agency_id: str, rota_id: str) -> None:
+def publish_version(db: Database, agency_id: str, rota_id: str) -> None:
+    """Make the finished rota ``rota_id`` the published one for its period and area (409 if it
+    is not finished or breaks a rule; nothing changes if it is already the published one)."""
     with db.write() as s:
         row = s.execute(
             select(
