@@ -48,6 +48,8 @@ WEIGHT_NAMES = (
     "max_late_minute",
     "coordinator_rule",
 )
+# The agency's continuity policy: a term only where its weight is above zero.
+POLICY_NAMES = ("faces_over_cap", "primary_share_shortfall", "face_travel_minutes")
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,7 @@ class _Checker:
         metrics, terms = self.measure()
         shortfalls = self.coordinator_rule()
         terms["coordinator_rule"] = self.problem.weights.coordinator_rule * len(shortfalls)
-        terms = {name: terms[name] for name in WEIGHT_NAMES}
+        terms = {name: terms[name] for name in (*WEIGHT_NAMES, *POLICY_NAMES) if name in terms}
         objective = sum(terms.values())
         if self.rota.routes:
             self.check_routes()
@@ -591,6 +593,7 @@ class _Checker:
             "late_minute": weights.late_minute * sum(lateness),
             "max_late_minute": weights.max_late_minute * max(lateness, default=0.0),
         }
+        terms.update(self.policy_terms(distinct))
         metrics: dict[str, float] = {
             "visits_total": len(p.visits),
             "visits_assigned": len(self.staffed),
@@ -602,6 +605,36 @@ class _Checker:
             "familiar_visit_share": familiar_pairs / pairs if pairs else 1.0,
         }
         return metrics, terms
+
+    def policy_terms(self, distinct: int) -> dict[str, float]:
+        """The continuity policy's terms (docs/continuity.md), each where its weight is above 0:
+        faces above the cap per client and 7 days of the period, the primary carer's shortfall
+        from its share of a client's visit slots, and travel minutes a face is worth."""
+        weights, first = self.problem.weights, self.problem.period.start
+        terms: dict[str, float] = {}
+        if weights.face_travel_minutes > 0:
+            terms["face_travel_minutes"] = (
+                weights.face_travel_minutes * weights.travel_minute * distinct
+            )
+        cap = weights.faces_cap
+        if weights.faces_over_cap > 0 and cap is not None:
+            weekly: dict[tuple[str, int], set[str]] = defaultdict(set)
+            for vid, s in self.staffed.items():
+                week = (s.visit.earliest_start.date() - first).days // 7
+                weekly[(s.visit.client, week)].update([*s.workers, *self.shadows.get(vid, [])])
+            over = sum(max(0, len(ws) - cap) for ws in weekly.values())
+            terms["faces_over_cap"] = weights.faces_over_cap * over
+        if weights.primary_share_shortfall > 0:
+            slots: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+            for s in self.staffed.values():
+                for w in s.workers:
+                    slots[s.visit.client][w] += 1
+            short = 0.0
+            for counts in slots.values():
+                total, top = sum(counts.values()), max(counts.values())
+                short += max(0.0, weights.primary_carer_share * total - top)
+            terms["primary_share_shortfall"] = weights.primary_share_shortfall * short
+        return terms
 
     # -- rule 6 ------------------------------------------------------------------------------
 

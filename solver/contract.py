@@ -262,6 +262,44 @@ class Weights(_Input):
     late_minute: float = Field(default=5, ge=0, le=MAX_WEIGHT)
     max_late_minute: float = Field(default=0, ge=0, le=MAX_WEIGHT)
     coordinator_rule: float = Field(default=5000, ge=0, le=MAX_WEIGHT)
+    # The agency's continuity policy (docs/continuity.md). The defaults change nothing: each
+    # term below is priced, and listed among a rota's objective terms, only when its weight is
+    # above zero.
+    faces_cap: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_EXACT,
+        description="optional: the most different carers a client should see in a week "
+        "(each 7 days of the period); each one more costs faces_over_cap",
+    )
+    faces_over_cap: float = Field(
+        default=0, ge=0, le=MAX_WEIGHT, description="per carer above faces_cap, per client and week"
+    )
+    faces_cap_hard: bool = Field(
+        default=False,
+        description="the care-team model never plans a team above faces_cap; the rota keeps it "
+        "soft, so no visit is left unstaffed for it",
+    )
+    primary_carer_share: float = Field(
+        default=0,
+        ge=0,
+        le=1,
+        description="share of each client's visit slots its primary carer (the one with most) "
+        "should take",
+    )
+    primary_share_shortfall: float = Field(
+        default=0,
+        ge=0,
+        le=MAX_WEIGHT,
+        description="per visit slot a client's primary carer falls short of primary_carer_share",
+    )
+    face_travel_minutes: float = Field(
+        default=0,
+        ge=0,
+        le=MAX_WEIGHT,
+        description="travel minutes a carer saved per client is worth: each carer beyond the "
+        "first costs this many minutes at travel_minute's price",
+    )
 
 
 def _error(loc: Loc, message: str, value: Any) -> InitErrorDetails:

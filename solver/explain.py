@@ -22,6 +22,9 @@ LABELS = {
     "late_minute": "late starts",
     "max_late_minute": "largest late start",
     "coordinator_rule": "coordinator visits missing",
+    "faces_over_cap": "continuity: carers above the weekly cap",
+    "primary_share_shortfall": "continuity: primary carer short of their share",
+    "face_travel_minutes": "continuity: travel a carer saved is worth",
 }
 
 

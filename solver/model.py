@@ -332,6 +332,7 @@ class RotaModel:
         """Every soft term of the contract, each only where its weight is above zero."""
         self.add_unassigned()
         self.add_continuity()
+        self.add_continuity_policy()
         self.add_contract_shortfall()
         self.add_lateness()
         self.add_coordinator_rule()
@@ -381,6 +382,77 @@ class RotaModel:
                 extra = m.new_int_var(0, len(new), f"distinct[client={d.client_ids[c]}]")
                 m.add(extra >= sum(new) - 1)
                 self.terms["distinct_worker"].append((extra, 1.0))
+
+    def add_continuity_policy(self) -> None:
+        """The agency's continuity policy (docs/continuity.md), each term only when its weight
+        is above zero: travel a face is worth, faces above the weekly cap, and the primary
+        carer's shortfall from their share of a client's visit slots."""
+        d, m, x, wt = self.data, self.model, self.vars, self.data.weights
+        if wt.face_travel_minutes > 0:
+            # The same faces as distinct_worker, priced at face_travel_minutes x travel_minute.
+            self.terms["face_travel_minutes"] = [
+                (expr, factor * wt.travel_minute) for expr, factor in self.terms["distinct_worker"]
+            ]
+        free = set(self.free)
+        cap = wt.faces_cap
+        if wt.faces_over_cap > 0 and cap is not None:
+            fixed: dict[tuple[int, int], set[int]] = defaultdict(set)  # (client, week) -> workers
+            for w, legs in self._acc.legs.items():
+                for leg in legs:
+                    if leg.visit not in free:
+                        week = int(d.visit_day[leg.visit]) // 7
+                        fixed[(int(d.visit_client[leg.visit]), week)].add(w)
+            lits: dict[tuple[int, int], dict[int, list[cp_model.IntVar]]] = defaultdict(
+                lambda: defaultdict(list)
+            )
+            for (v, w), lit in list(x.counted.items()) + list(x.shadow.items()):
+                lits[(int(d.visit_client[v]), int(d.visit_day[v]) // 7)][w].append(lit)
+            for (c, week), by_worker in sorted(lits.items()):
+                new = []
+                for w, group in sorted(by_worker.items()):
+                    if w in fixed[(c, week)]:
+                        continue
+                    a = m.new_bool_var(
+                        f"attends_week[client={d.client_ids[c]},week={week},"
+                        f"worker={d.worker_ids[w]}]"
+                    )
+                    m.add_max_equality(a, group)
+                    new.append(a)
+                room = cap - len(fixed[(c, week)])
+                if len(new) <= room:
+                    continue
+                over = m.new_int_var(
+                    0, len(new), f"faces_over_cap[client={d.client_ids[c]},week={week}]"
+                )
+                m.add(over >= sum(new) - room)
+                self.terms["faces_over_cap"].append((over, 1.0))
+        if wt.primary_share_shortfall > 0 and wt.primary_carer_share > 0:
+            # In hundredths of a slot, so that a share such as 0.7 stays an integer coefficient.
+            share = round(100 * wt.primary_carer_share)
+            held: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+            for v, ws in self.sol.workers.items():
+                if v not in free:
+                    for w in ws:
+                        held[int(d.visit_client[v])][w] += 1
+            slots: dict[int, dict[int, list[cp_model.IntVar]]] = defaultdict(
+                lambda: defaultdict(list)
+            )
+            for (v, w), lit in x.counted.items():
+                slots[int(d.visit_client[v])][w].append(lit)
+            for c, by_worker in sorted(slots.items()):
+                workers = sorted(set(by_worker) | set(held[c]))
+                counts = []
+                for w in workers:
+                    most = held[c][w] + len(by_worker.get(w, []))
+                    n = m.new_int_var(0, most, f"slots[client={d.client_ids[c]},worker={d.worker_ids[w]}]")
+                    m.add(n == held[c][w] + sum(by_worker.get(w, [])))
+                    counts.append((n, most))
+                total = sum(most for _, most in counts)
+                top = m.new_int_var(0, max(most for _, most in counts), f"primary[client={d.client_ids[c]}]")
+                m.add_max_equality(top, [n for n, _ in counts])
+                short = m.new_int_var(0, share * total, f"primary_short[client={d.client_ids[c]}]")
+                m.add(short >= share * sum(n for n, _ in counts) - 100 * top)
+                self.terms["primary_share_shortfall"].append((short, 0.01))
 
     def add_contract_shortfall(self) -> None:
         d, m = self.data, self.model

@@ -162,6 +162,28 @@ def account(data: ProblemData, sol: Solution) -> Account:
         "max_late_minute": wt.max_late_minute * max(lateness, default=0),
         "coordinator_rule": wt.coordinator_rule * len(missing),
     }
+    # The agency's continuity policy: terms only where their weights are above zero, so that
+    # rotas priced without a policy keep the contract's nine terms.
+    if wt.face_travel_minutes > 0:
+        terms["face_travel_minutes"] = wt.face_travel_minutes * wt.travel_minute * distinct
+    if wt.faces_over_cap > 0 and wt.faces_cap is not None:
+        weekly: dict[tuple[int, int], set[int]] = defaultdict(set)
+        for w, mine in legs.items():
+            for leg in mine:
+                c, day = int(data.visit_client[leg.visit]), int(data.visit_day[leg.visit])
+                weekly[(c, day // 7)].add(w)
+        over = sum(max(0, len(ws) - wt.faces_cap) for ws in weekly.values())
+        terms["faces_over_cap"] = wt.faces_over_cap * over
+    if wt.primary_share_shortfall > 0:
+        slots: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for v, ws in sol.workers.items():
+            for w in ws:
+                slots[int(data.visit_client[v])][w] += 1
+        short = sum(
+            max(0.0, wt.primary_carer_share * sum(n.values()) - max(n.values()))
+            for n in slots.values()
+        )
+        terms["primary_share_shortfall"] = wt.primary_share_shortfall * short
     return Account(legs, home_after, terms, dict(working), travel, home, missing)
 
 

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
+from solver.checker import POLICY_NAMES, check, format_report
 from solver.continuity import measure
 from solver.contract import Problem, Rota
 from solver.options import SolveOptions
+from solver.solve import solve
 from solver.weeks import shifted, solve_weeks, with_history
 from tests.helpers import verified
 
@@ -154,3 +156,65 @@ def test_weeks_refuse_a_period_that_is_not_a_week(tiny: Problem) -> None:
     )
     with pytest.raises(ValueError, match="7-day period; this one has 1 days"):
         solve_weeks(short, 2)
+
+
+POLICY = {
+    "faces_cap": 1,
+    "faces_over_cap": 100,
+    "primary_carer_share": 0.8,
+    "primary_share_shortfall": 10,
+    "face_travel_minutes": 20,
+}
+
+
+def _priced(problem: Problem, **weights: Any) -> Problem:
+    return problem.model_copy(update={"weights": problem.weights.model_copy(update=weights)})
+
+
+def test_policy_terms_by_hand(tiny: Problem) -> None:
+    rota = _rota({"v1": ["w1"], "v2": ["w2"], "v3": ["w1"], "v4": ["w1", "w2"], "v5": ["w2"]})
+    report = check(_priced(tiny, **POLICY), rota)
+    assert report.ok, format_report(report)
+    # c1 sees w1 and w2 in the week, one above the cap of 1: 100. c1's primary w1 has 3 of 5
+    # slots, 0.8 x 5 = 4 wanted: 1 short, 10; c2's w2 has 1 of 1. One face beyond the first
+    # (c1's w2) is worth 20 travel minutes at 1 a minute: 20.
+    assert report.terms["faces_over_cap"] == 100
+    assert report.terms["primary_share_shortfall"] == pytest.approx(10)
+    assert report.terms["face_travel_minutes"] == 20
+
+
+def test_no_policy_keeps_the_contracts_terms(tiny: Problem) -> None:
+    rota = _rota({"v1": ["w1"], "v2": ["w2"]})
+    assert not set(check(tiny, rota).terms) & {
+        "faces_over_cap",
+        "primary_share_shortfall",
+        "face_travel_minutes",
+    }
+
+
+@pytest.mark.parametrize("method", ["heuristic", "cpsat"])
+def test_solver_prices_the_policy_as_the_checker_does(tiny: Problem, method: str) -> None:
+    problem = _priced(tiny, **POLICY)
+    rota = solve(problem, SolveOptions(time_limit=3, method=method))
+    report = verified(problem, rota)  # the rota's objective is the checker's
+    assert rota.metrics is not None and rota.metrics.objective_terms is not None
+    for name in POLICY_NAMES:
+        assert rota.metrics.objective_terms[name] == pytest.approx(report.terms[name])
+
+
+def test_a_primary_carer_share_keeps_a_clients_visits_with_one_carer(tiny: Problem) -> None:
+    # Everyone lives at the client's door and familiarity is free, so only the policy tells the
+    # carers apart: c1's double-up takes w1 and w2, and the share (all slots) is best met by
+    # giving v1-v3 to one of them: 4 of 5 slots, 1 short, against 2 short for any split.
+    problem = _priced(
+        tiny,
+        distinct_worker=0,
+        unfamiliar_worker=0,
+        primary_carer_share=1.0,
+        primary_share_shortfall=1000,
+    )
+    rota = solve(problem, SolveOptions(time_limit=5, method="cpsat"))
+    report = verified(problem, rota)
+    crews = {a.visit: a.workers for a in rota.assignments}
+    assert len({crews[v][0] for v in ("v1", "v2", "v3")}) == 1
+    assert report.terms["primary_share_shortfall"] == pytest.approx(1000)
