@@ -180,3 +180,13 @@ def test_the_sample_agencys_first_week_is_a_valid_problem_like_the_generators() 
 
 def test_rows_of_writes_the_header_first() -> None:
     assert rows_of("history", [])[0] == ["client", "worker", "date", "coordinator"]
+
+
+def test_docs_import_md_describes_every_column() -> None:
+    from scenarios.spreadsheets import COLUMNS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "import.md").read_text()
+    for sheet, columns in COLUMNS.items():
+        section = text.split(f"### {sheet}\n", 1)[1].split("###", 1)[0]
+        for column in columns:
+            assert f"| `{column}` |" in section, (sheet, column)
