@@ -101,6 +101,7 @@ def run_sheets(problem: Problem, rota: Rota) -> dict[str, dict[str, Any]]:
     for cv in rota.coordinator_visits:
         if cv.mode == "shadow":
             shadows[cv.visit].append(cv.coordinator)
+    teams = {t.client: t.workers for t in rota.teams or []}
     days: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for route in rota.routes:
         stops = []
@@ -128,6 +129,7 @@ def run_sheets(problem: Problem, rota: Rota) -> dict[str, dict[str, Any]]:
                         "address": address,
                         "location": client.location.model_dump(),
                         "care_plan": client.care_plan,
+                        "team": [_person(workers[w]) for w in teams.get(client.id, [])],
                     },
                 }
             )
@@ -253,6 +255,9 @@ def _card(stop: dict[str, Any]) -> str:
         parts.append(f"<p>Skills: {_e(', '.join(stop['skills']))}</p>")
     if client.get("care_plan"):
         parts.append(f'<p class="plan">{_e(client["care_plan"])}</p>')
+    if client.get("team"):
+        team = ", ".join(_e(p.get("name") or p["id"]) for p in client["team"])
+        parts.append(f'<p class="team">Regular team: {team}</p>')
     parts.append("</article>")
     return "".join(parts)
 

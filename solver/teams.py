@@ -30,6 +30,7 @@ from datetime import datetime, time
 
 from ortools.sat.python import cp_model
 
+from solver.contract import CareTeam, Weights
 from solver.data import ProblemData
 
 Teams = dict[int, list[int]]  # client -> workers, the primary carer (most minutes) first
@@ -603,6 +604,24 @@ def _plan(
     )
 
 
+def options_for(weights: Weights) -> TeamOptions:
+    """The team model's options under the agency's continuity policy (its weights)."""
+    return TeamOptions(
+        faces_cap=weights.faces_cap,
+        over_cap=weights.faces_over_cap,
+        cap_hard=weights.faces_cap_hard and weights.faces_cap is not None,
+    )
+
+
 def care_teams(data: ProblemData, time_limit: float, seed: int) -> Teams:
     """Each client's care team (client index -> worker indices, primary carer first)."""
-    return plan_teams(data, time_limit, seed).teams
+    return plan_teams(data, time_limit, seed, options_for(data.weights)).teams
+
+
+def as_contract(data: ProblemData, teams: Teams) -> list[CareTeam]:
+    """``teams`` as the rota's optional ``teams`` field, by id."""
+    return [
+        CareTeam(client=data.client_ids[c], workers=[data.worker_ids[w] for w in ws])
+        for c, ws in sorted(teams.items())
+        if ws
+    ]

@@ -6,7 +6,9 @@ from typing import Any
 
 from solver.contract import Problem
 from solver.data import build
-from solver.teams import DAY_PARTS, TeamOptions, care_teams, part_of, plan_teams
+from solver.options import SolveOptions
+from solver.solve import solve
+from solver.teams import DAY_PARTS, TeamOptions, as_contract, care_teams, part_of, plan_teams
 
 DAY = "2026-11-30"
 
@@ -127,3 +129,19 @@ def test_a_hard_faces_cap_leaves_demand_uncovered_rather_than_add_a_face() -> No
     plan = plan_teams(data, 2.0, 0, TeamOptions(faces_cap=2, cap_hard=True))
     assert len(plan.teams[0]) == 2
     assert plan.uncovered_minutes == 2 * 15
+
+
+def test_the_run_sheet_names_the_clients_regular_team() -> None:
+    from api.documents import run_sheets, runsheet_html
+
+    workers = [
+        {**_worker("known-a", 53.80), "name": "Amy"},
+        {**_worker("known-b", 53.80), "name": "Bob"},
+    ]
+    problem = _problem(workers, [_visit("v0", required=2, minutes=30)])
+    data = build(problem)
+    rota = solve(problem, SolveOptions(time_limit=2, method="heuristic"))
+    rota.teams = as_contract(data, care_teams(data, time_limit=2.0, seed=0))
+    assert [(t.client, sorted(t.workers)) for t in rota.teams] == [("c1", ["known-a", "known-b"])]
+    page = runsheet_html([run_sheets(problem, rota)["known-a"]])
+    assert "Regular team: Amy, Bob" in page or "Regular team: Bob, Amy" in page
