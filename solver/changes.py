@@ -32,15 +32,38 @@ class VisitChange(BaseModel):
 class StillUnstaffed(BaseModel):
     visit: str
     client: str
+    client_name: str | None = Field(default=None, description="the client's name, if known")
     window: str
     reason: str
     newly: bool = Field(description="it was staffed in the previous version")
 
 
+class MessageLine(BaseModel):
+    """One visit in a worker's message: who, when, where, and what changed for them."""
+
+    visit: str
+    client: str
+    client_name: str
+    start: str = Field(description="local start, YYYY-MM-DDTHH:MM")
+    address: str
+    text: str = Field(description="the line as sent, e.g. 'you no longer visit Ann at 09:00, ...'")
+
+
+class DayMessage(BaseModel):
+    date: str = Field(description="YYYY-MM-DD")
+    lines: list[MessageLine]
+
+
 class WorkerMessages(BaseModel):
     worker: str
     name: str | None = None
-    messages: list[str] = Field(description="one plain-language message per day, in date order")
+    messages: list[str] = Field(
+        description="one plain-language message per day, in date order: the day ('Tue 1 Dec:') "
+        "then one line per visit"
+    )
+    days: list[DayMessage] = Field(
+        default_factory=list, description="the same messages, by day and visit"
+    )
 
 
 class ChangeList(BaseModel):
@@ -100,6 +123,7 @@ def changes(
             StillUnstaffed(
                 visit=u.visit,
                 client=visit.client,
+                client_name=clients[visit.client].name if visit.client in clients else None,
                 window=f"{_day(visit.earliest_start)} {visit.earliest_start:%H:%M}-"
                 f"{visit.latest_start:%H:%M}",
                 reason=u.reason,
@@ -130,104 +154,140 @@ def _messages(
     problem: Problem,
     clients: dict[str, Client],
 ) -> list[WorkerMessages]:
-    """Per worker and day, one message joining what changed for them ("you now also visit...")."""
+    """Per worker and day, one message with one line per visit that changed for them.
+
+    A worker taken off a visit is told it is no longer theirs (and who covers it, if anyone:
+    a visit nobody covers is the office's to sort out, on the unstaffed list, not the carer's).
+    """
     names = {w.id: w.name or w.id for w in problem.workers}
-    # worker -> day -> (time, phrase): each day's phrases in time order.
-    phrases: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
+    # worker -> day -> lines, put in time order below.
+    found: dict[str, dict[str, list[MessageLine]]] = defaultdict(lambda: defaultdict(list))
+
+    def tell(worker: str, start: str, ch: VisitChange, text: str) -> None:
+        client = clients[ch.client]
+        found[worker][start[:10]].append(
+            MessageLine(
+                visit=ch.visit,
+                client=ch.client,
+                client_name=_who(client),
+                start=start,
+                address=_where(client),
+                text=text,
+            )
+        )
+
     for ch in diff:
         client = clients[ch.client]
+        who, where = _who(client), _where(client)
         a, b = ch.before, ch.after
         was = set(a.workers + a.shadows) if a else set()
         now = set(b.workers + b.shadows) if b else set()
         for w in sorted(was | now):
             if w in now and b is not None:
                 at = datetime.fromisoformat(b.start)
-                day = at.date().isoformat()
                 others = [names[x] for x in b.workers if x != w]
                 if w not in was:
                     role = " (shadowing)" if w in b.shadows else ""
                     partner = f" with {' and '.join(others)}" if others else ""
-                    phrases[w][day].append(
-                        (
-                            b.start,
-                            f"you now also visit {_who(client)} at {at:%H:%M}{role}{partner}, "
-                            f"{_where(client)}",
-                        )
+                    tell(
+                        w,
+                        b.start,
+                        ch,
+                        f"you now also visit {who} at {at:%H:%M}{role}{partner}, {where}",
                     )
                 elif a is not None and a.start != b.start:
                     was_at = datetime.fromisoformat(a.start)
                     moved_day = "" if was_at.date() == at.date() else f" on {_day(at)}"
-                    phrases[w][day].append(
-                        (
-                            b.start,
-                            f"{_who(client)}'s {was_at:%H:%M} call moves to {at:%H:%M}{moved_day}",
-                        )
+                    tell(
+                        w,
+                        b.start,
+                        ch,
+                        f"{who}'s {was_at:%H:%M} call moves to {at:%H:%M}{moved_day}, {where}",
                     )
                 elif a is not None and w in a.shadows and w in b.workers:
-                    phrases[w][day].append(
-                        (
-                            b.start,
-                            f"at {_who(client)}'s {at:%H:%M} call you now give the care yourself",
-                        )
+                    tell(
+                        w,
+                        b.start,
+                        ch,
+                        f"at {who}'s {at:%H:%M} call you now give the care yourself, {where}",
                     )
                 elif a is not None and w in a.workers and w in b.shadows:
-                    phrases[w][day].append(
-                        (b.start, f"at {_who(client)}'s {at:%H:%M} call you now shadow only")
-                    )
+                    tell(w, b.start, ch, f"at {who}'s {at:%H:%M} call you now shadow only, {where}")
                 elif sorted(x for x in (a.workers if a else []) if x != w) != sorted(
                     x for x in b.workers if x != w
                 ):
-                    phrases[w][day].append(
-                        (
-                            b.start,
-                            f"at {_who(client)}'s {at:%H:%M} call you are now with "
-                            f"{' and '.join(others) if others else 'nobody else'}",
-                        )
+                    partners = " and ".join(others) if others else "nobody else"
+                    tell(
+                        w,
+                        b.start,
+                        ch,
+                        f"at {who}'s {at:%H:%M} call you are now with {partners}, {where}",
                     )
             elif a is not None:
                 at = datetime.fromisoformat(a.start)
-                if b is None:
-                    cover = "nobody covers it yet; the office will call you if that changes"
-                else:
+                cover = ""
+                if b is not None:
                     crew = [names[x] for x in b.workers]
-                    cover = " and ".join(crew) + (" cover it" if len(crew) > 1 else " covers it")
-                phrases[w][at.date().isoformat()].append(
-                    (a.start, f"you no longer visit {_who(client)} at {at:%H:%M}; {cover}")
-                )
+                    cover = (
+                        "; " + " and ".join(crew) + (" cover it" if len(crew) > 1 else " covers it")
+                    )
+                tell(w, a.start, ch, f"you no longer visit {who} at {at:%H:%M}, {where}{cover}")
     out = []
-    for w in sorted(phrases):
-        lines = []
-        for day in sorted(phrases[w]):
-            when = _day(datetime.fromisoformat(day))
-            lines.append(f"{when}: " + "; ".join(text for _, text in sorted(phrases[w][day])))
-        out.append(WorkerMessages(worker=w, name=names.get(w), messages=lines))
+    for w in sorted(found):
+        days = [
+            DayMessage(date=day, lines=sorted(found[w][day], key=lambda m: (m.start, m.visit)))
+            for day in sorted(found[w])
+        ]
+        messages = [
+            f"{_day(datetime.fromisoformat(d.date))}:\n" + "\n".join(m.text for m in d.lines)
+            for d in days
+        ]
+        out.append(WorkerMessages(worker=w, name=names.get(w), messages=messages, days=days))
     return out
 
 
-def format_changes(cl: ChangeList) -> str:
-    """The change list as text for a terminal: unstaffed first, then the messages to send."""
+def format_changes(cl: ChangeList, problem: Problem | None = None) -> str:
+    """The change list as text for a terminal: unstaffed first, then the messages to send.
+
+    With ``problem``, clients and workers are named ("Ann Patel (c0003)") rather than shown by id.
+    """
+    workers = {w.id: w.name for w in problem.workers} if problem is not None else {}
+    clients = {c.id: c.name for c in problem.clients} if problem is not None else {}
     lines = []
     if cl.unstaffed:
         lines.append(f"Still unstaffed ({len(cl.unstaffed)}):")
         for u in cl.unstaffed:
             flag = " [newly]" if u.newly else ""
-            lines.append(f"  {u.visit} ({u.client}, {u.window}){flag}: {u.reason}")
+            who = _named(u.client_name or clients.get(u.client), u.client)
+            lines.append(f"  {who}, {u.window}{flag}: {u.reason}")
     else:
         lines.append("Every visit from now on is staffed.")
     lines.append(f"Visits changed: {len(cl.visits)}")
     for ch in cl.visits:
-        lines.append(f"  {ch.visit} ({ch.client}): {_side(ch.before)} -> {_side(ch.after)}")
+        who = _named(clients.get(ch.client), ch.client)
+        lines.append(f"  {who}: {_side(ch.before, workers)} -> {_side(ch.after, workers)}")
     lines.append("Tell:")
     for wm in cl.workers:
-        label = wm.worker if not wm.name or wm.name == wm.worker else f"{wm.name} ({wm.worker})"
+        label = _named(wm.name, wm.worker)
         for m in wm.messages:
-            lines.append(f"  {label}: {m}")
+            day, *rest = m.split("\n")
+            lines.append(f"  {label}, {day}")
+            lines.extend(f"    {line}" for line in rest)
     return "\n".join(lines)
 
 
-def _side(att: Attendance | None) -> str:
+def _named(name: str | None, ident: str) -> str:
+    return ident if not name or name == ident else f"{name} ({ident})"
+
+
+def _side(att: Attendance | None, workers: dict[str, str | None]) -> str:
     if att is None:
         return "unstaffed"
-    crew = "+".join(att.workers)
-    shadow = f" (shadow {'+'.join(att.shadows)})" if att.shadows else ""
-    return f"{crew}{shadow} at {att.start[11:16]} {att.start[:10]}"
+    crew = " and ".join(workers.get(w) or w for w in att.workers)
+    shadow = (
+        f" (shadowed by {' and '.join(workers.get(w) or w for w in att.shadows)})"
+        if att.shadows
+        else ""
+    )
+    at = datetime.fromisoformat(att.start)
+    return f"{crew}{shadow} {_day(at)} {at:%H:%M}"

@@ -335,7 +335,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     if args.problem_out:
         write_json(args.problem_out, situation.model_dump(mode="json", exclude_none=True))
     report = check(situation, done.rota)
-    print(format_changes(done.changes))
+    print(format_changes(done.changes, situation))
     print(
         f"{len(done.orphaned)} visits orphaned, {len(done.changes.visits)} changed, "
         f"{done.frozen} frozen before {now:%a %d %b %H:%M}; objective {done.rota.objective}; "

@@ -95,8 +95,34 @@ def test_idle_familiar_carer_takes_the_orphan_and_nothing_else_moves() -> None:
     assert done.covers == {"w-dee": 1}
     msgs = {w.worker: w.messages for w in done.changes.workers}
     assert set(msgs) == {"w-amy", "w-dee"}
-    assert msgs["w-dee"][0].startswith("Mon 23 Nov: you now also visit c-ann at 08:")
-    assert "you no longer visit c-ann" in msgs["w-amy"][0] and "w-dee covers it" in msgs["w-amy"][0]
+    # One message per day: the day, then one line per visit with the client, time and place.
+    assert msgs["w-dee"][0].startswith("Mon 23 Nov:\nyou now also visit c-ann at 08:")
+    assert msgs["w-amy"][0].startswith("Mon 23 Nov:\nyou no longer visit c-ann at 08:")
+    assert msgs["w-amy"][0].endswith("; w-dee covers it")
+    [day] = next(w.days for w in done.changes.workers if w.worker == "w-amy")
+    assert [(m.visit, m.client_name) for m in day.lines] == [("v-ann", "c-ann")]
+
+
+def test_the_absent_carer_is_told_what_they_no_longer_have_and_the_office_what_nobody_covers() -> (
+    None
+):
+    # Amy is off; Bob alone is left, at Bob's at 08:00, and may not move (no change budget): Ann's
+    # 08:00 visit goes on the office's unstaffed list, and Amy is told it is no longer hers, not
+    # that someone will call her.
+    problem, rota = published(
+        three_carers(
+            workers=[carer("w-amy"), carer("w-bob")],
+            visits=[visit("v-ann", "c-ann", "08:00"), visit("v-bob", "c-bob", "08:00")],
+            history=knows(("w-amy", "c-ann"), ("w-bob", "c-bob")),
+        ),
+        {"v-ann": ["w-amy"], "v-bob": ["w-bob"]},
+    )
+    done = off("w-amy", "07:00", "13:00", "06:00", problem, rota, max_change_ratio=0.0)
+    assert "v-ann" in [u.visit for u in done.changes.unstaffed]
+    [amy] = [w for w in done.changes.workers if w.worker == "w-amy"]
+    assert amy.messages == [f"Mon 23 Nov:\n{amy.days[0].lines[0].text}"]
+    assert amy.days[0].lines[0].text.startswith("you no longer visit c-ann at 08:00, ")
+    assert "call" not in amy.messages[0] and "nobody" not in amy.messages[0]
 
 
 def test_visits_started_before_now_are_frozen() -> None:
@@ -307,7 +333,7 @@ def test_command_line_resolve_prints_the_change_list(
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "Every visit from now on is staffed." in out
-    assert "w-dee: Mon 23 Nov: you now also visit c-ann at 08:" in out
+    assert "  w-dee, Mon 23 Nov:\n    you now also visit c-ann at 08:" in out
     after = Problem.model_validate_json((tmp_path / "after.json").read_text())
     verified(after, Rota.model_validate_json((tmp_path / "new.json").read_text()))
     with pytest.raises(SystemExit) as stop:
