@@ -205,7 +205,7 @@ def _why(faces: int, floor: int, unfamiliar: int, double_ups: int) -> str:
     if faces <= floor:
         reason = "no fewer carers have the skills and shifts for all of this client's visits"
     else:
-        reason = f"{faces} carers; at least {floor} needed for the skills and shifts of its visits"
+        reason = f"{faces - floor} more than the {floor} its visits' skills and shifts need"
     if double_ups:
         reason += f"; {double_ups} visit{' needs' if double_ups == 1 else 's need'} two carers"
     if unfamiliar:

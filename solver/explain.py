@@ -10,7 +10,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from solver.checker import check
-from solver.contract import Problem, Rota
+from solver.continuity import measure
+from solver.contract import ContinuityMetrics, Problem, Rota
 
 LABELS = {
     "unassigned_visit": "unstaffed visits",
@@ -41,6 +42,7 @@ class Explanation:
     objective: float
     terms: dict[str, float]
     clients: list[ClientCost]
+    continuity: ContinuityMetrics | None = None
 
 
 def explain(problem: Problem, rota: Rota, top: int = 10) -> Explanation:
@@ -65,7 +67,9 @@ def explain(problem: Problem, rota: Rota, top: int = 10) -> Explanation:
         cost = wt.distinct_worker * max(0, len(workers) - 1) + wt.unfamiliar_worker * unfamiliar
         costs.append(ClientCost(cid, len(workers), unfamiliar, cost))
     costs.sort(key=lambda c: (-c.cost, c.client))
-    return Explanation(report.objective, dict(report.terms), costs[:top])
+    return Explanation(
+        report.objective, dict(report.terms), costs[:top], measure(problem, rota, top=top)
+    )
 
 
 def format_explanation(ex: Explanation) -> str:
@@ -73,6 +77,8 @@ def format_explanation(ex: Explanation) -> str:
     for name, value in sorted(ex.terms.items(), key=lambda item: -item[1]):
         share = value / ex.objective if ex.objective else 0.0
         lines.append(f"  {LABELS.get(name, name):40s} {value:12.1f}  {share:6.1%}")
+    if ex.continuity is not None:
+        lines += _continuity_lines(ex.continuity)
     lines.append("Clients with the highest continuity cost:")
     for c in ex.clients:
         lines.append(
@@ -80,3 +86,18 @@ def format_explanation(ex: Explanation) -> str:
             f"cost {c.cost:8.1f}"
         )
     return "\n".join(lines)
+
+
+def _continuity_lines(m: ContinuityMetrics) -> list[str]:
+    lines = [
+        "Continuity of carer:",
+        f"  carers per client: {m.faces_per_client_week:.2f} a week, "
+        f"{m.faces_per_client_14_days:.2f} over 14 days, {m.faces_per_client_28_days:.2f} over "
+        f"28 days (history included); at least {m.fewest_faces_possible:.2f} needed",
+        f"  visits by a familiar carer: {m.familiar_share:.1%} "
+        f"(the shifts allow {m.familiar_ceiling:.1%})",
+        f"  continuity-of-care index: {m.continuity_of_care_index:.3f} (1: one carer each)",
+        "Clients seeing the most carers:",
+    ]
+    lines += [f"  {c.name or c.client:12s} {c.faces:3d} carers: {c.why}" for c in m.most_faces]
+    return lines

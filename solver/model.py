@@ -444,11 +444,15 @@ class RotaModel:
                 counts = []
                 for w in workers:
                     most = held[c][w] + len(by_worker.get(w, []))
-                    n = m.new_int_var(0, most, f"slots[client={d.client_ids[c]},worker={d.worker_ids[w]}]")
+                    n = m.new_int_var(
+                        0, most, f"slots[client={d.client_ids[c]},worker={d.worker_ids[w]}]"
+                    )
                     m.add(n == held[c][w] + sum(by_worker.get(w, [])))
                     counts.append((n, most))
                 total = sum(most for _, most in counts)
-                top = m.new_int_var(0, max(most for _, most in counts), f"primary[client={d.client_ids[c]}]")
+                top = m.new_int_var(
+                    0, max(most for _, most in counts), f"primary[client={d.client_ids[c]}]"
+                )
                 m.add_max_equality(top, [n for n, _ in counts])
                 short = m.new_int_var(0, share * total, f"primary_short[client={d.client_ids[c]}]")
                 m.add(short >= share * sum(n for n, _ in counts) - 100 * top)

@@ -9,6 +9,7 @@ import pytest
 from solver.checker import POLICY_NAMES, check, format_report
 from solver.continuity import measure
 from solver.contract import Problem, Rota
+from solver.explain import explain, format_explanation
 from solver.options import SolveOptions
 from solver.solve import solve
 from solver.weeks import shifted, solve_weeks, with_history
@@ -119,9 +120,8 @@ def test_extra_faces_are_explained(tiny: Problem) -> None:
     problem = tiny.model_copy(update={"visits": tiny.visits[:3] + tiny.visits[4:]})
     first = measure(problem, rota).most_faces[0]
     assert (first.faces, first.fewest_possible) == (2, 1)
-    assert (
-        first.why == "2 carers; at least 1 needed for the skills and shifts of its visits; "
-        "1 not known to the client before"
+    assert first.why == (
+        "1 more than the 1 its visits' skills and shifts need; 1 not known to the client before"
     )
 
 
@@ -218,3 +218,11 @@ def test_a_primary_carer_share_keeps_a_clients_visits_with_one_carer(tiny: Probl
     crews = {a.visit: a.workers for a in rota.assignments}
     assert len({crews[v][0] for v in ("v1", "v2", "v3")}) == 1
     assert report.terms["primary_share_shortfall"] == pytest.approx(1000)
+
+
+def test_explain_reports_continuity_in_plain_words(tiny: Problem) -> None:
+    rota = _rota({"v1": ["w1"], "v2": ["w2"], "v3": ["w1"], "v4": ["w1", "w2"], "v5": ["w2"]})
+    text = format_explanation(explain(tiny, rota))
+    assert "carers per client: 1.50 a week, 2.00 over 14 days, 2.50 over 28 days" in text
+    assert "visits by a familiar carer: 66.7% (the shifts allow 83.3%)" in text
+    assert "c1             2 carers: no fewer carers have the skills and shifts" in text
