@@ -233,14 +233,19 @@ def map_url(location: dict[str, float]) -> str:
     )
 
 
+def _travel(minutes: float) -> str:
+    if minutes < 0.5:
+        return "no travel before"
+    return f"{_plural(round(minutes), 'minute')} of travel before"
+
+
 def _card(stop: dict[str, Any]) -> str:
     client = stop["client"]
     name = _e(client.get("name") or client["id"])
     parts = [
         f'<article class="stop {_e(stop["mode"])}">',
         f'<p class="when">{_clock(stop["start"])}&ndash;{_clock(stop["end"])} '
-        f'<span class="travel">{_e(_plural(stop["travel_minutes_before"], "minute"))} '
-        "of travel before</span></p>",
+        f'<span class="travel">{_e(_travel(stop["travel_minutes_before"]))}</span></p>',
         f"<h3>{name}{' (shadowing)' if stop['mode'] == 'shadow' else ''}</h3>",
         f"<p>{_e(client['address'])}</p>",
         f'<p><a class="button" href="{_e(map_url(client["location"]))}">Map</a>',

@@ -1,0 +1,171 @@
+"""What a carer sees through their link, in Chromium: the run sheet on a phone and on paper, and
+the same link after a re-solve has published a new rota.
+
+Each test works in an agency of its own, so the board's tests see nothing of it. Screenshots go
+to ``out/board/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+SHOTS = Path(__file__).resolve().parents[2] / "out" / "board"
+PHONE = {"width": 375, "height": 812}
+LAPTOP = {"width": 1440, "height": 900}
+DAY2 = "2026-12-01"
+
+
+class Agency:
+    """An agency of its own on the board's service, with a published rota."""
+
+    def __init__(self, client: httpx.Client, key: str, problem: dict[str, Any]) -> None:
+        self.client, self.headers = client, {"Authorization": f"Bearer {key}"}
+        response = self.client.post(
+            "/v1/rotas",
+            json={"problem": problem, "options": {"time_limit": 3, "seed": 1}},
+            headers=self.headers,
+        )
+        assert response.status_code == 202, response.text
+        self.rota = self.wait(response.json()["id"])
+        assert self.post(f"/v1/rotas/{self.rota['id']}/publish").status_code == 200
+        self.timezone = problem["timezone"]
+
+    def post(self, url: str, body: Any = None) -> httpx.Response:
+        return self.client.post(url, json=body, headers=self.headers)
+
+    def wait(self, rota_id: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 90
+        while True:
+            body: dict[str, Any] = self.client.get(
+                f"/v1/rotas/{rota_id}", headers=self.headers
+            ).json()
+            if body["status"] in ("done", "failed", "cancelled"):
+                assert body["status"] == "done", body
+                return body
+            assert time.monotonic() < deadline, body["status"]
+            time.sleep(0.2)
+
+    def busiest_on_day2(self) -> str:
+        day2 = [r for r in self.rota["rota"]["routes"] if r["date"] == DAY2]
+        worker: str = max(day2, key=lambda r: len(r["stops"]))["worker"]
+        return worker
+
+
+@pytest.fixture
+def agency(board_service: Any, week: dict[str, Any]) -> Agency:
+    key = board_service.new_agency(f"Carer Pages {time.monotonic_ns()}")
+    return Agency(board_service.client, key, week)
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def overflow(page: Any) -> int:
+    """How many CSS pixels the page is wider than the screen (0: nothing to scroll sideways)."""
+    width: int = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    return width
+
+
+def test_the_run_sheet_on_a_phone_is_one_column_today_first_with_maps(
+    agency: Agency, phone: Any, browser: Any, board_service: Any
+) -> None:
+    worker = agency.busiest_on_day2()
+    link = agency.post(f"/v1/workers/{worker}/links").json()
+    phone.goto(link["runsheet_html_url"])
+    assert overflow(phone) == 0
+    assert phone.locator(".cards").is_visible() and not phone.locator(".table").is_visible()
+    cards = phone.locator(".cards article.stop")
+    stops = [s for r in agency.rota["rota"]["routes"] if r["worker"] == worker for s in r["stops"]]
+    assert cards.count() == len(stops)
+    for i in range(cards.count()):
+        card = cards.nth(i)
+        box = card.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        assert "openstreetmap.org" in (
+            card.locator("a", has_text="Map").get_attribute("href") or ""
+        )
+    # Today (where the agency is) and the days after it come first; the days before after them.
+    today = datetime.now(ZoneInfo(agency.timezone)).date()
+    headings = phone.locator(".cards h2").all_inner_texts()
+    days = sorted({date.fromisoformat(s["start"][:10]) for s in stops})
+    ahead = [d for d in days if d >= today]
+    if ahead and len(ahead) < len(days):
+        assert headings[0].endswith(f"{ahead[0].day} {ahead[0]:%B %Y}")
+        assert "Earlier" in headings
+    # The care plan is in full, not cut.
+    plan = phone.locator(".cards .plan").first
+    if plan.count():
+        assert plan.evaluate("e => e.scrollWidth <= e.clientWidth")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(SHOTS / "runsheet-phone.png"), full_page=True)
+
+    # On a desktop and on paper: the table by day, as before.
+    context = browser.new_context(viewport=LAPTOP)
+    try:
+        page = context.new_page()
+        page.goto(link["runsheet_html_url"])
+        assert page.locator(".table").is_visible() and not page.locator(".cards").is_visible()
+        page.emulate_media(media="print")
+        assert page.locator(".table table").first.is_visible()
+        assert not page.locator(".cards").is_visible()
+        page.emulate_media(media="screen")
+        page.screenshot(path=str(SHOTS / "runsheet-desktop.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_a_carers_link_after_a_resolve_shows_the_new_rota_and_the_old_page_says_so(
+    agency: Agency, phone: Any
+) -> None:
+    worker = agency.busiest_on_day2()
+    base = agency.rota["id"]
+    link = agency.post(f"/v1/rotas/{base}/workers/{worker}/links").json()
+    old_page = link["runsheet_html_url"]
+    phone.goto(old_page)
+    assert phone.locator(".notice").count() == 0
+    absence = agency.post(
+        "/v1/absences",
+        {
+            "worker": worker,
+            "start": f"{DAY2}T00:00",
+            "end": f"{DAY2}T23:59",
+            "now": f"{DAY2}T06:00",
+            "time_limit": 2,
+        },
+    )
+    assert absence.status_code == 202, absence.text
+    new = agency.wait(absence.json()["resolves"][0]["id"])
+    assert new["published"]
+
+    # The old page, opened again from the same link: out of date, and what changed for them.
+    phone.goto(old_page)
+    notice = phone.locator(".notice")
+    assert notice.is_visible()
+    assert "out of date" in notice.inner_text()
+    lines = notice.locator("li").all_inner_texts()
+    assert lines and all(line.startswith("Tue 1 Dec") for line in lines)
+    assert overflow(phone) == 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(SHOTS / "runsheet-phone-out-of-date.png"), full_page=True)
+
+    # Its link leads to the current run: no 1 December visit left, no notice.
+    notice.locator("a").click()
+    phone.wait_for_load_state()
+    assert phone.locator(".notice").count() == 0
+    headings = " ".join(phone.locator(".cards h2").all_inner_texts())
+    assert "1 December 2026" not in headings
+    assert overflow(phone) == 0
