@@ -1,7 +1,9 @@
-"""The layers import only downwards: solver < scenarios < api < carerota (the command line).
+"""The layers import only downwards: solver < scenarios < api < carerota (the command line),
+and no module imports itself round a cycle.
 
 Every import counts, including the lazy ones inside functions that used to hide cycles: a lazy
-import of an outer layer still makes the inner one unusable without it.
+import of an outer layer still makes the inner one unusable without it, and a lazy import that
+closes a cycle only hides it.
 """
 
 from __future__ import annotations
@@ -120,3 +122,82 @@ def test_a_deliberate_back_import_fails_the_layering_check(tmp_path: Path) -> No
         "def jobs():\n    from api.jobs import Job\n    return Job\n", encoding="utf-8"
     )
     assert layer_breaches(tmp_path, "solver") == {"solver/shortcut.py": ["line 2: api.jobs"]}
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the modules of ``root``'s layers it imports, lazily or not.
+
+    ``from api.db import Job`` is an import of ``api.db``; ``from api.jobs import claims`` of
+    ``api.jobs.claims``.
+    """
+    paths = {
+        ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): path
+        for layer in LAYERS
+        for path in (root / layer).rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        names = [name for _, name in imported_modules(path.read_text(encoding="utf-8"))]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names += [f"{node.module}.{alias.name}" for alias in node.names]
+        targets = set()
+        for name in names:
+            while name and name not in paths:  # "api.db.Job" is the module api.db
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                targets.add(name)
+        graph[module] = targets
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph``: its strongly connected parts of two or more modules."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's algorithm; the graphs here are a few hundred deep
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                part.append(w)
+                if w == v:
+                    break
+            if len(part) > 1:
+                found.append(sorted(part))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycles() -> None:
+    graph = import_graph(ROOT)
+    assert "api.jobs.dispatch" in graph and graph["solver.search"] >= {"solver.options"}
+    assert cycles(graph) == []
+
+
+def test_the_cycle_check_finds_a_lazy_cycle() -> None:
+    # The old solver/search.py <-> solver/solve.py: search imported the options from its caller,
+    # which imports search lazily.
+    graph = {
+        "solver.solve": {"solver.search", "solver.data"},
+        "solver.search": {"solver.solve"},
+        "solver.data": set(),
+    }
+    assert cycles(graph) == [["solver.search", "solver.solve"]]
+    graph["solver.search"] = {"solver.options"}
+    graph["solver.options"] = set()
+    assert cycles(graph) == []

@@ -38,8 +38,8 @@ from api.db import (
 from api.deps import AgencyDep, AgencyRef, DbDep, RunnerDep, SettingsDep
 from api.errors import ApiError, ErrorBody, ErrorDetail, not_found, validation_details
 from api.jobs import JobRunner
+from api.jobs.scenario import SOURCE, progress_document
 from api.routers.rotas import base_url, refuse_if_full_now, submit
-from api.scenario_jobs import SOURCE, progress_document
 from api.schemas import (
     ComparisonOut,
     JobStatus,

@@ -3,10 +3,11 @@
 A scenario job's row keeps the YAML as submitted (``jobs.scenario``) and its base problem as
 ``jobs.problem_id``, resolved when the job was submitted (a rota's problem, a bundled agency or
 a problem written inline), so the worker reads no files. The variants are solved one after
-another by :func:`scenarios.whatif.run_scenario` in a forked child (:class:`api.jobs.SolveProcess`
-with other work): Celery's and the local pool's processes are daemonic and cannot start a pool
-of their own, and a child can be killed wherever CP-SAT is when the job is cancelled or overruns.
-:func:`api.jobs.watch` supervises it like an absence's re-solve.
+another by :func:`scenarios.whatif.run_scenario` in a forked child
+(:class:`api.jobs.child.SolveProcess` with other work): Celery's and the local pool's processes
+are daemonic and cannot start a pool of their own, and a child can be killed wherever CP-SAT is
+when the job is cancelled or overruns.
+:func:`api.jobs.watch.watch` supervises it like an absence's re-solve.
 
 ``jobs.result`` holds the progress while the job runs (:func:`progress_document`) and the
 comparison once it is done (:func:`result_document`), written with status ``done`` in one
@@ -23,16 +24,9 @@ from sqlalchemy import select
 
 from api.db import DONE, FAILED, Database, Job, utcnow
 from api.documents import dumps
-from api.jobs import (
-    Claim,
-    SolveProcess,
-    Watched,
-    Work,
-    _fail,
-    _touch,
-    overrun_deadline,
-    watch,
-)
+from api.jobs.child import SolveProcess, Work
+from api.jobs.claims import Claim, fail, touch
+from api.jobs.watch import Watched, overrun_deadline, watch
 from api.settings import Settings
 from scenarios.whatif import (
     WALL_SLACK,
@@ -109,14 +103,14 @@ def supervise_scenario(
     try:
         scenario = parse_scenario(text, SOURCE)
     except ScenarioError as exc:  # it was read when submitted: the scenario code has changed
-        _fail(db, c, f"the scenario no longer reads: {exc}")
+        fail(db, c, f"the scenario no longer reads: {exc}")
         return FAILED
     began = time.monotonic()
 
     def on_message(message: dict[str, Any]) -> str | None:
         if "progress" in message:
             done, elapsed = message["progress"]
-            _touch(
+            touch(
                 db,
                 c,
                 elapsed=elapsed,
@@ -125,7 +119,7 @@ def supervise_scenario(
             )
             return None
         if "comparison" in message:
-            _touch(
+            touch(
                 db,
                 c,
                 status=DONE,
