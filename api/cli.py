@@ -46,7 +46,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, local_workers=args.workers)
     _configure_logging(settings)
-    where = "Celery workers" if settings.uses_celery else f"{settings.local_workers} local"
+    n = settings.local_workers
+    where = (
+        "Celery workers"
+        if settings.uses_celery
+        else f"{n} local solve {'process' if n == 1 else 'processes'}"
+    )
     print(
         f"carerota: serving on http://{args.host}:{args.port} (docs at /docs); "
         f"database {_safe_url(settings.database_url)}; solves on {where}",

@@ -77,6 +77,11 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+def mib(size: int) -> str:
+    """A size in bytes as people read it in a message: ``8 MiB``, ``1.5 MiB``, ``0.2 MiB``."""
+    return f"{size / 2**20:.1f}".removesuffix(".0") + " MiB"
+
+
 def not_found(what: str, ident: str) -> ApiError:
     """The 404 for an id the caller cannot see: unknown, or another agency's (never 403)."""
     return ApiError(404, f"no {what} {ident!r}")
@@ -131,6 +136,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and "json" not in media and any(tuple(e.get("loc", ())) == ("body",) for e in errors):
+        # FastAPI reads a JSON body only when it is sent as JSON: anything else (text/plain,
+        # a form) reaches validation as a bare string. Name the real problem.
+        return error_response(
+            415, "unsupported_media_type", f"send the body as application/json, not {media!r}"
+        )
     details = validation_details(errors)
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(422, "invalid_json", "the request body is not valid JSON", details)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_response
+from api.errors import error_response, mib
 from api.security import API_KEY_PREFIX, digest
 from api.settings import Settings
 
@@ -28,7 +28,7 @@ log = logging.getLogger("carerota.api")
 
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than the limit of {limit} bytes")
+        super().__init__(413, f"the request body is larger than the limit of {mib(limit)}")
 
 
 class BodySizeLimit:

@@ -237,6 +237,8 @@ def load_scenario(path: str | Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(str(path), None, "", f"cannot read: {exc.strerror}") from None
+    if not text.strip():
+        raise ScenarioError(str(path), None, "", "the file is empty")
     return parse_scenario(text, str(path), path.parent)
 
 

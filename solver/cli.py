@@ -55,6 +55,8 @@ def load(path: str, model: type[M]) -> M:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    if not text.strip():
+        raise InputError(f"{path}: the file is empty")
     try:
         # Read as the service reads a body: pydantic's JSON reader also refuses what Python's
         # accepts but cannot be written back out, such as a lone UTF-16 surrogate in an id.

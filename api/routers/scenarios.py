@@ -36,7 +36,7 @@ from api.db import (
     utcnow,
 )
 from api.deps import AgencyDep, AgencyRef, DbDep, RunnerDep, SettingsDep
-from api.errors import ApiError, ErrorBody, ErrorDetail, not_found, validation_details
+from api.errors import ApiError, ErrorBody, ErrorDetail, mib, not_found, validation_details
 from api.jobs import JobRunner
 from api.jobs.scenario import SOURCE, progress_document
 from api.routers.rotas import base_url, refuse_if_full_now, submit
@@ -182,8 +182,8 @@ def _read_body(raw: bytes, media: str, settings: Settings) -> tuple[str, float |
     if size > settings.max_scenario_bytes:
         raise ApiError(
             413,
-            f"the scenario is {size} bytes, over this service's limit of "
-            f"{settings.max_scenario_bytes}: give a large base by its rota id",
+            f"the scenario is {mib(size)}, over this service's limit of "
+            f"{mib(settings.max_scenario_bytes)}: give a large base by its rota id",
         )
     return text, override
 
@@ -299,8 +299,8 @@ def _prepare(
             if size > settings.max_body_bytes:
                 raise scenario.error(
                     where,
-                    f"the problem of {name!r} is {size} bytes as JSON, over this service's "
-                    f"limit of {settings.max_body_bytes}",
+                    f"the problem of {name!r} is {mib(size)} as JSON, over this service's "
+                    f"limit of {mib(settings.max_body_bytes)}",
                 )
             for what, count, limit in (
                 ("visits", len(problem.visits), settings.max_visits),

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from api.errors import mib
 from api.settings import Settings
 from tests.api.service import HeldRunner, Service, Solved, agency_headers
 
@@ -126,7 +127,8 @@ def test_bodies_over_the_limit_are_413(held: Held, small_problem: dict[str, Any]
         413,
         "payload_too_large",
     )
-    assert str(settings.max_body_bytes) in error["message"]
+    assert error["message"].endswith(f"the limit of {mib(settings.max_body_bytes)}")
+    assert mib(8 * 1024 * 1024) == "8 MiB" and mib(1536 * 1024) == "1.5 MiB"
 
     # ... and, sent in chunks without a length, cut off once it passes the limit.
     def chunks() -> Iterator[bytes]:
