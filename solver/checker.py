@@ -15,6 +15,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from solver.contract import (
@@ -37,6 +38,25 @@ ABS_TOL = 0.01
 # absorbs float summation noise.
 CAP_EPSILON_MIN = 1e-6
 
+# Every hard rule the checker knows, by the name its breaches carry. A new rule is named here
+# first (docs/adding-a-rule.md); mypy then refuses a breach under any other name.
+Rule = Literal[
+    "structure",  # the rota is malformed: unknown ids, a visit missing or listed twice
+    "staffing",  # rule 1: the full crew, each worker once
+    "coordinator",  # rule 6's coordinator visits: who may cover or shadow, and how
+    "window",  # rule 2: the start inside the visit's window (plus its allowed lateness)
+    "after",  # rule 2: a visit's start relative to the visit it follows
+    "skills",  # rule 3: the crew has the visit's skills
+    "excluded",  # rule 3: the client has not excluded the worker
+    "gender",  # rule 3: the client's gender preference
+    "pinned",  # rule 3: pinned workers are on the visit
+    "shift",  # rule 3: the visit lies inside one of the worker's shifts
+    "overlap",  # rule 4: a worker's visits and the travel between them do not overlap
+    "max_minutes_per_week",  # rule 5: working minutes per week
+    "max_minutes_per_day",  # rule 5: working minutes per day
+]
+RULES: Final[frozenset[Rule]] = frozenset(get_args(Rule))
+
 WEIGHT_NAMES = (
     "unassigned_visit",
     "travel_minute",
@@ -56,7 +76,7 @@ POLICY_NAMES = ("faces_over_cap", "primary_share_shortfall", "face_travel_minute
 class Breach:
     """A broken hard rule (1-5) or a malformed rota ("structure", "coordinator")."""
 
-    rule: str
+    rule: Rule
     detail: str
     visit: str | None = None
     worker: str | None = None
@@ -254,7 +274,7 @@ class _Checker:
         self.working: dict[str, float] = defaultdict(float)
 
     def breach(
-        self, rule: str, detail: str, visit: str | None = None, worker: str | None = None
+        self, rule: Rule, detail: str, visit: str | None = None, worker: str | None = None
     ) -> None:
         self.breaches.append(Breach(rule, detail, visit, worker))
 

@@ -1,0 +1,154 @@
+"""Every weight of the contract is priced everywhere a rota is priced.
+
+A soft rule lives in five places (docs/adding-a-rule.md): the CP-SAT model (``solver/model.py``),
+the solver's own account (``solver/rota.py``), the independent checker (``solver/checker.py``),
+the explanation's labels (``solver/explain.py``) and, once it exists, the engine's incremental
+evaluation (``solver/engine``). A weight added to ``Weights`` and forgotten in one of them fails
+here: the agency below makes every term bite, and each place must price it to the same amount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from ortools.sat.python import cp_model
+
+from scenarios.generator import generate
+from solver.checker import POLICY_NAMES, WEIGHT_NAMES, check
+from solver.contract import Problem, Weights
+from solver.data import ProblemData, build
+from solver.explain import LABELS
+from solver.heuristic import construct
+from solver.model import Neighbourhood, RotaModel
+from solver.rota import Solution, account
+from solver.solve import finish
+
+# Fields of Weights that shape a term but are not a price of their own.
+PARAMETERS = frozenset({"faces_cap", "faces_cap_hard", "primary_carer_share"})
+PRICES = sorted(set(Weights.model_fields) - PARAMETERS)
+
+# A pricer: the objective terms of ``sol`` by weight name, as one part of the solver sees them.
+Pricer = Callable[[Problem, ProblemData, Solution], dict[str, float]]
+
+# The engine's incremental evaluation (solver/engine) goes here once it exists: a Pricer that
+# returns its running terms for ``sol``, held to the account's numbers like the model's.
+ENGINE_PRICERS: dict[str, Pricer] = {}
+
+
+@pytest.fixture(scope="module")
+def agency() -> Problem:
+    """Six generated clients in the week November ends, with every term made to bite.
+
+    Every weight is above zero (the continuity policy too: at most one carer a client a week,
+    a primary carer for 90% of the visits); every visit may start up to 30 minutes late; one
+    visit needs a skill nobody has; one coordinator has no shifts, so their clients go unseen
+    in the month that ends this week.
+    """
+    raw: dict[str, Any] = generate(6, 1)
+    raw["weights"] = {
+        "home_travel_minute": 0.5,
+        "max_late_minute": 3,
+        "faces_cap": 1,
+        "faces_over_cap": 10,
+        "primary_carer_share": 0.9,
+        "primary_share_shortfall": 5,
+        "face_travel_minutes": 5,
+    }
+    first = raw["visits"][0]
+    raw["visits"].append(
+        {
+            **{k: first[k] for k in ("client", "earliest_start", "latest_start")},
+            "id": "v-nobody-can",
+            "duration_minutes": 30,
+            "skills": ["a skill nobody has"],
+        }
+    )
+    for visit in raw["visits"]:
+        visit["late_allowed_minutes"] = 30
+    next(w for w in raw["workers"] if w.get("role") == "coordinator")["shifts"] = []
+    return Problem.model_validate(raw)
+
+
+@pytest.fixture(scope="module")
+def built(agency: Problem) -> tuple[ProblemData, Solution]:
+    data = build(agency)
+    return data, construct(data)
+
+
+def test_every_weight_is_a_price_or_a_named_parameter() -> None:
+    # A new field of Weights is either priced (and so checked below) or listed as a parameter.
+    assert set(Weights.model_fields) >= PARAMETERS
+    assert all(Weights.model_fields[name].annotation is float for name in PRICES)
+
+
+def test_the_checker_names_every_price() -> None:
+    assert sorted((*WEIGHT_NAMES, *POLICY_NAMES)) == PRICES
+
+
+def test_the_explanation_labels_every_price() -> None:
+    assert set(LABELS) == set(PRICES)
+    assert all(label.strip() and "_" not in label for label in LABELS.values())
+
+
+def test_the_agency_makes_every_term_bite(
+    agency: Problem, built: tuple[ProblemData, Solution]
+) -> None:
+    data, sol = built
+    terms = account(data, sol).terms
+    assert sorted(terms) == PRICES
+    assert [name for name in PRICES if terms[name] <= 0] == []
+
+
+def test_the_checker_prices_every_term_as_the_account_does(
+    agency: Problem, built: tuple[ProblemData, Solution]
+) -> None:
+    data, sol = built
+    ours = account(data, sol).terms
+    report = check(agency, finish(data, sol, "feasible", None))
+    assert sorted(report.terms) == PRICES
+    for name in PRICES:
+        assert report.terms[name] == pytest.approx(ours[name], rel=1e-6, abs=0.01), name
+
+
+def model_terms(problem: Problem, data: ProblemData, sol: Solution) -> dict[str, float]:
+    """The model's terms for ``sol``: the whole-period model with every variable fixed to the
+    hint, each term's expressions read back and weighted as ``add_objective`` weights them."""
+    hood = Neighbourhood(frozenset(range(data.n_visits)), frozenset(range(data.n_workers)))
+    model = RotaModel(data, sol, hood)
+    model.hint(sol)
+    solver = cp_model.CpSolver()
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = 30
+    # The hint is complete and feasible, so fixing every variable to it leaves one solution.
+    assert solver.solve(model.model) == cp_model.OPTIMAL
+    weights = data.weights.model_dump()
+    terms = {
+        name: weights[name] * sum(solver.value(expr) * factor for expr, factor in parts)
+        for name, parts in model.terms.items()
+    }
+    # Visits no worker can take stay out of the model (nothing to decide): their unstaffed cost
+    # is a constant of the neighbourhood, not a term of the model.
+    outside = [v for v in range(data.n_visits) if v not in model.free and v not in sol.start]
+    terms["unassigned_visit"] = terms.get("unassigned_visit", 0.0) + weights[
+        "unassigned_visit"
+    ] * len(outside)
+    return terms
+
+
+PRICERS: dict[str, Pricer] = {"model": model_terms, **ENGINE_PRICERS}
+
+
+@pytest.mark.parametrize("pricer", sorted(PRICERS))
+def test_each_pricer_prices_every_term_as_the_account_does(
+    pricer: str, agency: Problem, built: tuple[ProblemData, Solution]
+) -> None:
+    data, sol = built
+    ours = account(data, sol).terms
+    theirs = PRICERS[pricer](agency, data, sol)
+    assert sorted(name for name, value in theirs.items() if value > 0) == PRICES
+    for name in PRICES:
+        # The model prices in whole hundredths of a unit (SCALE) per variable.
+        assert theirs[name] == pytest.approx(ours[name], rel=1e-3, abs=0.5), name
