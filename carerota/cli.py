@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 from typing import NoReturn
 
 import api.cli
@@ -27,6 +28,7 @@ def parser() -> argparse.ArgumentParser:
         description="Rota optimisation for home-care "
         "agencies: continuity, travel and the coordinator rule.",
     )
+    top.add_argument("--version", action="version", version=f"carerota {version('carerota')}")
     sub = top.add_subparsers(dest="command", required=True)
     solver.cli.add_commands(sub)
     scenarios.cli.add_commands(sub)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from solver.cli import (
     InputError,
+    StatusLine,
     add_solve_options,
     load,
     solve_with_progress,
@@ -35,6 +36,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise InputError(f"--days must be at least 1, not {args.days}")
     problem = generate(args.clients, args.seed, start=args.start, days=args.days)
     write_json(args.output, problem)
+    if args.output != "-":
+        period = problem["period"]
+        print(
+            f"carerota: wrote {args.output}: {len(problem['clients'])} clients, "
+            f"{len(problem['workers'])} workers, {len(problem['visits'])} visits, "
+            f"{period['start']} to {period['end']}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -48,29 +57,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-class VariantBar:
-    """A text progress bar on stderr for a scenario's variants, redrawn twice a second."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.used = False
+class VariantBar(StatusLine):
+    """A text progress bar on stderr for a scenario's variants (whole lines when stderr is not a
+    terminal)."""
 
     def __call__(self, done: int, total: int, elapsed: float, expected: float) -> None:
-        if not self.enabled:
-            return
         # Between finishes the bar creeps with the clock, never quite to the end.
         share = max(done / total, min(0.99, elapsed / expected) if expected > 0 else 0.0)
         filled = round(30 * share)
-        sys.stderr.write(
-            f"\r  [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} variants solved"
-            f"  {elapsed:5.0f} s of about {expected:.0f} s"
+        self.show(
+            f"  [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} variants solved"
+            f"  {elapsed:5.0f} s of about {expected:.0f} s",
+            final=done == total,
         )
-        sys.stderr.flush()
-        self.used = True
-
-    def close(self) -> None:
-        if self.used:
-            sys.stderr.write("\n")
 
 
 def cmd_whatif(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -79,27 +80,43 @@ def write_json(path: str, payload: Any) -> None:
         raise InputError(f"{path}: cannot write: {exc.strerror}") from None
 
 
-class ProgressLine:
-    """A single progress line on stderr, rewritten on every improvement."""
+class StatusLine:
+    """Progress on stderr: one line rewritten in place on a terminal; elsewhere (a log file, a
+    pipe) whole lines, at most one every ``every`` seconds, so they never run together."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, every: float = 5.0) -> None:
         self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.every = every
         self.used = False
+        self._last = -every
 
-    def __call__(self, elapsed: float, objective: float, bound: float) -> None:
+    def show(self, text: str, *, final: bool = False) -> None:
         if not self.enabled:
             return
-        gap = (objective - bound) / objective * 100 if objective > 0 else 0.0
-        sys.stderr.write(
-            f"\r  {elapsed:6.1f}s  objective {objective:12.1f}  bound {bound:12.1f}"
-            f"  gap {gap:5.1f}%"
-        )
+        if self.tty:
+            sys.stderr.write(f"\r{text}\x1b[K")
+        elif final or time.monotonic() - self._last >= self.every:
+            sys.stderr.write(f"{text}\n")
+            self._last = time.monotonic()
         sys.stderr.flush()
         self.used = True
 
     def close(self) -> None:
-        if self.used:
+        if self.used and self.tty:
             sys.stderr.write("\n")
+
+
+class ProgressLine(StatusLine):
+    """The search's progress in words: the best rota's cost so far, and how far it may still be
+    from the best possible."""
+
+    def __call__(self, elapsed: float, objective: float, bound: float) -> None:
+        gap = (objective - bound) / objective * 100 if objective > 0 else 0.0
+        self.show(
+            f"  {elapsed:6.1f} s: best rota so far costs {objective:,.0f}, "
+            f"at most {gap:.1f}% above the best possible"
+        )
 
 
 def solve_with_progress(problem: Problem, args: argparse.Namespace) -> Rota:
