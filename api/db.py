@@ -93,8 +93,10 @@ class Agency(Base):
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Called with the change list whenever an absence's re-solve finishes.
+    # Called when an absence's re-solve finishes, each call signed with the secret (which the
+    # service needs to sign with, so it is kept as it is; see api/webhook_rules.py).
     webhook_url: Mapped[str | None] = mapped_column(String(500))
+    webhook_secret: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApiKey(Base):

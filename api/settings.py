@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="seconds for an absence's re-solve of a published rota"
     )
     webhook_timeout: float = Field(default=5.0, gt=0, description="seconds per webhook attempt")
+    webhook_allow_insecure: bool = Field(
+        default=False,
+        description="local tests only: webhooks over plain http and to any address, unresolved",
+    )
     max_scenario_variants: int = Field(
         default=8, ge=1, description="variants of a what-if scenario, besides its base"
     )

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from sqlalchemy import and_, or_, select, update
 
+from api import webhook_rules
 from api.db import (
     QUEUED,
     RESOLVE,
@@ -115,6 +116,13 @@ class WebhookIn(BaseModel):
 
 class WebhookOut(BaseModel):
     url: str | None
+
+
+class WebhookSet(WebhookOut):
+    secret: str | None = Field(
+        description="the key of each call's HMAC-SHA256 signature; shown only now"
+    )
+    signature_header: str | None = Field(description="the header that carries the signature")
 
 
 def _overlapping(
@@ -381,15 +389,40 @@ def rota_changes(rota_id: str, agency: AgencyDep, db: DbDep) -> ChangeList:
 
 @router.put(
     "/webhook",
-    response_model=WebhookOut,
+    response_model=WebhookSet,
     summary="Set (or clear) the URL called when an absence's re-solve finishes",
-    responses=_ERRORS,
+    responses={
+        **_ERRORS,
+        422: {"model": ErrorBody, "description": "a URL the service will not call, and why"},
+    },
 )
-def set_webhook(body: WebhookIn, agency: AgencyDep, db: DbDep) -> WebhookOut:
+def set_webhook(body: WebhookIn, agency: AgencyDep, db: DbDep, settings: SettingsDep) -> WebhookSet:
+    """Each call is signed with a new secret, shown here once (``Carerota-Signature``; see
+    SECURITY.md); setting the URL again makes a new one. The URL must be https and reach a
+    public address (checked now, by resolving its name, and again at every call)."""
     url = str(body.url) if body.url is not None else None
+    secret = None
+    if url is not None:
+        try:
+            webhook_rules.check(url, allow_insecure=settings.webhook_allow_insecure)
+        except webhook_rules.UnsafeWebhook as exc:
+            raise ApiError(
+                422,
+                f"invalid request: url: {exc}",
+                details=[ErrorDetail(loc="url", message=str(exc))],
+            ) from None
+        secret = webhook_rules.new_secret()
     with db.write() as s:
-        s.execute(update(Agency).where(Agency.id == agency.id).values(webhook_url=url))
-    return WebhookOut(url=url)
+        s.execute(
+            update(Agency)
+            .where(Agency.id == agency.id)
+            .values(webhook_url=url, webhook_secret=secret)
+        )
+    return WebhookSet(
+        url=url,
+        secret=secret,
+        signature_header=webhook_rules.SIGNATURE_HEADER if secret is not None else None,
+    )
 
 
 @router.get(

@@ -32,6 +32,8 @@ FAST: dict[str, Any] = {
     "heartbeat_timeout": 6.0,
     "reaper_interval": 1.0,
     "max_queued_jobs": 50,
+    # The webhook receivers of the tests listen on 127.0.0.1 over plain http.
+    "webhook_allow_insecure": True,
 }
 
 

@@ -93,9 +93,8 @@ def test_absence_resolves_publishes_and_tells_who(
     service: Service, small_problem: dict[str, Any], hook: Hook
 ) -> None:
     headers = service.agency()
-    assert service.client.put("/v1/webhook", json={"url": hook.url}, headers=headers).json() == {
-        "url": hook.url
-    }
+    webhook = service.client.put("/v1/webhook", json={"url": hook.url}, headers=headers).json()
+    assert webhook["url"] == hook.url and webhook["secret"].startswith("whsec_")
     base_id = publish_solved(service, headers, small_problem)
     base = service.client.get(f"/v1/rotas/{base_id}", headers=headers).json()["rota"]
     worker = busiest_on_day2(base)
