@@ -5,9 +5,9 @@ requests check their key without a query. Keys are revoked and agencies deleted 
 process (``carerota agency revoke-key``, ``carerota agency delete``, or another API process),
 so every API process watches a fingerprint of the credential tables in the database they share,
 twice a second: the count and the latest creation and revocation of API keys, the count of
-agencies and of carer links. Any change (a key revoked, an agency or link deleted) empties the
-process's cache, and the next request of a revoked key reaches the database and is refused
-(:func:`watch` says why that is enough).
+agencies, and the count and latest revocation of carer links. Any change (a key or link
+revoked, an agency deleted) empties the process's cache, and the next request of a revoked
+credential reaches the database and is refused (:func:`watch` says why that is enough).
 
 The fingerprint is one query over small tables, and the database is the one place every kind of
 deployment shares (SQLite with local solve processes as well as PostgreSQL with Redis), so the
@@ -32,16 +32,16 @@ log = logging.getLogger("carerota.api")
 
 
 def fingerprint(db: Database) -> tuple[Any, ...]:
-    """What changes whenever a credential stops being valid: a revocation moves the latest
-    ``revoked_at``, a deletion lowers a count (a key made in the same instant moves the latest
-    ``created_at`` instead)."""
+    """What changes whenever a credential stops being valid: a revocation (of a key or a carer
+    link) moves the latest ``revoked_at``, a deletion lowers a count (a key made in the same
+    instant moves the latest ``created_at`` instead)."""
     with db.read() as s:
         keys = s.execute(
             select(func.count(ApiKey.id), func.max(ApiKey.created_at), func.max(ApiKey.revoked_at))
         ).one()
         agencies = s.scalar(select(func.count(Agency.id)))
-        links = s.scalar(select(func.count(CarerToken.id)))
-    return (*keys, agencies, links)
+        links = s.execute(select(func.count(CarerToken.id), func.max(CarerToken.revoked_at))).one()
+    return (*keys, agencies, *links)
 
 
 class WatchedCache(CredentialCache):
