@@ -599,7 +599,7 @@ def insert_visit(c: Arrays, s: Arrays, v: int, noise: float, tries: int) -> bool
     d0 = s.ndirty[0]
     for attempt in range(tries):
         ok = True
-        for slot in range(need):
+        for _slot in range(need):
             best = np.inf
             bh = NO
             bp = NO
@@ -696,9 +696,9 @@ def mv_insert(c: Arrays, s: Arrays) -> bool:
     best = NO
     for i in range(s.rlen[h]):
         u = s.route[h, i] >> 1
-        if c.last[u] >= c.earliest[v] - 120 and c.earliest[u] <= c.last[v] + 60:
-            if best == NO or np.random.random() < 0.5:
-                best = i
+        near = c.last[u] >= c.earliest[v] - 120 and c.earliest[u] <= c.last[v] + 60
+        if near and (best == NO or np.random.random() < 0.5):
+            best = i
     if best == NO:
         return False
     u = s.route[h, best] >> 1
@@ -736,10 +736,7 @@ def mv_relocate(c: Arrays, s: Arrays) -> bool:
     bh = NO
     bp = NO
     for k in range(6):
-        if k == 0:
-            h2 = h
-        else:
-            h2 = c.cand_h[c.cand_ptr[v] + np.random.randint(ncand)]
+        h2 = h if k == 0 else c.cand_h[c.cand_ptr[v] + np.random.randint(ncand)]
         if not may_take(c, s, v, h2):
             continue
         cost, pos = insertion_cost(c, s, v, h2, True)
@@ -789,8 +786,8 @@ def mv_swap(c: Arrays, s: Arrays) -> bool:
     remove_entry(c, s, h1, p1, True)
     p2 = find_pos(s, h2, 2 * u)
     remove_entry(c, s, h2, p2, True)
-    c1, q1 = insertion_cost(c, s, u, h1, True)
-    c2, q2 = insertion_cost(c, s, v, h2, True)
+    _c1, q1 = insertion_cost(c, s, u, h1, True)
+    _c2, q2 = insertion_cost(c, s, v, h2, True)
     if q1 == NO or q2 == NO:
         return False
     insert_entry(c, s, h1, q1, 2 * u, True)
@@ -878,7 +875,7 @@ def mv_or_opt(c: Arrays, s: Arrays) -> bool:
     seg = s.buf1
     for j in range(k):
         seg[j] = remove_entry(c, s, h1, i1, True)
-    cost, pos = insertion_cost(c, s, seg[0] >> 1, h2, True)
+    _cost, pos = insertion_cost(c, s, seg[0] >> 1, h2, True)
     if pos == NO:
         return False
     for j in range(k):
@@ -975,7 +972,7 @@ def mv_handover(c: Arrays, s: Arrays) -> bool:
         if hb < 0 or has_worker(c, s, u, wb) or pinned_member(c, u, wa):
             continue
         remove_entry(c, s, ha, find_pos(s, ha, 2 * u), True)
-        cost, pos = insertion_cost(c, s, u, hb, True)
+        _cost, pos = insertion_cost(c, s, u, hb, True)
         if pos == NO:
             # Make room on wb's route: the stop in the way goes back to the pool and is
             # reinserted after the handover.
@@ -1043,14 +1040,14 @@ def mv_client_swap(c: Arrays, s: Arrays) -> bool:
     for j in range(na):
         x = s.buf1[j]
         h = c.can_h[x, wb]
-        cost, pos = insertion_cost(c, s, x, h, True)
+        _, pos = insertion_cost(c, s, x, h, True)
         if pos == NO:
             return False
         insert_entry(c, s, h, pos, 2 * x, True)
     for j in range(nb):
         x = s.buf2[j]
         h = c.can_h[x, wa]
-        cost, pos = insertion_cost(c, s, x, h, True)
+        _cost, pos = insertion_cost(c, s, x, h, True)
         if pos == NO:
             return False
         insert_entry(c, s, h, pos, 2 * x, True)
@@ -1095,7 +1092,7 @@ def mv_shadow(c: Arrays, s: Arrays) -> bool:
         h = c.shad_h[u]
         if h < 0:
             continue
-        cost, pos = insertion_cost(c, s, u, h, False)
+        _cost, pos = insertion_cost(c, s, u, h, False)
         if pos == NO:
             continue
         insert_entry(c, s, h, pos, 2 * u + 1, True)
@@ -1233,7 +1230,7 @@ def _snapshot_touched(s: Arrays) -> None:
 
 @jit
 def construct(c: Arrays, s: Arrays, order: Any, tries: int) -> int:
-    """Cheapest feasible insertion of each visit of ``order`` in turn; returns how many it staffed."""
+    """Cheapest feasible insertion of each visit of ``order`` in turn; how many it staffed."""
     placed = 0
     for v in order:
         if s.ncrew[v] == c.req[v]:

@@ -119,7 +119,8 @@ class Engine:
             if best is None or key > (best[0], -best[1]):
                 best = (staffed, self.objective, self.solution())
         assert best is not None
-        self.load(best[2])
+        loaded = self.load(best[2])
+        assert loaded, "a constructed rota is feasible by construction"
         return best[2]
 
     def insert_unstaffed(self) -> int:
@@ -190,7 +191,8 @@ class Engine:
         w = self.c.weights
         legs = self.c.travel_x[0]
         typical_leg = float(np.median(legs[legs > 0])) if np.any(legs > 0) else 10.0
-        return max(1.0, 0.5 * max(w[k.T_DISTINCT], w[k.T_UNFAMILIAR] / 2, typical_leg * w[1]))
+        scale = max(float(w[k.T_DISTINCT]), float(w[k.T_UNFAMILIAR]) / 2, typical_leg * w[1])
+        return float(max(1.0, 0.5 * scale))
 
     def log_stats(self) -> None:
         st = self.stats

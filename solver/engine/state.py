@@ -164,19 +164,18 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
     nv, nw, nc = data.n_visits, data.n_workers, data.n_clients
     unit = data.unit
     links: list[list[int]] = [[] for _ in range(nv)]
-    for v in np.flatnonzero(data.after_visit >= 0):
-        u = int(data.after_visit[v])
-        links[int(v)].append(u)
-        links[u].append(int(v))
+    for later in np.flatnonzero(data.after_visit >= 0).tolist():
+        first = int(data.after_visit[later])
+        links[later].append(first)
+        links[first].append(later)
     link_ptr, link_to = _csr(links)
     can_h = np.full((nv, nw), -1, dtype=np.int64)
     cands: list[list[int]] = []
     for v in range(nv):
-        hs = []
+        hs: list[int] = []
         for w in data.candidates[v]:
-            h = data.visit_shift[v][w]
-            can_h[v, w] = h
-            hs.append(h)
+            can_h[v, w] = data.visit_shift[v][w]
+            hs.append(data.visit_shift[v][w])
         cands.append(hs)
     cand_ptr, cand_h = _csr(cands)
     shad_h = np.full(nv, -1, dtype=np.int64)
@@ -195,8 +194,8 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
         rq_of[req.coordinator, req.days] = r
         in_o[r, req.clients] = True
     by_client: list[list[int]] = [[] for _ in range(nc)]
-    for v in range(nv):
-        by_client[int(data.visit_client[v])].append(v)
+    for v, cl in enumerate(data.visit_client.tolist()):
+        by_client[cl].append(v)
     cv_ptr, cv = _csr(by_client)
     wt = data.weights
     weights = np.array([float(getattr(wt, t)) for t in TERMS], dtype=np.float64)
@@ -247,9 +246,7 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
         near=_near(data, NEAR),
         cv_ptr=cv_ptr,
         cv=cv,
-        team_bonus=(
-            np.zeros((nc, nw), dtype=np.float64) if team_bonus is None else team_bonus
-        ),
+        team_bonus=(np.zeros((nc, nw), dtype=np.float64) if team_bonus is None else team_bonus),
         ruin_max=RUIN_MAX,
     )
 
@@ -271,7 +268,10 @@ def empty_state(data: ProblemData, c: Consts) -> State:
     terms[k.T_UNASSIGNED] = nv
     terms[k.T_SHORTFALL] = float(c.contracted[c.contracted > 0].sum())
     terms[k.T_COORD] = float(
-        sum(n if end else req for n, end, req in zip(c.rq_n, c.rq_month_end, c.rq_required))
+        sum(
+            n if end else req
+            for n, end, req in zip(c.rq_n, c.rq_month_end, c.rq_required, strict=False)
+        )
     )
     return State(
         route=np.full((nh, cap), -1, dtype=np.int64),
@@ -326,8 +326,9 @@ def fill(c: Consts, s: State, routes: list[list[int]]) -> bool:
     for h, entries in enumerate(routes):
         for pos, e in enumerate(entries):
             k.insert_entry(c, s, h, pos, e, False)
-    # Every route is dirty: the schedule is computed for all of them at once.
+    # Every route is dirty: the schedule is computed for them a batch at a time.
     s.ndirty[0] = 0
+    s.overflow[0] = 0
     ok = True
     for h, entries in enumerate(routes):
         if entries:
