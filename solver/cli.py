@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from solver.checker import check, format_report
 from solver.contract import Problem, Rota, parse_local_datetime
 from solver.explain import explain, format_explanation
-from solver.options import SolveOptions
+from solver.options import MOVES_PER_SECOND, SolveOptions
 from solver.solve import solve
 
 M = TypeVar("M", bound=BaseModel)
@@ -129,6 +129,7 @@ def solve_with_progress(problem: Problem, args: argparse.Namespace) -> Rota:
                 seed=args.seed,
                 workers=args.workers,
                 effort=args.effort,
+                moves=args.moves,
                 method=args.method,
                 log=args.log,
             ),
@@ -168,6 +169,7 @@ def cmd_solve_weeks(problem: Problem, args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
         effort=args.effort,
+        moves=args.moves,
         method=args.method,
         log=args.log,
     )
@@ -383,10 +385,18 @@ def add_solve_options(p: argparse.ArgumentParser, time_limit: float) -> None:
         "machine, however busy (default: 0.6 units per second of --time-limit)",
     )
     p.add_argument(
+        "--moves",
+        type=int,
+        metavar="N",
+        help="stop the route engine after N move evaluations: with --effort, the same rota on "
+        f"any machine (default: {MOVES_PER_SECOND:,} per second of --time-limit)",
+    )
+    p.add_argument(
         "--method",
-        choices=("cpsat", "heuristic"),
-        default="cpsat",
-        help="cpsat: CP-SAT optimiser warm-started by the heuristic (default); "
+        choices=("engine", "cpsat", "heuristic"),
+        default="engine",
+        help="engine: the route engine, then CP-SAT on what is left (default); "
+        "cpsat: CP-SAT's neighbourhood search alone, warm-started by the heuristic; "
         "heuristic: the construction heuristic alone",
     )
     p.add_argument("--log", action="store_true", help="print CP-SAT's search log on stderr")

@@ -9,6 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# Engine move evaluations per second of time limit when no ``moves`` are given: below what one
+# core of a 2-core machine does on the medium agency with the other core busy, so the effort,
+# not the clock, ends a run (docs/search.md).
+MOVES_PER_SECOND = 8_000
+
 # (elapsed seconds, objective, best bound) on every improvement.
 Progress = Callable[[float, float, float], None]
 # Asked between search steps: True ends the search early with the best rota so far.
@@ -20,8 +25,12 @@ class SolveOptions:
     time_limit: float = 30.0
     seed: int = 0
     workers: int = 2
-    method: str = "cpsat"  # "cpsat" or "heuristic"
+    # "engine": the route engine, then CP-SAT (see solver/engine/run.py); "cpsat": CP-SAT's
+    # neighbourhood search alone; "heuristic": the construction alone.
+    method: str = "engine"
     log: bool = False
     # CP-SAT deterministic time to spend; None: 0.6 units per second of ``time_limit``. Set it to
     # make a run reproducible on any machine, however loaded (``time_limit`` still caps it).
     effort: float | None = None
+    # Engine move evaluations to spend; None: a fixed number per second of ``time_limit``.
+    moves: int | None = None

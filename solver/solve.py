@@ -47,12 +47,17 @@ def solve(
     options = options or SolveOptions()
     started = time.monotonic()
     data = build(problem)
-    start = construct(data)
     if options.method == "heuristic":
-        return finish(data, start, "feasible", None)
-    from solver.search import optimise  # the CP-SAT import is heavy; the heuristic needs none
+        return finish(data, construct(data), "feasible", None)
+    if options.method == "cpsat":
+        start = construct(data)
+        from solver.search import optimise  # the CP-SAT import is heavy; the heuristic needs none
 
-    sol, status, bound = optimise(data, start, options, progress, started, should_stop)
+        sol, status, bound = optimise(data, start, options, progress, started, should_stop)
+    else:
+        from solver.engine.run import optimise as run_engine
+
+        sol, status, bound = run_engine(data, options, progress, started, should_stop)
     # Seconds for the starts where minutes were too coarse: a small model, a few percent of
     # the time limit at most.
     sol = retime(data, sol, time_limit=min(2.0, 0.05 * options.time_limit), seed=options.seed)
