@@ -1,0 +1,98 @@
+"""A solve with the engine doing the volume of the search and CP-SAT the exact parts.
+
+- The engine builds a rota (the better of two constructions) and anneals it.
+- Where the whole-period model is small, CP-SAT then solves it whole from the engine's rota as a
+  complete hint: it can prove optimality and gives a bound.
+- Otherwise CP-SAT's neighbourhood search spends the rest of the time as an intensifier around
+  unstaffed visits, clients and coordinators, starting from the engine's rota; it only ever
+  keeps a rota at least as good.
+
+Effort: the engine's part is counted in move evaluations (``SolveOptions.moves``, else
+:data:`~solver.options.MOVES_PER_SECOND` per second of the time limit), CP-SAT's in deterministic
+time; the wall clock only ends a run early on a machine much slower or busier than this one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from solver.contract import Status
+from solver.data import ProblemData, scaled
+from solver.engine.search import Engine
+from solver.options import MOVES_PER_SECOND, Progress, SolveOptions, StopRequest
+from solver.rota import Solution, account
+
+log = logging.getLogger("carerota.engine")
+
+# Share of the time limit the engine takes before CP-SAT: most of it where CP-SAT can only
+# work on neighbourhoods, less where it can take the whole model and prove it.
+ENGINE_SHARE_LNS = 0.85
+ENGINE_SHARE_WHOLE = 0.3
+# Steps a minute where travel is fractional: the engine then works in seconds.
+SECONDS = 60
+
+
+def to_minutes(sol: Solution, unit: int) -> Solution:
+    """A solution in ``unit`` steps a minute as whole minutes, with its seconds kept."""
+    if unit == 1:
+        return sol
+    out = sol.copy()
+    out.start = {v: s // unit for v, s in sol.start.items()}
+    out.seconds = {v: s * SECONDS // unit for v, s in sol.start.items()}
+    return out
+
+
+def optimise(
+    data: ProblemData,
+    options: SolveOptions,
+    progress: Progress | None = None,
+    started: float | None = None,
+    should_stop: StopRequest | None = None,
+) -> tuple[Solution, Status, float | None]:
+    """The best rota found for ``data`` within ``options``' effort and time limit."""
+    from solver.search import DTIME_PER_SECOND, FULL_MODEL_ARCS, Search, estimated_arcs
+
+    t0 = time.monotonic() if started is None else started
+    fractional = bool(np.any(data.travel_exact != np.floor(data.travel_exact)))
+    work = scaled(data, SECONDS) if fractional else data
+    engine = Engine(work)
+    engine.construct()
+
+    def improved(objective: float) -> None:
+        if progress is not None:
+            progress(time.monotonic() - t0, objective, float("-inf"))
+
+    improved(engine.objective)
+    whole = (
+        estimated_arcs(data, list(range(data.n_visits)), set(range(data.n_workers)))
+        <= FULL_MODEL_ARCS
+    )
+    share = ENGINE_SHARE_WHOLE if whole else ENGINE_SHARE_LNS
+    total = options.moves if options.moves is not None else options.time_limit * MOVES_PER_SECOND
+    sol = engine.anneal(
+        max(1, int(total * share)),
+        options.seed,
+        deadline=t0 + share * options.time_limit,
+        should_stop=should_stop,
+        improved=improved,
+    )
+    if options.log:
+        engine.log_stats()
+    best = to_minutes(sol, work.unit)
+    remaining = options.time_limit - (time.monotonic() - t0)
+    if remaining < 1.0 or (should_stop is not None and should_stop()):
+        return best, "feasible", None
+    # CP-SAT's share of the effort, in its deterministic time; the clock still runs from t0.
+    effort = options.effort if options.effort is not None else options.time_limit * DTIME_PER_SECOND
+    rest = replace(options, effort=effort * (1 - share))
+    search = Search(data, rest, progress, t0, should_stop)
+    out, status, bound = search.run(best)
+    if account(data, out).objective <= account(data, best).objective:
+        best = out
+    else:
+        status = "feasible"
+    return best, status, bound
