@@ -188,8 +188,13 @@ def cmd_solve(args: argparse.Namespace) -> int:
     write_json(args.output, rota.model_dump(mode="json", exclude_none=True))
     m = rota.metrics
     if m is not None and args.output != "-":
+        faces = (
+            f", {m.continuity.faces_per_client_week:.2f} carers per client a week"
+            if m.continuity is not None
+            else ""
+        )
         print(
-            f"{rota.status}: {m.visits_assigned}/{m.visits_total} visits staffed, "
+            f"{rota.status}: {m.visits_assigned}/{m.visits_total} visits staffed{faces}, "
             f"objective {rota.objective}, written to {args.output}",
             file=sys.stderr,
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from carerota.cli import main
 from solver.checker import POLICY_NAMES, check, format_report
 from solver.continuity import measure
 from solver.contract import Problem, Rota
@@ -226,3 +228,36 @@ def test_explain_reports_continuity_in_plain_words(tiny: Problem) -> None:
     assert "carers per client: 1.50 a week, 2.00 over 14 days, 2.50 over 28 days" in text
     assert "visits by a familiar carer: 66.7% (the shifts allow 83.3%)" in text
     assert "c1             2 carers: no fewer carers have the skills and shifts" in text
+
+
+def test_solve_weeks_on_the_command_line(
+    tiny: Problem, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem = tmp_path / "week.json"
+    problem.write_text(tiny.model_dump_json(), encoding="utf-8")
+    out = tmp_path / "rota.json"
+    argv = ["solve", str(problem), "--weeks", "2", "--method", "heuristic", "-o", str(out)]
+    assert main([*argv, "--time-limit", "2"]) == 0
+    week2 = Problem.model_validate_json((tmp_path / "rota.week2.problem.json").read_text())
+    rota1 = Rota.model_validate_json((tmp_path / "rota.week1.json").read_text())
+    rota2 = Rota.model_validate_json((tmp_path / "rota.week2.json").read_text())
+    assert week2.period.start.isoformat() == "2026-12-07"
+    assert check(week2, rota2).ok
+    fed = {(h.client, h.worker, h.date) for h in week2.history.visits}
+    client = {v.id: v.client for v in tiny.visits}
+    assert {
+        (client[a.visit], w, a.start.date()) for a in rota1.assignments for w in a.workers
+    } <= fed
+    assert "week 2 (2026-12-07):" in capsys.readouterr().err
+
+
+def test_solve_weeks_needs_an_output_file(
+    tiny: Problem, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem = tmp_path / "week.json"
+    problem.write_text(tiny.model_dump_json(), encoding="utf-8")
+    with pytest.raises(SystemExit) as caught:
+        main(["solve", str(problem), "--weeks", "2"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "carerota: error: --weeks writes one rota per week: give -o ROTA.json"
