@@ -54,6 +54,7 @@ ACTIONS: Final[dict[str, str]] = {
     "/v1/workers/{worker_id}/calendar.ics": "calendar",
     "/v1/scenarios/{scenario_id}/variants/{variant}": "scenario_variant",
     "/board/api/rotas/{rota_id}/problem": "problem",
+    "/board/api/rotas/{rota_id}/visits/{visit_id}/candidates": "candidates",
     "/v1/plans/{rota_id}/problem": "problem",
     "/v1/clients/{client_id}": "client",
     "/v1/clients/{client_id}/carers": "client_carers",

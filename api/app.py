@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api import errors
 from api.access_log import AccessLogMiddleware, AccessLogWriter
+from api.board.rota import router as board_rota_router
 from api.board.router import router as board_router
 from api.db import Database, migrate
 from api.errors import ErrorBody
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.include_router(plans.router, prefix="/v1")
     app.include_router(imports.router, prefix="/v1")
     app.include_router(board_router)
+    app.include_router(board_rota_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

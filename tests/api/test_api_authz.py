@@ -51,6 +51,7 @@ CARER_ROUTES = {
     "/v1/workers/{worker_id}/calendar.ics",
 }
 UNKNOWN_LINK = "link_000000000000000000000000"
+VISIT = "v00000"  # a visit of A's problem
 UNKNOWN_ROTA = "rota_000000000000000000000000"
 UNKNOWN_SCENARIO = "whatif_000000000000000000000000"
 DAY2 = "2026-12-01"
@@ -76,7 +77,7 @@ def fill(
     scenario_id: str = UNKNOWN_SCENARIO,
     link_id: str = UNKNOWN_LINK,
 ) -> str:
-    known = {"rota_id", "worker_id", "client_id", "scenario_id", "variant", "link_id"}
+    known = {"rota_id", "worker_id", "client_id", "scenario_id", "variant", "link_id", "visit_id"}
     unknown = set(re.findall(r"{(\w+)}", path)) - known
     assert not unknown, f"{path}: teach this suite what to put in {unknown}"
     return (
@@ -86,6 +87,7 @@ def fill(
         .replace("{scenario_id}", scenario_id)
         .replace("{variant}", "base")
         .replace("{link_id}", link_id)
+        .replace("{visit_id}", VISIT)
     )
 
 
@@ -236,7 +238,7 @@ def test_another_agencys_objects_answer_exactly_like_unknown_ones(
     # A carer's current run and links, by worker id: B's answer for A's worker is the one for a
     # worker nobody has.
     for method, path in operations(service):
-        if not path.startswith("/v1/workers/{worker_id}"):
+        if path not in CARER_ROUTES and path != "/v1/workers/{worker_id}/links":
             continue
         own = request(service, method, fill(path, "", world.worker), world.a)
         assert own.status_code < 400, (method, path, own.text)

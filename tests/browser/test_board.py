@@ -264,6 +264,13 @@ def test_request_watch_pin_resolve_publish_and_record_an_absence(
     page.fill("#absence-form [name=end]", f"{day}T23:59")
     page.fill("#absence-form [name=reason]", "sick")
     page.fill("#absence-form [name=time_limit]", "3")
+    # "Now" starts as the agency's clock; set it to the start of that day, so the whole day can
+    # still change. The dialog then lists every visit the carer would lose before it is sent.
+    assert page.input_value("#absence-form [name=now]")
+    page.fill("#absence-form [name=now]", f"{day}T00:00")
+    orphans = page.locator("#absence-preview .orphans li")
+    assert orphans.count() == len(route["stops"])
+    assert "Now is" in page.locator("#absence-preview").inner_text()
     board.shot("absence", full_page=False)
     page.click("#absence-submit")
     page.wait_for_url(re.compile(r"/board/rotas/rota_(?!" + second[5:] + ")"))

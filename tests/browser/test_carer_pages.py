@@ -14,49 +14,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
+
+from tests.browser.own_agency import DAY2, Agency
 
 SHOTS = Path(__file__).resolve().parents[2] / "out" / "board"
 PHONE = {"width": 375, "height": 812}
 LAPTOP = {"width": 1440, "height": 900}
-DAY2 = "2026-12-01"
-
-
-class Agency:
-    """An agency of its own on the board's service, with a published rota."""
-
-    def __init__(self, client: httpx.Client, key: str, problem: dict[str, Any]) -> None:
-        self.client, self.headers = client, {"Authorization": f"Bearer {key}"}
-        response = self.client.post(
-            "/v1/rotas",
-            json={"problem": problem, "options": {"time_limit": 3, "seed": 1}},
-            headers=self.headers,
-        )
-        assert response.status_code == 202, response.text
-        self.rota = self.wait(response.json()["id"])
-        assert self.post(f"/v1/rotas/{self.rota['id']}/publish").status_code == 200
-        self.timezone = problem["timezone"]
-
-    def post(self, url: str, body: Any = None) -> httpx.Response:
-        return self.client.post(url, json=body, headers=self.headers)
-
-    def wait(self, rota_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + 90
-        while True:
-            body: dict[str, Any] = self.client.get(
-                f"/v1/rotas/{rota_id}", headers=self.headers
-            ).json()
-            if body["status"] in ("done", "failed", "cancelled"):
-                assert body["status"] == "done", body
-                return body
-            assert time.monotonic() < deadline, body["status"]
-            time.sleep(0.2)
-
-    def busiest_on_day2(self) -> str:
-        day2 = [r for r in self.rota["rota"]["routes"] if r["date"] == DAY2]
-        worker: str = max(day2, key=lambda r: len(r["stops"]))["worker"]
-        return worker
 
 
 @pytest.fixture

@@ -1,0 +1,201 @@
+import { api, clock, dayLabel, fmt, h, s } from "../api.js";
+import { markActive } from "./grid.js";
+import { addPin } from "./pins.js";
+import { $, ix, nameOf, rotaId, state, visitDay } from "./state.js";
+
+// ---------------------------------------------------------------------------------------------
+// Visit detail
+
+export function openVisit(id, opener) {
+  state.openVisit = id;
+  if (opener) state.opener = opener;
+  renderDetail();
+  $("detail").hidden = false;
+  markActive();
+  $("detail-close").focus();
+}
+
+export function closeVisit() {
+  state.openVisit = null;
+  $("detail").hidden = true;
+  markActive();
+  if (state.opener && document.body.contains(state.opener)) state.opener.focus();
+  state.opener = null;
+}
+
+export function facts(pairs) {
+  return h(
+    "dl",
+    { class: "facts" },
+    pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [h("dt", { text: k }), h("dd", {}, v)]),
+  );
+}
+
+export function whyChips(visit, workerId) {
+  const client = ix.clients.get(visit.client);
+  const chips = [];
+  const before = ix.familiar.get(`${client.id}|${workerId}`) ?? 0;
+  if (before) chips.push(h("span", { class: "chip chip-ok", text: `familiar: ${before} visit${before > 1 ? "s" : ""} before` }));
+  if ((client.preferred_workers ?? []).includes(workerId)) chips.push(h("span", { class: "chip chip-ok", text: "preferred by the client" }));
+  if (!before && !(client.preferred_workers ?? []).includes(workerId)) chips.push(h("span", { class: "chip chip-warn", text: "new to this client" }));
+  if ((visit.pinned_workers ?? []).includes(workerId)) chips.push(h("span", { class: "chip", text: "pinned" }));
+  const week = ix.attends.get(`${client.id}|${workerId}`) ?? 0;
+  if (week > 1) chips.push(h("span", { class: "chip", text: `${week} of this client's visits this period` }));
+  return chips;
+}
+
+export function carerItem(visit, workerId, mode) {
+  const w = ix.workers.get(workerId);
+  const entry = ix.stopOf.get(`${workerId}|${visit.id}`);
+  const travel = entry
+    ? entry.first
+      ? `${fmt(entry.stop.travel_minutes_before)} min from home`
+      : `${fmt(entry.stop.travel_minutes_before)} min from the previous visit`
+    : "";
+  const role = mode === "shadow" ? "shadowing (coordinator rule)" : mode === "cover" ? "coordinator, covering" : w?.role === "coordinator" ? "coordinator" : "carer";
+  return h(
+    "li",
+    { "data-worker": workerId },
+    h("strong", { text: w?.name || workerId }),
+    h("span", { class: "muted small", text: ` · ${role}${travel ? ` · ${travel}` : ""}` }),
+    h("div", { class: "why" }, whyChips(visit, workerId)),
+  );
+}
+
+/** "180–600 min after the 08:00 visit (08:00–08:30 window)" for an `after` link. */
+export function afterText(after) {
+  const earlier = ix.visits.get(after.visit);
+  const staffed = ix.assigned.get(after.visit);
+  const which = !earlier
+    ? after.visit
+    : staffed
+      ? `the ${clock(staffed.start)} visit`
+      : `the unstaffed ${clock(earlier.earliest_start)}–${clock(earlier.latest_start)} visit`;
+  return `starts ${after.min_minutes}–${after.max_minutes} min after ${which}`;
+}
+
+export function renderDetail() {
+  const visit = ix.visits.get(state.openVisit);
+  const client = ix.clients.get(visit.client);
+  const assignment = ix.assigned.get(visit.id);
+  const reason = ix.unassigned.get(visit.id);
+  const coordinatorVisits = ix.coordinatorVisits.get(visit.id) ?? [];
+  $("detail-title").textContent = client.name || client.id;
+  const day = dayLabel(visitDay(visit));
+  const window = `${clock(visit.earliest_start)}–${clock(visit.latest_start)}${visit.late_allowed_minutes ? ` (+${visit.late_allowed_minutes} min late allowed)` : ""}`;
+  const end = assignment ? ix.stopOf.get(`${assignment.workers[0]}|${visit.id}`)?.stop.end : null;
+  const parts = [];
+  parts.push(
+    h("p", { class: "muted small", text: `${visit.id} · ${day}` }),
+  );
+  if (reason) parts.push(h("section", {}, h("h3", { text: "Unstaffed" }), h("p", { class: "reason", text: reason })));
+  parts.push(
+    h(
+      "section",
+      {},
+      h("h3", { text: "Visit" }),
+      facts([
+        ["Starts", assignment ? `${clock(assignment.start)}${end ? `–${clock(end)}` : ""}` : "not staffed"],
+        ["Window", window],
+        ["Length", `${visit.duration_minutes} min`],
+        ["Carers", visit.workers_required > 1 ? "2 (double-up, arriving together)" : "1"],
+        ["Skills", (visit.skills ?? []).join(", ") || "none"],
+        ["After", visit.after ? afterText(visit.after) : null],
+      ]),
+    ),
+  );
+  if (assignment || coordinatorVisits.length) {
+    const covers = new Set(coordinatorVisits.filter((cv) => cv.mode === "cover").map((cv) => cv.coordinator));
+    const items = (assignment?.workers ?? []).map((w) => carerItem(visit, w, covers.has(w) ? "cover" : "care"));
+    for (const cv of coordinatorVisits.filter((c) => c.mode === "shadow")) items.push(carerItem(visit, cv.coordinator, "shadow"));
+    parts.push(h("section", { id: "why" }, h("h3", { text: "Who goes, and why them" }), h("ul", { class: "carers" }, items)));
+  }
+  parts.push(
+    h(
+      "section",
+      {},
+      h("h3", { text: "Client" }),
+      facts([
+        ["Address", client.address || `${client.location.lat.toFixed(5)}, ${client.location.lon.toFixed(5)}`],
+        ["Coordinator", client.coordinator ? nameOf(client.coordinator) : null],
+        ["Preferred", (client.preferred_workers ?? []).map(nameOf).join(", ") || null],
+        ["Never send", (client.excluded_workers ?? []).map(nameOf).join(", ") || null],
+        ["Carers", client.gender_preference ? `${client.gender_preference} only` : null],
+      ]),
+    ),
+  );
+  parts.push(
+    h(
+      "section",
+      { id: "care-plan" },
+      h("h3", { text: "Care plan" }),
+      client.care_plan ? h("p", { class: "plan", text: client.care_plan }) : h("p", { class: "muted", text: "No care plan on file." }),
+    ),
+  );
+  parts.push(pinSection(visit));
+  $("detail-body").replaceChildren(...parts);
+}
+
+/**
+ * Who may be pinned to a visit, by the solver's own rule (the service answers, so the board never
+ * disagrees with the rota it will ask for): every worker, eligible or not and why, familiar or not.
+ * A pin that breaks a hard rule would only make the next version infeasible.
+ */
+function candidates(visit) {
+  const known = state.candidates.get(visit.id);
+  if (known) return known;
+  const asked = api(
+    `/board/api/rotas/${encodeURIComponent(rotaId)}/visits/${encodeURIComponent(visit.id)}/candidates`,
+  ).then((body) => {
+    state.candidates.set(visit.id, body.workers);
+    if (state.openVisit === visit.id) renderDetail();
+    return body.workers;
+  });
+  state.candidates.set(visit.id, asked);
+  return asked;
+}
+
+export function pinSection(visit) {
+  const pinned = state.pins.get(visit.id) ?? new Set();
+  const already = new Set(visit.pinned_workers ?? []);
+  const room = visit.workers_required - already.size - pinned.size;
+  const crew = new Set(ix.assigned.get(visit.id)?.workers ?? []);
+  // Carers who can do it first, familiar ones first among them (the service's order); the
+  // others say why not. Until the service has answered, the list says it is coming.
+  const known = candidates(visit);
+  const options = Array.isArray(known) ? known.filter((c) => !already.has(c.worker) && !pinned.has(c.worker)) : null;
+  const select = h(
+    "select",
+    { id: "pin-worker", "aria-label": "Carer to pin to this visit", disabled: options === null },
+    options === null
+      ? [h("option", { text: "Finding who can do it…" })]
+      : options.map((c) =>
+          h("option", {
+            value: c.worker,
+            disabled: !c.eligible,
+            text: `${c.name || c.worker}${c.why ? ` · ${c.why}` : ""}${c.familiar ? " · familiar" : ""}${crew.has(c.worker) ? " · on it now" : ""}`,
+          }),
+        ),
+  );
+  const add = h("button", {
+    type: "button",
+    id: "pin-add",
+    text: "Pin",
+    disabled: room <= 0 || options === null || options.every((c) => !c.eligible),
+    onclick: () => {
+      addPin(visit.id, select.value);
+      renderDetail();
+      $("pin-worker")?.focus();
+    },
+  });
+  const current = [...already].map((w) => h("span", { class: "chip", text: `${nameOf(w)} (pinned in the problem)` }));
+  const waiting = [...pinned].map((w) => h("span", { class: "chip chip-warn", text: `${nameOf(w)} (to pin)` }));
+  return h(
+    "section",
+    { id: "pin" },
+    h("h3", { text: "Pin a carer" }),
+    h("p", { class: "muted small", text: "Pinned carers must be on this visit in the next version; re-solve from the bar above the grid." }),
+    current.length || waiting.length ? h("div", { class: "why" }, current, waiting) : null,
+    room > 0 ? h("div", { class: "pin-form" }, select, add) : h("p", { class: "muted small", text: "Every place on this visit is pinned." }),
+  );
+}

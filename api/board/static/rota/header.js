@@ -1,0 +1,78 @@
+import { dayLabel, fmt, h, pct, s, say, toLogin } from "../api.js";
+import { $, FINAL, state } from "./state.js";
+
+// ---------------------------------------------------------------------------------------------
+// Header, progress and messages
+
+export function renderHeader() {
+  const sum = state.summary;
+  document.title = `${sum.agency || "Rota"} ${sum.period.start} · carerota`;
+  $("title").textContent = `${sum.agency || "Rota"} · ${dayLabel(sum.period.start)} – ${dayLabel(sum.period.end)}`;
+  const sub = $("subtitle");
+  sub.replaceChildren(`${sum.id} · ${sum.visits} visits`);
+  if (sum.parent) {
+    sub.append(" · a new version of ", h("a", { href: `/board/rotas/${encodeURIComponent(sum.parent)}`, text: sum.parent }));
+  }
+  const chips = [];
+  const solver = sum.solver_status;
+  chips.push(h("span", { class: `chip chip-${sum.status}`, text: sum.status === "done" && solver ? solver : sum.status }));
+  if (sum.check) {
+    chips.push(
+      sum.check.ok
+        ? h("span", { class: "chip chip-ok", text: "every hard rule kept" })
+        : h("span", { class: "chip chip-bad", text: `${sum.check.breaches} rule breaches` }),
+    );
+  }
+  if (sum.published) chips.push(h("span", { class: "chip chip-published", id: "published-chip", text: "published" }));
+  $("chips").replaceChildren(...chips);
+  const publish = $("publish");
+  const publishable = state.rota && sum.check?.ok;
+  publish.disabled = !publishable || sum.published;
+  publish.textContent = sum.published ? "Published" : "Publish";
+  publish.title = publishable ? "" : "Only a finished rota that keeps every hard rule can be published";
+}
+
+export function renderProgress(sum) {
+  const box = $("progress");
+  box.hidden = FINAL.has(sum.status);
+  if (box.hidden) return;
+  const p = sum.progress;
+  const limit = sum.options.time_limit || 0;
+  $("progress-title").textContent = sum.status === "queued" ? "Waiting for a solver" : "Solving";
+  const method = sum.options.method === "heuristic" ? "quick construction" : "optimiser";
+  $("progress-what").textContent = `${sum.visits} visits · ${method} · seed ${sum.options.seed} · progress streamed live from the service`;
+  $("progress-fill").style.width = `${limit && p.elapsed ? Math.min(100, (100 * p.elapsed) / limit) : 2}%`;
+  const stats = [
+    ["elapsed", "Elapsed", p.elapsed === null ? "–" : `${fmt(p.elapsed)} s of ${fmt(limit)} s`],
+    ["objective", "Best objective", fmt(p.objective)],
+    ["bound", "Lower bound", fmt(p.bound)],
+    ["gap", "Gap", p.gap === null ? "–" : pct(p.gap)],
+  ];
+  $("progress-stats").replaceChildren(
+    ...stats.map(([key, k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { "data-stat": key, text: v }))),
+  );
+  if (p.objective !== null && p.elapsed !== null) {
+    state.spark.push([p.elapsed, p.objective]);
+    const xs = state.spark.map((q) => q[0]);
+    const ys = state.spark.map((q) => q[1]);
+    const [x0, x1] = [0, Math.max(limit, ...xs, 1)];
+    const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+    const points = state.spark.map(
+      ([x, y]) => `${(400 * (x - x0)) / (x1 - x0)},${y1 === y0 ? 30 : 6 + (48 * (y - y0)) / (y1 - y0)}`,
+    );
+    if (points.length === 1) points.push(`${400 * (xs[0] / x1) + 2},${points[0].split(",")[1]}`);
+    $("spark").replaceChildren(s("polyline", { points: points.join(" ") }));
+  }
+}
+
+export function showError(error) {
+  if (error.status === 401) {
+    toLogin();
+    return;
+  }
+  say($("message"), error.message);
+}
+
+export function notice(message) {
+  say($("notice"), message);
+}
