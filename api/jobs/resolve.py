@@ -48,9 +48,9 @@ def _resolve_base(db: Database, c: Claim) -> _Base | str:
     assert c.absence_id is not None and c.resolve_now is not None
     with db.read() as s:
         period = s.execute(
-            sql_select(StoredProblem.period_start, StoredProblem.period_end).where(
-                StoredProblem.id == c.problem_id
-            )
+            sql_select(
+                StoredProblem.period_start, StoredProblem.period_end, StoredProblem.area
+            ).where(StoredProblem.id == c.problem_id)
         ).one()
         version_id = s.scalar(
             sql_select(Publication.version_id)
@@ -58,6 +58,7 @@ def _resolve_base(db: Database, c: Claim) -> _Base | str:
                 Publication.agency_id == c.agency_id,
                 Publication.period_start == period.period_start,
                 Publication.period_end == period.period_end,
+                Publication.area == period.area,
             )
             .order_by(Publication.id.desc())
             .limit(1)
@@ -138,7 +139,7 @@ def supervise_resolve(
             elapsed=time.monotonic() - began,
             repair=repaired,
         )
-        notify(db, settings, c, message["changes"], published)
+        notify(db, settings, c, published)
         return DONE
 
     return watch(

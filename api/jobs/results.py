@@ -62,6 +62,8 @@ def save(
                 visits=len(problem.visits),
                 workers=len(problem.workers),
                 body=repair.problem_body,
+                # The repaired rota stays its area's (a publication is per period and area).
+                area=_area(s, c.problem_id),
             )
             s.add(stored)
             s.flush()
@@ -132,12 +134,14 @@ def _publish_repair(s: Any, c: Claim, problem: Problem, repair: Repaired, *, ok:
     Nothing is published when the rota breaks a rule, or when another version was published for
     the period while this one was solving (the office's choice wins; the job's note says so).
     """
+    area = _area(s, c.problem_id)
     current = s.scalar(
         sql_select(Publication.version_id)
         .where(
             Publication.agency_id == c.agency_id,
             Publication.period_start == problem.period.start,
             Publication.period_end == problem.period.end,
+            Publication.area == area,
         )
         .order_by(Publication.id.desc())
         .limit(1)
@@ -160,6 +164,15 @@ def _publish_repair(s: Any, c: Claim, problem: Problem, repair: Repaired, *, ok:
             version_id=c.job_id,
             period_start=problem.period.start,
             period_end=problem.period.end,
+            area=area,
         )
     )
     return True
+
+
+def _area(s: Any, problem_id: str) -> str:
+    """The area of a stored problem ("" for the whole agency)."""
+    area: str | None = s.scalar(
+        sql_select(StoredProblem.area).where(StoredProblem.id == problem_id)
+    )
+    return area or ""

@@ -9,6 +9,7 @@ one code path serves the three kinds; a bad body is a 422 naming the field.
 
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -50,6 +51,7 @@ class RecentCarer(BaseModel):
     name: str | None
     visits: int
     last: str = Field(description="the day of their latest visit (YYYY-MM-DD)")
+    weeks: list[str] = Field(description="the first day of each published week they came in")
 
 
 class RecentCarers(BaseModel):
@@ -147,7 +149,10 @@ def _add_routes(
             return record
 
         record = await run_in_threadpool(run)
-        response.headers["Location"] = f"{base_url(request, None)}/v1/{plural}/{record.id}"
+        # An id may hold any character; a header only latin-1 (an unquoted id was a 500).
+        response.headers["Location"] = (
+            f"{base_url(request, None)}/v1/{plural}/{quote(record.id, safe='')}"
+        )
         return record
 
     def read(request: Request, agency: AgencyDep, db: DbDep) -> Any:
@@ -265,6 +270,7 @@ def recent_carers(client_id: str, agency: AgencyDep, db: DbDep) -> RecentCarers:
         for pub in store.published(s, agency.id, since, latest):
             client_of = {v["id"]: v["client"] for v in pub.problem["visits"]}
             names = {w["id"]: w.get("name") for w in pub.problem["workers"]}
+            week = pub.problem["period"]["start"]
             for a in pub.rota["assignments"]:
                 day = a["start"][:10]
                 if client_of.get(a["visit"]) != client_id or day < since.isoformat():
@@ -272,9 +278,13 @@ def recent_carers(client_id: str, agency: AgencyDep, db: DbDep) -> RecentCarers:
                 for worker in a["workers"]:
                     seen = carers.setdefault(
                         worker,
-                        RecentCarer(worker=worker, name=names.get(worker), visits=0, last=day),
+                        RecentCarer(
+                            worker=worker, name=names.get(worker), visits=0, last=day, weeks=[]
+                        ),
                     )
                     seen.visits += 1
                     seen.last = max(seen.last, day)
+                    if week not in seen.weeks:
+                        seen.weeks = sorted([*seen.weeks, week])
     ordered = sorted(carers.values(), key=lambda c: (-c.visits, c.worker))
     return RecentCarers(client=client_id, since=since.isoformat(), carers=ordered)

@@ -328,6 +328,15 @@ def test_plans_build_the_problem_from_the_records_and_history_from_published_rot
     }
     history = {(h["client"], h["worker"]) for h in problem["history"]["visits"]}
     assert worked <= history
+    # Each client's page: who came in the published weeks, and in which.
+    assert service.client.post(f"/v1/rotas/{second['id']}/publish", headers=a).status_code == 200
+    weeks = [FIRST_WEEK.isoformat(), week_two.isoformat()]
+    came_both = 0
+    for client in small_agency.clients:
+        recent = service.client.get(f"/v1/clients/{client.id}/carers", headers=a).json()
+        assert recent["since"] == (week_two + timedelta(days=6 - 27)).isoformat()
+        came_both += sum(c["weeks"] == weeks for c in recent["carers"])
+    assert came_both > 0  # week 2 kept some of week 1's faces
 
 
 def test_a_plan_of_an_unknown_area_or_empty_week_is_a_422(
