@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from api.webhook_rules import sign
 from solver.checker import check
 from solver.contract import Problem, Rota
 from tests.api.service import Service
@@ -28,6 +29,7 @@ class Hook:
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.raw: list[tuple[bytes, str]] = []  # each body and its signature header
         self.arrived = threading.Event()
         hook = self
 
@@ -35,6 +37,7 @@ class Hook:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 hook.received.append(json.loads(body))
+                hook.raw.append((body, self.headers.get("Carerota-Signature", "")))
                 hook.arrived.set()
                 self.send_response(204)
                 self.end_headers()
@@ -142,8 +145,18 @@ def test_absence_resolves_publishes_and_tells_who(
     assert worker in {w["worker"] for w in cl["workers"]}
     # The webhook got the same change list.
     assert hook.arrived.wait(30)
-    assert hook.received[0]["rota"] == job["id"] and hook.received[0]["published"]
-    assert hook.received[0]["changes"] == cl
+    # The webhook was told, with ids and links only (no names, times or addresses), signed
+    # with the agency's secret.
+    assert hook.received[0] == {
+        "event": "rota.resolved",
+        "rota": job["id"],
+        "absence": created["absence"]["id"],
+        "published": True,
+        "links": {"rota": f"/v1/rotas/{job['id']}", "changes": f"/v1/rotas/{job['id']}/changes"},
+    }
+    sent, signature = hook.raw[0]
+    assert signature == sign(webhook["secret"], int(signature[2:].partition(",")[0]), sent)
+    assert worker.encode() not in sent and b"Client" not in sent
 
     # Cover requests were counted for December, one per worker asked.
     counts = service.client.get(
