@@ -22,6 +22,7 @@ from pydantic import (
     ModelWrapValidatorHandler,
     PlainSerializer,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -75,6 +76,15 @@ LocalDateTime = Annotated[
     datetime,
     BeforeValidator(_parse_local_datetime),
     PlainSerializer(format_local_datetime, return_type=str),
+    # JSON Schema's "date-time" requires a UTC offset, which the contract refuses: say what it
+    # takes instead, so generated clients (and API fuzzers) send wall-clock times.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$",
+            "description": "local wall-clock time, YYYY-MM-DDTHH:MM[:SS], without offset",
+        }
+    ),
 ]
 
 
