@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 
-from api import errors
+from api import docs, errors
 from api.access_log import AccessLogMiddleware, AccessLogWriter
 from api.board.rota import router as board_rota_router
 from api.board.router import router as board_router
@@ -121,7 +121,9 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
         version=_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        # Served by api.docs from the package's own files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
@@ -151,6 +153,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.include_router(imports.router, prefix="/v1")
     app.include_router(board_router)
     app.include_router(board_rota_router)
+    app.include_router(docs.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
