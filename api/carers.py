@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import CursorResult, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from api.db import CarerToken, Publication, RunSheet, utcnow
@@ -316,6 +316,20 @@ class Revoke:
 
     worker: str | None = None
     key_id: str | None = None
+
+
+def revoke_links_made_by(session: Session, key_ids: Iterable[str]) -> int:
+    """Revoke every live link these API keys made (keys belong to one agency each)."""
+    keys = list(key_ids)
+    if not keys:
+        return 0
+    result = session.execute(
+        update(CarerToken)
+        .where(CarerToken.key_id.in_(keys), CarerToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
 
 
 def revoke_links(session: Session, agency_id: str, which: Revoke) -> list[str]:

@@ -165,6 +165,7 @@ def cmd_agency_keys(args: argparse.Namespace) -> int:
 
 def cmd_agency_revoke_key(args: argparse.Namespace) -> int:
     """Revoke one key (by the key or its id prefix) or every key but the newest."""
+    from api.carers import revoke_links_made_by
     from api.db import Database, migrate
     from api.deps import CREDENTIAL_TTL
     from api.store import revoke_keys
@@ -176,6 +177,10 @@ def cmd_agency_revoke_key(args: argparse.Namespace) -> int:
     db = Database(settings.database_url)
     try:
         revoked = revoke_keys(db, args.name, keep_newest=args.all_but_newest, ref=args.key)
+        if args.with_links:
+            with db.write() as s:
+                links = revoke_links_made_by(s, revoked)
+            print(f"carerota: revoked {links} carer link(s) those keys made", file=sys.stderr)
     except KeyError:
         raise _input_error(f"no agency called {args.name!r}") from None
     except ValueError as e:
@@ -327,6 +332,11 @@ def add_commands(sub: Any) -> None:
     q.add_argument("name", metavar="NAME")
     q.add_argument("key", metavar="KEY", nargs="?", help="the key (crk_...) or its id prefix")
     q.add_argument("--all-but-newest", action="store_true", help="keep only the newest key")
+    q.add_argument(
+        "--with-links",
+        action="store_true",
+        help="also revoke the carer links those keys made (for a key that leaked)",
+    )
     _database_option(q)
     q.set_defaults(run=cmd_agency_revoke_key)
     q = agency.add_parser(

@@ -8,6 +8,7 @@ carer's visits in the rota published now.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
+from carerota.cli import main
 from tests.api.service import Service
 
 DAY2, DAY3 = "2026-12-01", "2026-12-02"
@@ -246,3 +248,26 @@ def test_the_links_list_pages(service: Service, week: tuple[dict[str, str], str,
         seen += [link["id"] for link in page["items"]]
         url = page["next"]
     assert seen[:3] == made[::-1] and len(seen) == len(set(seen))
+
+
+def test_revoking_a_leaked_key_can_take_the_links_it_made(
+    service: Service, small_problem: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = f"Leaky Care {datetime.now().timestamp()}"
+    headers = service.agency(name)
+    created = service.submit(headers, small_problem, method="heuristic")
+    assert service.wait(created["id"], headers)["status"] == "done"
+    worker = small_problem["workers"][0]["id"]
+    made = service.client.post(f"/v1/rotas/{created['id']}/workers/{worker}/links", headers=headers)
+    link = made.json()
+    assert service.client.get(link["runsheet_url"]).status_code == 200
+    key = headers["Authorization"].removeprefix("Bearer ")
+    url = service.settings.database_url
+    argv = ["agency", "revoke-key", name, key, "--with-links", "--database-url", url]
+    assert main(argv) == 0
+    assert "revoked 1 carer link(s) those keys made" in capsys.readouterr().err
+    # The service process notices a revocation made elsewhere within about a second.
+    deadline = time.monotonic() + 5
+    while service.client.get(link["runsheet_url"]).status_code != 401:
+        assert time.monotonic() < deadline, "the link still works"
+        time.sleep(0.1)
