@@ -32,6 +32,9 @@ ASSETS: Final = {
     "api.js": "text/javascript; charset=utf-8",
     "index.js": "text/javascript; charset=utf-8",
     "rota.js": "text/javascript; charset=utf-8",
+    "forms.js": "text/javascript; charset=utf-8",
+    "records.js": "text/javascript; charset=utf-8",
+    "client.js": "text/javascript; charset=utf-8",
     "icon.svg": "image/svg+xml",
 }
 
@@ -70,6 +73,18 @@ def board_index() -> FileResponse:
 def board_rota(rota_id: str) -> FileResponse:
     """One rota's board; the page reads the id from its own address."""
     return _page("rota.html")
+
+
+@router.get("/records", include_in_schema=False)
+def board_records() -> FileResponse:
+    """Import spreadsheets; see, add and edit carers and clients."""
+    return _page("records.html")
+
+
+@router.get("/clients/{client_id}", include_in_schema=False)
+def board_client(client_id: str) -> FileResponse:
+    """One client: their record, packages and recent carers (the page reads the id)."""
+    return _page("client.html")
 
 
 @router.get("/static/{name}", include_in_schema=False)

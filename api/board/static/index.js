@@ -91,10 +91,45 @@ async function requestRota(event) {
   }
 }
 
+/** The Monday after the latest published week, else the coming Monday ("YYYY-MM-DD"). */
+function nextMonday(rotas) {
+  const published = rotas.filter((r) => r.published).map((r) => r.period.end).sort();
+  const base = published.length ? new Date(`${published.at(-1)}T12:00:00Z`) : new Date();
+  const day = new Date(Date.UTC(base.getUTCFullYear(), base.getUTCMonth(), base.getUTCDate() + 1));
+  while (day.getUTCDay() !== 1) day.setUTCDate(day.getUTCDate() + 1);
+  return day.toISOString().slice(0, 10);
+}
+
+async function preparePlan() {
+  const [rotas, clients] = await Promise.all([api("/v1/rotas?limit=50"), api("/v1/clients?limit=500")]);
+  $("plan-week").value = nextMonday(rotas.items);
+  const areas = [...new Set(clients.items.map((c) => c.area).filter(Boolean))].sort();
+  $("plan-area").replaceChildren(h("option", { value: "", text: "Whole agency" }),
+    ...areas.map((a) => h("option", { value: a, text: a })));
+}
+
+async function planWeek(event) {
+  event.preventDefault();
+  const form = event.target;
+  say($("plan-error"), "");
+  $("plan-submit").disabled = true;
+  try {
+    const body = { week: form.week.value, options: { time_limit: Number(form.time_limit.value) || undefined } };
+    if (form.area.value) body.area = form.area.value;
+    const created = await api("/v1/plans", { method: "POST", body });
+    location.assign(`/board/rotas/${encodeURIComponent(created.id)}`);
+  } catch (error) {
+    say($("plan-error"), error.message);
+    $("plan-submit").disabled = false;
+  }
+}
+
 function showHome() {
   $("login").hidden = true;
   $("home").hidden = false;
   $("sign-out").hidden = false;
+  $("records-link").hidden = false;
+  preparePlan().catch((error) => say($("plan-error"), error.message));
   loadRotas().catch((error) => {
     if (error.status === 401) signOut();
     else say($("new-error"), error.message);
@@ -104,6 +139,7 @@ function showHome() {
 function start() {
   $("login-form").addEventListener("submit", signIn);
   $("new-form").addEventListener("submit", requestRota);
+  $("plan-form").addEventListener("submit", planWeek);
   $("refresh").addEventListener("click", () => loadRotas());
   $("more").addEventListener("click", () => loadRotas(true));
   $("sign-out").addEventListener("click", signOut);
