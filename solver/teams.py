@@ -79,7 +79,7 @@ class TeamOptions:
     group_size: int = 6
     step_seconds: float = 0.5
     # Group solves in a row without an improvement before the search stops early.
-    patience: int = 20
+    patience: int = 10
 
 
 @dataclass
@@ -147,10 +147,8 @@ class _Instance:
             for (c, day, p), total in sorted(minutes.items())
         ]
         self.by_client: dict[int, list[int]] = defaultdict(list)
-        self.by_slot: dict[tuple[int, int], list[int]] = defaultdict(list)  # (day, part)
         for b, block in enumerate(self.blocks):
             self.by_client[block.client].append(b)
-            self.by_slot[(block.day, block.part)].append(b)
         self.pool = {
             c: {w for b in bs for w in self.blocks[b].bound} for c, bs in self.by_client.items()
         }
@@ -285,6 +283,9 @@ class _Greedy:
         self.week_left = dict(inst.week_cap)
         self.x: dict[tuple[int, int], int] = {}
         self.team: set[tuple[int, int]] = set()
+        self.crew: dict[int, set[int]] = defaultdict(set)  # client -> team, as self.team
+        # (worker, day, part) -> blocks where the worker has units: what make_room may move.
+        self.at: dict[tuple[int, int, int], set[int]] = defaultdict(set)
 
     def room(self, b: int, w: int) -> int:
         block = self.inst.blocks[b]
@@ -302,13 +303,24 @@ class _Greedy:
         """Give ``units`` of block ``b`` to ``w`` (negative: take them back)."""
         block = self.inst.blocks[b]
         self.x[(b, w)] = self.x.get((b, w), 0) + units
-        if not self.x[(b, w)]:
+        if self.x[(b, w)]:
+            self.at[(w, block.day, block.part)].add(b)
+        else:
             del self.x[(b, w)]
+            self.at[(w, block.day, block.part)].discard(b)
         self.cap[(w, block.day, block.part)] -= units
         if (w, block.day) in self.day_left:
             self.day_left[(w, block.day)] -= units
         if w in self.week_left:
             self.week_left[w] -= units
+
+    def join(self, c: int, w: int) -> None:
+        self.team.add((c, w))
+        self.crew[c].add(w)
+
+    def leave(self, c: int, w: int) -> None:
+        self.team.discard((c, w))
+        self.crew[c].discard(w)
 
     def build(self) -> None:
         """Each client in turn, tightest first, fills its blocks from its team and adds the
@@ -321,7 +333,8 @@ class _Greedy:
         for c in sorted(inst.by_client, key=tightness):
             blocks = inst.by_client[c]
             members = sorted(inst.pinned[c] & inst.pool[c])
-            self.team.update((c, w) for w in members)
+            for w in members:
+                self.join(c, w)
             need = {b: inst.blocks[b].demand for b in blocks}
             while True:
                 for w in members:
@@ -335,20 +348,21 @@ class _Greedy:
                 limit = inst.faces_cap(c)
                 if limit is not None and inst.options.cap_hard and len(members) >= limit:
                     break
-                gain = {
-                    w: sum(min(need[b], self.room(b, w)) for b in blocks if need[b])
-                    for w in inst.pool[c]
-                    if w not in members
-                }
+                gain: dict[int, int] = defaultdict(int)
+                for b in blocks:
+                    if need[b]:
+                        for w in inst.blocks[b].bound:
+                            if w not in members:
+                                gain[w] += min(need[b], self.room(b, w))
                 gain = {w: g for w, g in gain.items() if g > 0}
                 if not gain:
                     break
                 best = min(gain, key=lambda w: (inst.cost[(c, w)] / gain[w], w))
                 members.append(best)
-                self.team.add((c, best))
+                self.join(c, best)
 
     def members(self, c: int) -> list[int]:
-        return [w for w in sorted(self.inst.pool[c]) if (c, w) in self.team]
+        return sorted(self.crew[c])
 
     def hand_over(self, c: int, w: int, targets: list[int]) -> bool:
         """Move all of ``w``'s units with client ``c`` to ``targets`` (making room for them
@@ -387,7 +401,7 @@ class _Greedy:
                 others = [o for o in self.members(c) if o != w]
                 others.sort(key=lambda o: (inst.cost[(c, o)], o))
                 if self.hand_over(c, w, others):
-                    self.team.discard((c, w))
+                    self.leave(c, w)
                     removed += 1
         return removed
 
@@ -404,12 +418,13 @@ class _Greedy:
                     (f for f in inst.pool[c] if (c, f) not in self.team),
                     key=lambda f: (inst.cost[(c, f)], f),
                 )
-                for f in cheaper:
+                # Only the three cheapest are tried: each try may move many minutes around.
+                for f in cheaper[:3]:
                     if inst.cost[(c, f)] >= inst.cost[(c, w)]:
                         break
                     if self.hand_over(c, w, [f]):
-                        self.team.discard((c, w))
-                        self.team.add((c, f))
+                        self.leave(c, w)
+                        self.join(c, f)
                         swapped += 1
                         break
         return swapped
@@ -423,15 +438,15 @@ class _Greedy:
         inst = self.inst
         block = inst.blocks[b]
         moves: list[tuple[int, int, int]] = []
-        for b2 in inst.by_slot[(block.day, block.part)]:
+        for b2 in sorted(self.at[(o, block.day, block.part)]):
             c2 = inst.blocks[b2].client
             have = self.x.get((b2, o), 0)
             if want <= 0:
                 break
             if c2 == client or not have:
                 continue
-            for o2 in sorted(inst.pool[c2]):
-                if o2 == o or (c2, o2) not in self.team:
+            for o2 in self.members(c2):
+                if o2 == o:
                     continue
                 step = min(have, want, self.room(b2, o2))
                 if step > 0:
