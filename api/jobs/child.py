@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from api.jobs.claims import internal_error
 from solver.contract import Problem, Rota
 from solver.options import SolveOptions
 
@@ -173,8 +174,8 @@ def _child(
             return
         rota = solve(problem, options, lambda e, o, b: send({"progress": [e, o, b]}), stop.is_set)
         send({"rota": rota.model_dump(mode="json", exclude_none=True)})
-    except Exception as exc:
-        send({"error": f"{type(exc).__name__}: {exc}"})
+    except Exception:
+        send({"error": internal_error()})
 
 
 def _repair(problem: Problem, options: SolveOptions, repair: dict[str, Any]) -> dict[str, Any]:

@@ -127,6 +127,18 @@ def cancel_requested(db: Database, c: Claim) -> bool:
     return bool(row.cancel_requested)
 
 
+def internal_error() -> str:
+    """For the exception being handled: log it with its traceback under a fresh reference, and
+    return the reason a coordinator reads instead. Never the exception's own text: it can be a
+    C++ binding's message, or quote a care plan back."""
+    reference = secrets.token_hex(4)
+    log.exception("internal error, reference %s", reference)
+    return (
+        f"an internal error stopped it (reference {reference}); the problem is kept, so ask "
+        "for the rota again, and if it fails again, give the reference to the service's operators"
+    )
+
+
 def fail(db: Database, c: Claim, reason: str) -> None:
     now = utcnow()
     with db.write() as s:

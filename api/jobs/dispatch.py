@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Final
 
 from api.db import FAILED, RESOLVE, SCENARIO, SOLVE, Database
-from api.jobs.claims import Claim, LostJob, claim, fail
+from api.jobs.claims import Claim, LostJob, claim, fail, internal_error
 from api.jobs.resolve import supervise_resolve
 from api.jobs.scenario import supervise_scenario
 from api.jobs.solve import supervise_solve
@@ -49,7 +49,6 @@ def run_job(
     except LostJob:
         log.warning("job %s: no longer ours; leaving it", c.job_id)
         return None
-    except Exception as exc:
-        log.exception("job %s: supervisor error", c.job_id)
-        fail(db, c, f"internal error while supervising the solve: {type(exc).__name__}: {exc}")
+    except Exception:
+        fail(db, c, f"the job failed: {internal_error()}")
         return FAILED

@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from api.app import create_app
-from api.db import Database
+from api.db import Database, StoredProblem
 from api.erasure import erase_agency
 from api.settings import Settings
 from api.store import create_agency, issue_key, revoke_keys
@@ -188,3 +189,53 @@ def test_a_deleted_agencys_requests_are_refused_never_a_500(
     assert set(seen) <= {401, 409}, seen
     for client in clients:
         assert client.get("/v1/rotas", headers=bearer(key)).status_code == 401
+
+
+def test_a_job_that_fails_inside_says_so_in_plain_words(
+    tmp_path: Path, small_problem: dict[str, Any]
+) -> None:
+    # Before, a job failing inside showed the exception's own text (a C++ binding's message
+    # for a weight of 1e308; here a pydantic ValidationError) to the coordinator.
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/inside.db",
+        local_workers=1,
+        solver_threads=1,
+        heartbeat_interval=0.5,
+        reaper_interval=1.0,
+    )
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        headers = agency_headers(settings)
+        first = client.post(
+            "/v1/rotas",
+            json={"problem": small_problem, "options": {"method": "heuristic", "time_limit": 2}},
+            headers=headers,
+        ).json()
+        assert wait_final(client, first["url"], headers)["status"] == "done"
+        # Its stored problem no longer reads (as a problem stored by an older contract might).
+        db = Database(settings.database_url)
+        try:
+            with db.write() as s:
+                s.execute(update(StoredProblem).values(body='{"schema_version": 1}'))
+        finally:
+            db.dispose()
+        again = client.post("/v1/rotas", json={"parent": first["id"]}, headers=headers)
+        assert again.status_code == 202, again.text
+        failed = wait_final(client, again.json()["url"], headers)
+        assert failed["status"] == "failed", failed
+        error = failed["error"]
+        assert "an internal error stopped it (reference " in error, error
+        assert "ValidationError" not in error and "schema_version" not in error, error
+
+
+def wait_final(client: TestClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while (body := client.get(url, headers=headers).json())["status"] not in (
+        "done",
+        "failed",
+        "cancelled",
+    ):
+        assert time.monotonic() < deadline, body
+        time.sleep(0.2)
+    result: dict[str, Any] = body
+    return result
