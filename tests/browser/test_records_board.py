@@ -14,6 +14,7 @@ from scenarios.sample_agency import DIRECTORY, FIRST_WEEK
 from tests.browser.board import Board, BoardService
 
 CLIENT = "c0000"
+CARER = "w000"
 
 
 @pytest.fixture
@@ -69,6 +70,39 @@ def test_import_edit_plan_publish_and_plan_the_next_week(agency_board: Board) ->
     assert page.locator("#clients tbody tr").count() == 150
     board.shot("records-imported")
 
+    # Mark a carer's leave for the fortnight of the two weeks to plan.
+    page.click(f"#carers tr[data-id={CARER}] button")
+    slot = "#editor-slot"
+    page.fill(f"{slot} input[name=away-from]", "2027-01-04")
+    page.fill(f"{slot} input[name=away-to]", "2027-01-17")
+    page.click(f"{slot} button:has-text('Add time away')")
+    page.click(f"{slot} button[type=submit]")
+    page.wait_for_selector(
+        f"#carers tr[data-id={CARER}] td:has-text('leave 2027-01-04 to 2027-01-17')"
+    )
+    carer = service.client.get(f"/v1/workers/{CARER}", headers=service.headers).json()
+    assert [(a["start"], a["end"], a["reason"]) for a in carer["away"]] == [
+        ("2027-01-04", "2027-01-17", "leave")
+    ]
+
+    # Add a client with their first package.
+    page.click("#add-client")
+    page.locator(f"{slot} input[name=id]").nth(0).fill("c-lovell")
+    page.fill(f"{slot} input[name=name]", "Mrs Ada Lovell")
+    page.fill(f"{slot} input[name=area]", "North")
+    page.fill(f"{slot} input[name=lat]", "53.812")
+    page.fill(f"{slot} input[name=lon]", "-1.553")
+    page.locator(f"{slot} input[name=id]").nth(1).fill("c-lovell-am")
+    page.fill(f"{slot} input[name=start_date]", "2027-01-04")
+    page.fill(f"{slot} input[name=earliest_start]", "08:00")
+    page.fill(f"{slot} input[name=latest_start]", "09:00")
+    page.click(f"{slot} button[type=submit]")
+    page.wait_for_selector("#clients tr[data-id=c-lovell]")
+    lovell = service.client.get("/v1/packages?client=c-lovell", headers=service.headers).json()
+    assert [p["days"] for p in lovell["items"]] == [
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    ]
+
     # Edit a client's care plan on their page.
     page.click(f"#clients tr[data-id={CLIENT}] a")
     page.wait_for_selector("#client-form textarea")
@@ -82,6 +116,11 @@ def test_import_edit_plan_publish_and_plan_the_next_week(agency_board: Board) ->
     first = plan_and_publish(board, FIRST_WEEK.isoformat(), suggested=False)
     second = plan_and_publish(board, "2027-01-11", suggested=True)
     assert first != second
+    # The carer on leave has no visit in either week; the new client has theirs.
+    for rota_id in (first, second):
+        rota = service.rota(rota_id)["rota"]
+        assert all(CARER not in a["workers"] for a in rota["assignments"])
+        assert any(a["visit"].startswith("c-lovell-am@") for a in rota["assignments"])
 
     # Week 2 kept week 1's faces: the client's page lists carers who came in both weeks.
     board.goto(f"/board/clients/{CLIENT}")

@@ -7,11 +7,13 @@ const $ = (id) => document.getElementById(id);
 const clientId = decodeURIComponent(location.pathname.split("/").pop());
 const path = `/v1/clients/${encodeURIComponent(clientId)}`;
 
+let workers = []; // the agency's, to choose the coordinator and carers by name
+
 function showClient(client) {
   document.title = `${client.name || client.id} · carerota`;
   $("client-title").textContent = client.name || client.id;
   $("client-where").textContent = [client.address, client.area].filter(Boolean).join(" · ");
-  const form = editor("Details", clientForm(client), async (body) => {
+  const form = editor("Details", clientForm(client, workers), async (body) => {
     const saved = await saveRecord("clients", body, true);
     say($("saved"), `Saved ${saved.name || saved.id}.`);
     showClient(saved);
@@ -60,7 +62,9 @@ async function start() {
   }
   $("add-package").addEventListener("click", () => editPackage(null));
   try {
-    showClient(await api(path));
+    const [client, all] = await Promise.all([api(path), allRecords("workers")]);
+    workers = all;
+    showClient(client);
     await Promise.all([showRecent(), showPackages()]);
   } catch (error) {
     if (error.status === 401) toLogin();

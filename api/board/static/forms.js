@@ -72,7 +72,7 @@ export function workerForm(worker = {}) {
   } });
   const node = h("div", { class: "record-form" },
     h("div", { class: "new-form" },
-      field("Id", f.id), field("Name", f.name, { wide: true }), field("Role", f.role),
+      field("Reference", f.id, { hint: "short, no spaces, e.g. w017" }), field("Name", f.name, { wide: true }), field("Role", f.role),
       field("Areas", f.areas, { hint: "separated by ;, empty: every area" }),
       field("Skills", f.skills, { wide: true, hint: "e.g. medication; hoist" }), field("Gender", f.gender),
       field("Home latitude", f.lat), field("Home longitude", f.lon), field("Travels by", f.travel),
@@ -106,8 +106,19 @@ export function workerForm(worker = {}) {
   return { node, read };
 }
 
-/** A form for a client; `read()` gives the record to send. */
-export function clientForm(client = {}) {
+/** A select of workers by name (several with `multiple`), with `chosen` ids selected. */
+function workerSelect(name, workers, chosen, { multiple = false, blank = "" } = {}) {
+  const options = workers.map((w) => h("option", { value: w.id, text: w.name || w.id, selected: chosen.includes(w.id) }));
+  if (!multiple) options.unshift(h("option", { value: "", text: blank, selected: !chosen.length }));
+  return h("select", { id: `f-${name}-${++counter}`, name, multiple, size: multiple ? 4 : null }, ...options);
+}
+
+const picked = (select) => [...select.selectedOptions].map((o) => o.value).filter(Boolean);
+
+/** A form for a client (`workers`: the agency's, to choose by name); `read()` gives the record. */
+export function clientForm(client = {}, workers = []) {
+  const carers = workers.filter((w) => w.role !== "coordinator");
+  const coordinators = workers.filter((w) => w.role === "coordinator");
   const f = {
     id: input("id", client.id, { required: true, readonly: client.id ? true : null }),
     name: input("name", client.name),
@@ -115,27 +126,28 @@ export function clientForm(client = {}) {
     lat: input("lat", client.location?.lat, { type: "number", step: "any", required: true }),
     lon: input("lon", client.location?.lon, { type: "number", step: "any", required: true }),
     address: input("address", client.address),
-    coordinator: input("coordinator", client.coordinator),
-    preferred: input("preferred_workers", joined(client.preferred_workers)),
-    excluded: input("excluded_workers", joined(client.excluded_workers)),
+    coordinator: workerSelect("coordinator", coordinators, client.coordinator ? [client.coordinator] : [], { blank: "nobody" }),
+    preferred: workerSelect("preferred_workers", carers, client.preferred_workers || [], { multiple: true }),
+    excluded: workerSelect("excluded_workers", carers, client.excluded_workers || [], { multiple: true }),
     gender: input("gender_preference", client.gender_preference),
     plan: h("textarea", { id: `f-plan-${++counter}`, name: "care_plan", rows: 3 }),
   };
   f.plan.value = client.care_plan || "";
   const node = h("div", { class: "record-form" }, h("div", { class: "new-form" },
-    field("Id", f.id), field("Name", f.name, { wide: true }), field("Area", f.area),
+    field("Reference", f.id, { hint: "short, no spaces, e.g. c0042" }), field("Name", f.name, { wide: true }), field("Area", f.area),
     field("Latitude", f.lat), field("Longitude", f.lon), field("Address", f.address, { wide: true }),
-    field("Coordinator (id)", f.coordinator), field("Preferred carers (ids)", f.preferred),
-    field("Never send (ids)", f.excluded), field("Only carers who are", f.gender, { hint: "e.g. female" }),
+    field("Coordinator", f.coordinator), field("Carers they prefer", f.preferred, { hint: "Ctrl-click for several" }),
+    field("Never send", f.excluded), field("Only carers who are", f.gender, { hint: "e.g. female" }),
     field("Care plan", f.plan, { wide: true })));
   const read = () => {
     const body = {
       id: f.id.value.trim(),
       location: { lat: Number(f.lat.value), lon: Number(f.lon.value) },
-      preferred_workers: list(f.preferred.value),
-      excluded_workers: list(f.excluded.value),
+      preferred_workers: picked(f.preferred),
+      excluded_workers: picked(f.excluded),
     };
-    for (const [key, el] of [["name", f.name], ["area", f.area], ["address", f.address], ["coordinator", f.coordinator], ["gender_preference", f.gender], ["care_plan", f.plan]]) {
+    if (f.coordinator.value) body.coordinator = f.coordinator.value;
+    for (const [key, el] of [["name", f.name], ["area", f.area], ["address", f.address], ["gender_preference", f.gender], ["care_plan", f.plan]]) {
       if (el.value.trim()) body[key] = el.value.trim();
     }
     return body;
@@ -165,7 +177,7 @@ export function packageForm(pkg = {}, client = null) {
     return [d, box];
   }));
   const node = h("div", { class: "record-form" }, h("div", { class: "new-form" },
-    field("Id", f.id), field("Client (id)", f.client),
+    field("Reference", f.id, { hint: "e.g. c0042-am" }),
     h("fieldset", { class: "days" }, h("legend", { text: "Days" }),
       ...DAYS.map((d) => h("label", { class: "day" }, days[d], ` ${DAY_LABELS[d]}`))),
     field("Every … weeks", f.every), field("From", f.start), field("Until", f.end),

@@ -5,6 +5,7 @@ import { DAYS, allRecords, clientForm, editor, packageForm, saveRecord, workerFo
 
 const $ = (id) => document.getElementById(id);
 let previewed = null; // the files the last successful preview was of
+let workers = []; // the agency's, to choose a client's coordinator and carers by name
 
 async function upload(file, dryRun) {
   const params = new URLSearchParams({ filename: file.name, dry_run: String(dryRun) });
@@ -93,7 +94,7 @@ function editWorker(worker) {
 }
 
 function addClient() {
-  const client = clientForm({});
+  const client = clientForm({}, workers);
   const first = packageForm({ start_date: new Date().toISOString().slice(0, 10), days: [...DAYS] });
   const form = {
     node: h("div", {}, client.node, h("h3", { text: "Their first care package" }), first.node),
@@ -106,7 +107,8 @@ function addClient() {
 }
 
 async function loadAll() {
-  const [workers, clients, packages] = await Promise.all([
+  let clients, packages;
+  [workers, clients, packages] = await Promise.all([
     allRecords("workers"), allRecords("clients"), allRecords("packages"),
   ]);
   const count = {};
