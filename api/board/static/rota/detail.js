@@ -1,7 +1,7 @@
-import { api, clock, dayLabel, fmt, h, s } from "../api.js";
+import { api, clock, dayLabel, fmt, h, minuteOfDay, s } from "../api.js";
 import { markActive } from "./grid.js";
 import { addPin } from "./pins.js";
-import { $, ix, nameOf, rotaId, state, visitDay } from "./state.js";
+import { $, clientName, ix, nameOf, rotaId, state, visitDay } from "./state.js";
 
 // ---------------------------------------------------------------------------------------------
 // Visit detail
@@ -62,6 +62,37 @@ export function carerItem(visit, workerId, mode) {
   );
 }
 
+/**
+ * Each carer the client prefers who is not on the visit, and why not: a rule keeps them off
+ * (the service's answer), they are at another visit then, or they were free and sending them
+ * would have cost more than it gave.
+ */
+export function preferredNotSent(visit) {
+  const client = ix.clients.get(visit.client);
+  const crew = new Set(ix.assigned.get(visit.id)?.workers ?? []);
+  const known = candidates(visit);
+  const rules = Array.isArray(known) ? new Map(known.map((c) => [c.worker, c.why])) : null;
+  const start = ix.assigned.get(visit.id)?.start ?? visit.earliest_start;
+  const from = minuteOfDay(start);
+  const to = from + visit.duration_minutes;
+  return (client.preferred_workers ?? [])
+    .filter((w) => !crew.has(w) && ix.workers.has(w))
+    .map((w) => {
+      let why;
+      if (rules === null) why = "checking…";
+      else if (rules.get(w)) why = rules.get(w);
+      else {
+        const busy = (ix.stops.get(`${w}|${visitDay(visit)}`) ?? [])
+          .map((e) => e.stop)
+          .find((st) => minuteOfDay(st.start) < to && minuteOfDay(st.end) > from);
+        why = busy
+          ? `at ${clientName(ix.visits.get(busy.visit).client)} ${clock(busy.start)}–${clock(busy.end)}`
+          : "free then, but sending them would have cost more (travel, hours or another client's carer)";
+      }
+      return h("li", { "data-worker": w }, h("strong", { text: nameOf(w) }), h("span", { class: "muted small", text: ` · ${why}` }));
+    });
+}
+
 /** "180–600 min after the 08:00 visit (08:00–08:30 window)" for an `after` link. */
 export function afterText(after) {
   const earlier = ix.visits.get(after.visit);
@@ -85,9 +116,7 @@ export function renderDetail() {
   const window = `${clock(visit.earliest_start)}–${clock(visit.latest_start)}${visit.late_allowed_minutes ? ` (+${visit.late_allowed_minutes} min late allowed)` : ""}`;
   const end = assignment ? ix.stopOf.get(`${assignment.workers[0]}|${visit.id}`)?.stop.end : null;
   const parts = [];
-  parts.push(
-    h("p", { class: "muted small", text: `${visit.id} · ${day}` }),
-  );
+  parts.push(h("p", { class: "muted small", text: day }));
   if (reason) parts.push(h("section", {}, h("h3", { text: "Unstaffed" }), h("p", { class: "reason", text: reason })));
   parts.push(
     h(
@@ -101,6 +130,7 @@ export function renderDetail() {
         ["Carers", visit.workers_required > 1 ? "2 (double-up, arriving together)" : "1"],
         ["Skills", (visit.skills ?? []).join(", ") || "none"],
         ["After", visit.after ? afterText(visit.after) : null],
+        ["Reference", visit.id],
       ]),
     ),
   );
@@ -110,6 +140,8 @@ export function renderDetail() {
     for (const cv of coordinatorVisits.filter((c) => c.mode === "shadow")) items.push(carerItem(visit, cv.coordinator, "shadow"));
     parts.push(h("section", { id: "why" }, h("h3", { text: "Who goes, and why them" }), h("ul", { class: "carers" }, items)));
   }
+  const absent = preferredNotSent(visit);
+  if (absent.length) parts.push(h("section", { id: "preferred" }, h("h3", { text: "Preferred, not sent" }), h("ul", { class: "carers" }, absent)));
   parts.push(
     h(
       "section",

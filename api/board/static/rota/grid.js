@@ -2,7 +2,7 @@ import { clock, dayLabel, fmt, h, minuteOfDay } from "../api.js";
 import { openVisit } from "./detail.js";
 import { meterFill } from "./kpis.js";
 import { renderMap, selectWorker } from "./map.js";
-import { $, clientName, ix, nameOf, state, visitDay } from "./state.js";
+import { $, clientName, isFamiliar, ix, nameOf, state, visitDay } from "./state.js";
 
 // ---------------------------------------------------------------------------------------------
 // Week grid
@@ -14,10 +14,14 @@ export function lanePosition(node, startMinute, minutes) {
   node.style.width = `${(100 * minutes) / span}%`;
 }
 
-export function visitColour(node, clientId) {
-  const hue = ix.clientColour.get(clientId) ?? 0;
-  node.style.background = `hsl(${hue} 70% 86%)`;
-  node.style.borderLeftColor = `hsl(${hue} 55% 38%)`;
+/**
+ * A client's short label for a narrow block: "C23" for "Client 23", "MP" for "Mrs Patel".
+ * Blocks show the full name where it fits and this where it does not (CSS container queries).
+ */
+export function initials(name) {
+  const words = name.split(/\s+/).filter(Boolean);
+  if (words.length === 2 && /^\d+$/.test(words[1])) return `${words[0][0]}${words[1]}`;
+  return words.map((w) => w[0]).join("").slice(0, 3).toUpperCase();
 }
 
 export function visitBlock(worker, entry, dayView) {
@@ -37,6 +41,9 @@ export function visitBlock(worker, entry, dayView) {
   if (cover) classes.push("cover");
   if ((visit.pinned_workers ?? []).includes(worker.id)) classes.push("pinned");
   if (state.changed.has(visit.id)) classes.push("changed");
+  // One colour per client cannot be told apart at agency size: colour says whether the client
+  // knows this carer instead (shadow visits keep their hatching).
+  if (!shadow) classes.push(isFamiliar(visit.client, worker.id) ? "familiar" : "unfamiliar");
   const partner = others.length ? `with ${others.map(nameOf).join(", ")}` : "";
   const travel = entry.first ? `${fmt(stop.travel_minutes_before)} min from home` : `${fmt(stop.travel_minutes_before)} min travel before`;
   const label = [
@@ -58,12 +65,16 @@ export function visitBlock(worker, entry, dayView) {
       title: label,
       onclick: (e) => openVisit(visit.id, e.currentTarget),
     },
-    h("span", { class: "line", text: shadow ? `◌ ${client}` : client }),
+    h(
+      "span",
+      { class: "line name" },
+      h("span", { class: "full", text: shadow ? `◌ ${client}` : client }),
+      h("span", { class: "short", text: shadow ? `◌${initials(client)}` : initials(client) }),
+    ),
     dayView && partner ? h("span", { class: "line partner", text: partner }) : null,
   );
   const end = stop.end.slice(0, 10) > stop.start.slice(0, 10) ? 24 * 60 : minuteOfDay(stop.end);
   lanePosition(block, start, Math.max(end - start, 1));
-  if (!shadow) visitColour(block, visit.client);
   const parts = [block];
   if (stop.travel_minutes_before > 0) {
     const line = h("span", { class: "travel", "aria-hidden": "true" });
@@ -112,9 +123,25 @@ export function workerRow(worker, days, dayView) {
     meta,
   );
   const cells = days.map((day) => {
+    const entries = ix.stops.get(`${worker.id}|${day}`) ?? [];
     const lane = h("div", { class: "lane" }, shiftBands(worker, day));
-    for (const entry of ix.stops.get(`${worker.id}|${day}`) ?? []) lane.append(...visitBlock(worker, entry, dayView));
-    return h("td", {}, lane);
+    for (const entry of entries) lane.append(...visitBlock(worker, entry, dayView));
+    // A week's blocks are a few pixels wide: under them, the day's clients in visiting order,
+    // by initials, coloured like their blocks, so the week reads without opening each day.
+    const order = dayView
+      ? null
+      : h(
+          "div",
+          { class: "order", "aria-hidden": "true" },
+          entries
+            .filter((e) => e.stop.mode !== "shadow")
+            .map((e) => {
+              const client = ix.visits.get(e.stop.visit).client;
+              const known = isFamiliar(client, worker.id) ? "familiar" : "unfamiliar";
+              return h("span", { class: known, title: `${clock(e.stop.start)} ${clientName(client)}`, text: initials(clientName(client)) });
+            }),
+        );
+    return h("td", {}, lane, order);
   });
   return h("tr", { "data-worker": worker.id, class: state.mapWorker === worker.id ? "selected" : "" }, head, cells);
 }
@@ -229,7 +256,9 @@ export function renderViews() {
   $("views").replaceChildren(...buttons);
   const sw = (cls, text) => h("span", {}, h("span", { class: `swatch visit-swatch ${cls}` }), text);
   $("legend").replaceChildren(
-    h("span", { text: `Each day ${hhmm(ix.hours.from)}–${hhmm(ix.hours.to)}, a colour per client` }),
+    h("span", { text: `Each day ${hhmm(ix.hours.from)}–${hhmm(ix.hours.to)}; clients by initials where names do not fit` }),
+    sw("familiar", "a carer the client knows"),
+    sw("unfamiliar", "a carer new to the client"),
     sw("sw-shift", "on shift"),
     sw("sw-travel", "travel before"),
     sw("sw-double", "double-up"),

@@ -42,14 +42,22 @@ export function renderProgress(sum) {
   const method = sum.options.method === "heuristic" ? "quick construction" : "optimiser";
   $("progress-what").textContent = `${sum.visits} visits · ${method} · seed ${sum.options.seed} · progress streamed live from the service`;
   $("progress-fill").style.width = `${limit && p.elapsed ? Math.min(100, (100 * p.elapsed) / limit) : 2}%`;
+  const better = state.spark.length + (p.objective !== null ? 1 : 0);
   const stats = [
-    ["elapsed", "Elapsed", p.elapsed === null ? "–" : `${fmt(p.elapsed)} s of ${fmt(limit)} s`],
-    ["objective", "Best objective", fmt(p.objective)],
-    ["bound", "Lower bound", fmt(p.bound)],
-    ["gap", "Gap", p.gap === null ? "–" : pct(p.gap)],
+    ["elapsed", "Time", p.elapsed === null ? "–" : `${fmt(p.elapsed)} s of ${fmt(limit)} s`],
+    ["found", "Better rotas found", p.objective === null ? "none yet" : fmt(better)],
   ];
+  // The optimiser's own figures are for whoever wants them, folded away.
+  const figures = [
+    ["objective", "Cost of the best rota (objective)", fmt(p.objective)],
+    ["bound", "No rota can cost less than (bound)", fmt(p.bound)],
+    ["gap", "Most it may still improve (gap)", p.gap === null ? "–" : pct(p.gap)],
+  ];
+  const row = ([key, k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { "data-stat": key, text: v }));
+  const open = $("progress-details")?.open ?? false;
   $("progress-stats").replaceChildren(
-    ...stats.map(([key, k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { "data-stat": key, text: v }))),
+    ...stats.map(row),
+    h("details", { id: "progress-details", class: "details", open }, h("summary", { text: "Details" }), h("dl", { class: "stats" }, figures.map(row))),
   );
   if (p.objective !== null && p.elapsed !== null) {
     state.spark.push([p.elapsed, p.objective]);

@@ -1,5 +1,5 @@
 import { clock, dayLabel, h, s } from "../api.js";
-import { $, ix, nameOf, state, visitDay } from "./state.js";
+import { $, clientName, ix, nameOf, state, visitDay } from "./state.js";
 
 // ---------------------------------------------------------------------------------------------
 // Map
@@ -69,6 +69,7 @@ export function renderMap() {
       if (!byShift.has(e.shift)) byShift.set(e.shift, []);
       byShift.get(e.shift).push(e);
     }
+    let stopNo = 0; // numbered through the whole day, across a split shift's parts
     for (const part of byShift.values()) {
       const points = [w.home, ...part.map((e) => ix.clients.get(ix.visits.get(e.stop.visit).client).location), w.home].map(at);
       paths.push(
@@ -84,14 +85,20 @@ export function renderMap() {
         ),
       );
       if (on) {
-        part.forEach((e, i) => {
+        for (const e of part) {
+          stopNo += 1;
           const [x, y] = at(ix.clients.get(ix.visits.get(e.stop.visit).client).location);
-          numbers.push(s("circle", { cx: x, cy: y - 12, r: 7, fill: colour }), s("text", { class: "stop-no", x, y: y - 12 }, String(i + 1)));
-        });
+          numbers.push(
+            s("circle", { cx: x, cy: y - 12, r: 7, fill: colour }, s("title", {}, `${stopNo}. ${clock(e.stop.start)} ${clientName(ix.visits.get(e.stop.visit).client)}`)),
+            s("text", { class: "stop-no", x, y: y - 12 }, String(stopNo)),
+          );
+        }
       }
     }
   }
   if (chosen) paths.sort((a, b) => Number(a.classList.contains("on")) - Number(b.classList.contains("on")));
+  // With one carer chosen, everyone else's routes fade right back, so theirs reads at a glance.
+  svg.classList.toggle("chosen", Boolean(chosen));
   const shortClients = new Set([...ix.unassigned.keys()].filter((v) => visitDay(ix.visits.get(v)) === day).map((v) => ix.visits.get(v).client));
   const clients = state.problem.clients.map((c) => {
     const [x, y] = at(c.location);
