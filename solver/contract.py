@@ -8,6 +8,7 @@ hot loop: :func:`solver.data.build` converts a :class:`Problem` into plain numpy
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
@@ -262,6 +263,28 @@ class History(_Input):
     coordinator_visits: list[HistoryCoordinatorVisit] = Field(default_factory=list)
 
 
+_CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class DayPart(_Input):
+    """One of the agency's blocks of the day, from ``start`` (local HH:MM) to the next one's."""
+
+    name: str = Field(min_length=1)
+    start: str = Field(description="local time HH:MM the block starts")
+
+    @field_validator("start")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not _CLOCK_RE.match(value):
+            raise ValueError(f"{value!r} is not a time of day of the form HH:MM")
+        return value
+
+    @property
+    def minute(self) -> int:
+        """Minutes after local midnight."""
+        return int(self.start[:2]) * 60 + int(self.start[3:])
+
+
 class Weights(_Input):
     unassigned_visit: float = Field(default=10000, ge=0, le=MAX_WEIGHT)
     travel_minute: float = Field(default=1, ge=0, le=MAX_WEIGHT)
@@ -380,6 +403,13 @@ class Problem(_Input):
     visits: list[Visit]
     history: History = Field(default_factory=History)
     weights: Weights = Field(default_factory=Weights)
+    day_parts: list[DayPart] | None = Field(
+        default=None,
+        min_length=1,
+        description="optional: the agency's blocks of the day for planning care teams "
+        "(docs/continuity.md), in order; the time before the first belongs to the last. "
+        "Default: morning 06:00, lunch 11:00, tea 15:00, bed 19:00, night 22:30",
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -389,6 +419,21 @@ class Problem(_Input):
         except ValidationError as exc:
             errors = [with_value(item) for item in exc.errors()]
             raise ValidationError.from_exception_data(exc.title, errors) from None
+
+    @field_validator("day_parts")
+    @classmethod
+    def _parts_in_order(cls, value: list[DayPart] | None) -> list[DayPart] | None:
+        for before, part in itertools.pairwise(value or []):
+            if part.minute <= before.minute:
+                raise ValueError(
+                    f"day part {part.name!r} starts at {part.start}, not after "
+                    f"{before.name!r} at {before.start}; list the parts in the order of the day"
+                )
+        names = [p.name for p in value or []]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"day part {name!r} is named twice")
+        return value
 
     @field_validator("timezone")
     @classmethod

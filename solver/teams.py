@@ -30,7 +30,7 @@ from datetime import datetime, time
 
 from ortools.sat.python import cp_model
 
-from solver.contract import CareTeam, Weights
+from solver.contract import CareTeam, DayPart, Problem
 from solver.data import ProblemData
 
 Teams = dict[int, list[int]]  # client -> workers, the primary carer (most minutes) first
@@ -44,21 +44,13 @@ UNFAMILIAR = 60
 NEAR_PER_MINUTE = 0.5
 
 
-@dataclass(frozen=True)
-class DayPart:
-    """A block of the day that starts at ``start`` minutes after local midnight."""
-
-    name: str
-    start: int
-
-
 # The generator's rounds (07:00-10:00, 11:30-13:30, 16:00-18:00, 19:30-22:00) each fall in one.
 DAY_PARTS: tuple[DayPart, ...] = (
-    DayPart("morning", 6 * 60),
-    DayPart("lunch", 11 * 60),
-    DayPart("tea", 15 * 60),
-    DayPart("bed", 19 * 60),
-    DayPart("night", 22 * 60 + 30),
+    DayPart(name="morning", start="06:00"),
+    DayPart(name="lunch", start="11:00"),
+    DayPart(name="tea", start="15:00"),
+    DayPart(name="bed", start="19:00"),
+    DayPart(name="night", start="22:30"),
 )
 
 
@@ -100,7 +92,7 @@ def part_of(minute_of_day: int, parts: tuple[DayPart, ...]) -> int:
     """The index of the day-part holding ``minute_of_day``; before the first, the last part."""
     found = len(parts) - 1
     for i, part in enumerate(parts):
-        if part.start <= minute_of_day:
+        if part.minute <= minute_of_day:
             found = i
     return found
 
@@ -215,7 +207,8 @@ class _Instance:
         edges: list[list[tuple[int, int, int]]] = []  # per day: (part, from, to) in data units
         for i, day in enumerate(d.days):
             at = [
-                d.clock.minute_up(datetime.combine(day, time(p.start // 60, p.start % 60))) * d.unit
+                d.clock.minute_up(datetime.combine(day, time(p.minute // 60, p.minute % 60)))
+                * d.unit
                 for p in parts
             ]
             midnight, next_midnight = int(d.day_start[i]), int(d.day_start[i + 1])
@@ -683,9 +676,12 @@ def _plan(
     )
 
 
-def options_for(weights: Weights) -> TeamOptions:
-    """The team model's options under the agency's continuity policy (its weights)."""
+def options_for(problem: Problem) -> TeamOptions:
+    """The team model's options for the agency: its day-parts and continuity policy."""
+    weights = problem.weights
+    parts = tuple(problem.day_parts) if problem.day_parts else DAY_PARTS
     return TeamOptions(
+        parts=parts,
         faces_cap=weights.faces_cap,
         over_cap=weights.faces_over_cap,
         cap_hard=weights.faces_cap_hard and weights.faces_cap is not None,
@@ -694,7 +690,7 @@ def options_for(weights: Weights) -> TeamOptions:
 
 def care_teams(data: ProblemData, time_limit: float, seed: int) -> Teams:
     """Each client's care team (client index -> worker indices, primary carer first)."""
-    return plan_teams(data, time_limit, seed, options_for(data.weights)).teams
+    return plan_teams(data, time_limit, seed, options_for(data.problem)).teams
 
 
 def as_contract(data: ProblemData, teams: Teams) -> list[CareTeam]:

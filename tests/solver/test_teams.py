@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from solver.contract import Problem
+import pytest
+from pydantic import ValidationError
+
+from solver.contract import DayPart, Problem
 from solver.data import build
 from solver.options import SolveOptions
 from solver.solve import solve
-from solver.teams import DAY_PARTS, TeamOptions, as_contract, care_teams, part_of, plan_teams
+from solver.teams import (
+    DAY_PARTS,
+    TeamOptions,
+    as_contract,
+    care_teams,
+    options_for,
+    part_of,
+    plan_teams,
+)
 
 DAY = "2026-11-30"
 
@@ -145,3 +156,38 @@ def test_the_run_sheet_names_the_clients_regular_team() -> None:
     assert [(t.client, sorted(t.workers)) for t in rota.teams] == [("c1", ["known-a", "known-b"])]
     page = runsheet_html([run_sheets(problem, rota)["known-a"]])
     assert "Regular team: Amy, Bob" in page or "Regular team: Bob, Amy" in page
+
+
+def test_an_agency_names_its_own_day_parts() -> None:
+    workers = [_worker("known-a", 53.80)]
+    problem = _problem(workers, [_visit("v0")]).model_copy(
+        update={
+            "day_parts": [DayPart(name="early", start="05:30"), DayPart(name="rest", start="12:00")]
+        }
+    )
+    assert [(p.name, p.minute) for p in options_for(problem).parts] == [
+        ("early", 5 * 60 + 30),
+        ("rest", 12 * 60),
+    ]
+    assert options_for(_problem(workers, [_visit("v0")])).parts == DAY_PARTS
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        ([{"name": "a", "start": "7:00"}], "'7:00' is not a time of day of the form HH:MM"),
+        (
+            [{"name": "a", "start": "12:00"}, {"name": "b", "start": "08:00"}],
+            "day part 'b' starts at 08:00, not after 'a' at 12:00",
+        ),
+        (
+            [{"name": "a", "start": "08:00"}, {"name": "a", "start": "12:00"}],
+            "day part 'a' is named twice",
+        ),
+    ],
+)
+def test_day_parts_out_of_order_are_refused(parts: list[dict[str, str]], message: str) -> None:
+    raw = _problem([_worker("known-a", 53.80)], [_visit("v0")]).model_dump(mode="json")
+    with pytest.raises(ValidationError, match=message) as caught:
+        Problem.model_validate({**raw, "day_parts": parts})
+    assert caught.value.errors()[0]["loc"][0] == "day_parts"
