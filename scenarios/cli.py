@@ -48,12 +48,39 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.cycle:
+        return _demo_cycle(args)
     text = resources.files("scenarios").joinpath("small.json").read_text(encoding="utf-8")
     problem = Problem.model_validate_json(text)
     rota = solve_with_progress(problem, args)
     print(summary(problem, rota))
     if args.output:
         write_json(args.output, rota.model_dump(mode="json", exclude_none=True))
+    return 0
+
+
+def _demo_cycle(args: argparse.Namespace) -> int:
+    """The weekly cycle on the sample agency's spreadsheets: plan two weeks in a row."""
+    from scenarios.sample_agency import weekly_cycle
+
+    def solve(problem: dict[str, Any]) -> dict[str, Any]:
+        rota = solve_with_progress(Problem.model_validate(problem), args)
+        dumped: dict[str, Any] = rota.model_dump(mode="json", exclude_none=True)
+        return dumped
+
+    for result in weekly_cycle(solve, weeks=2):
+        kept = (
+            ""
+            if result.kept_share is None
+            else (
+                f", {result.kept_share:.0%} of carer visits by someone who saw the client last week"
+            )
+        )
+        print(
+            f"week of {result.week:%a %d %b %Y}: {result.staffed}/{result.visits} visits staffed, "
+            f"{result.faces_per_client:.1f} carers per client, "
+            f"{result.familiar_share:.0%} by a familiar carer{kept}"
+        )
     return 0
 
 
@@ -148,6 +175,12 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(run=cmd_generate)
     p = sub.add_parser("demo", help="solve the bundled sample agency and print a summary")
     p.add_argument("-o", "--output", metavar="ROTA.json", help="also write the rota")
+    p.add_argument(
+        "--cycle",
+        action="store_true",
+        help="the weekly cycle instead: the sample agency's spreadsheets, two weeks planned in a "
+        "row, the first week's rota as the second's history",
+    )
     add_solve_options(p, 10.0)
     p.set_defaults(run=cmd_demo)
     p = sub.add_parser("whatif", help="solve a what-if scenario's variants side by side")

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from scenarios.generator import TOWN_CENTRE, generate
+from scenarios.planning import PublishedRota, week_problem
 from scenarios.records import (
     WEEKDAYS,
     Available,
@@ -29,7 +31,7 @@ from scenarios.records import (
     Records,
     WorkerRecord,
 )
-from scenarios.spreadsheets import Sheet, write_csv, write_workbook
+from scenarios.spreadsheets import Sheet, read_file, write_csv, write_workbook
 
 FIRST_WEEK: Final = date(2027, 1, 4)
 CLIENTS: Final = 150
@@ -309,6 +311,67 @@ def write_sample(directory: Path = DIRECTORY) -> list[Path]:
     write_workbook(directory / "agency.xlsx", sheets)
     paths.append(directory / "agency.xlsx")
     return paths
+
+
+@dataclass(frozen=True)
+class WeekResult:
+    """One planned week of the cycle, and how many of its faces the week before had."""
+
+    week: date
+    staffed: int
+    visits: int
+    familiar_share: float
+    faces_per_client: float
+    kept_share: float | None  # carer visits by someone who saw the same client the week before
+
+
+def weekly_cycle(
+    solve: Callable[[dict[str, Any]], dict[str, Any]],
+    weeks: int = 2,
+    directory: Path = DIRECTORY,
+) -> list[WeekResult]:
+    """Import the sample spreadsheets, then plan ``weeks`` weeks in a row from
+    :data:`FIRST_WEEK`, each week's rota published (its history) before the next is planned.
+
+    ``solve`` takes a problem (contract JSON) and returns its rota (contract JSON).
+    """
+    parsed = read_file("agency.xlsx", (directory / "agency.xlsx").read_bytes())
+    records = Records(
+        workers=parsed.carers,
+        clients=parsed.clients,
+        packages=parsed.packages,
+        history=parsed.history,
+    )
+    published: list[PublishedRota] = []
+    out: list[WeekResult] = []
+    before: dict[str, set[str]] | None = None
+    for n in range(weeks):
+        week = FIRST_WEEK + timedelta(days=7 * n)
+        problem = week_problem(records, week, agency=NAME, published=published)
+        rota = solve(problem)
+        published.append(PublishedRota("", problem, rota))
+        client_of = {v["id"]: v["client"] for v in problem["visits"]}
+        faces: dict[str, set[str]] = defaultdict(set)
+        kept = total = 0
+        for a in rota["assignments"]:
+            client = client_of[a["visit"]]
+            for worker in a["workers"]:
+                faces[client].add(worker)
+                total += 1
+                kept += before is not None and worker in before.get(client, set())
+        metrics = rota["metrics"]
+        out.append(
+            WeekResult(
+                week,
+                metrics["visits_assigned"],
+                metrics["visits_total"],
+                metrics["familiar_visit_share"],
+                sum(len(f) for f in faces.values()) / max(1, len(faces)),
+                None if before is None else kept / max(1, total),
+            )
+        )
+        before = faces
+    return out
 
 
 if __name__ == "__main__":

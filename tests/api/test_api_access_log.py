@@ -35,6 +35,8 @@ from tests.harness import ROOT, Server, carerota_command, settings_env
 NOT_HEALTH_DATA = {
     ("GET", "/v1/rotas/{rota_id}/events"): "the summary and progress only",
     ("GET", "/v1/scenarios/{scenario_id}"): "status and the comparison's numbers",
+    ("GET", "/v1/workers/{worker_id}"): "a worker's work record: hours, skills, availability",
+    ("GET", "/v1/imports/templates/{name}"): "an empty sheet with an example row",
 }
 
 
