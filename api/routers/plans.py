@@ -43,7 +43,13 @@ class PlanRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    week: date = Field(description="the week's first day (YYYY-MM-DD); the plan covers 7 days")
+    # Bounded so the history before it and the week after it are dates too (date.min less the
+    # history window was a 500).
+    week: date = Field(
+        ge=date(1900, 1, 1),
+        le=date(9999, 12, 1),
+        description="the week's first day (YYYY-MM-DD); the plan covers 7 days",
+    )
     area: str | None = Field(
         default=None, description="plan this area's clients only; the whole agency when omitted"
     )
