@@ -13,9 +13,11 @@ start together. Arcs exist only between visits that can follow each other in tim
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +34,48 @@ def _up(minutes: float) -> int:
 
 # CP-SAT wants integer coefficients; weights such as 0.1 per minute become whole units.
 SCALE = 100
+
+# A linear sum kept as (coefficient, variable or the constant 1) pairs rather than as CP-SAT's
+# expression, so that :meth:`RotaModel.hint` can work out its value under the hint.
+Sum = list[tuple[int, "cp_model.IntVar | int"]]
+# The hinted value of a variable (a constant is its own value).
+Value = Callable[["cp_model.IntVar | int"], int]
+
+
+def _expr(terms: Sum) -> cp_model.LinearExprT:
+    """``terms`` as one CP-SAT weighted sum."""
+    return cp_model.LinearExpr.weighted_sum([x for _, x in terms], [c for c, _ in terms])
+
+
+def _total(terms: Sum, value: Value) -> int:
+    return sum(c * value(x) for c, x in terms)
+
+
+# How a derived variable's hint follows from the others': the values the constraints that define
+# it give it when the objective pushes it as low as it may go.
+Derivation = Callable[[Value], int]
+
+
+def _linear(
+    terms: Sum, offset: int = 0, lo: int | None = None, hi: int | None = None
+) -> Derivation:
+    """``offset + terms``, kept within ``[lo, hi]``: a variable bounded below by a sum."""
+
+    def derived(value: Value) -> int:
+        total = offset + _total(terms, value)
+        total = total if lo is None else max(lo, total)
+        return total if hi is None else min(hi, total)
+
+    return derived
+
+
+def _largest(items: list[cp_model.IntVar]) -> Derivation:
+    """The largest of ``items``: a variable made with ``add_max_equality``."""
+
+    def derived(value: Value) -> int:
+        return max(value(item) for item in items)
+
+    return derived
 
 
 @dataclass(frozen=True)
@@ -51,19 +95,47 @@ class Node:
 
 @dataclass
 class Variables:
-    """The decision variables, with query methods the constraints and the read-back share."""
+    """The decision variables, with query methods the constraints and the read-back share.
+
+    Only free visits have variables; a fixed visit's start and crew are constants of the model.
+    """
 
     start: dict[int, cp_model.IntVar] = field(default_factory=dict)
     staffed: dict[int, cp_model.IntVar] = field(default_factory=dict)
     counted: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)  # (visit, worker)
+    crews: dict[int, list[tuple[int, cp_model.IntVar]]] = field(default_factory=dict)  # by visit
     shadow: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)  # (visit, coord)
     routes: dict[tuple[int, int], list[Node]] = field(default_factory=dict)  # (worker, shift)
     arcs: dict[tuple[int, int], list[tuple[int, int, cp_model.LiteralT]]] = field(
         default_factory=dict
     )
     # Modelled working minutes (visits + between-visit travel) per worker and per (worker, day).
-    working: dict[int, list[cp_model.LinearExprT]] = field(default_factory=dict)
-    working_day: dict[tuple[int, int], list[cp_model.LinearExprT]] = field(default_factory=dict)
+    working: dict[int, Sum] = field(default_factory=dict)
+    working_day: dict[tuple[int, int], Sum] = field(default_factory=dict)
+
+    def assigned(self, v: int, w: int) -> cp_model.IntVar | None:
+        """Whether worker ``w`` counts on visit ``v``'s crew; None if ``w`` cannot do ``v``."""
+        return self.counted.get((v, w))
+
+    def shadowing(self, v: int, k: int) -> cp_model.IntVar | None:
+        """Whether coordinator ``k`` shadows visit ``v``; None if ``k`` cannot shadow ``v``."""
+        return self.shadow.get((v, k))
+
+    def crew(self, v: int) -> list[tuple[int, cp_model.IntVar]]:
+        """Visit ``v``'s candidate workers, each with its ``assigned`` literal."""
+        return self.crews.get(v, [])
+
+    def attendance(self) -> Iterator[tuple[int, int, cp_model.IntVar]]:
+        """(visit, worker, literal) for every way a worker can be at a free visit: counted on
+        its crew, then shadowing it. Continuity and the coordinator rule count both."""
+        for (v, w), lit in self.counted.items():
+            yield v, w, lit
+        for (v, k), lit in self.shadow.items():
+            yield v, k, lit
+
+    def route(self, w: int, h: int) -> list[Node]:
+        """The visits worker ``w`` may make in shift ``h`` (fixed ones first), in node order."""
+        return self.routes.get((w, h), [])
 
 
 @dataclass(frozen=True)
@@ -97,10 +169,10 @@ class RotaModel:
         self.free = sorted(v for v in hood.visits if self._movable(v))
         self.shifts = self._modelled_shifts()
         self.fixed = self._fixed()
-        self.add_visit_variables()
-        self.add_routes()
-        self.add_after_links()
-        self.add_caps()
+        # Variables whose hinted value follows from others' (an "attends" flag, a shortfall),
+        # with how to work it out, in the order they were made: see :meth:`hint`.
+        self._derived: list[tuple[cp_model.IntVar, Derivation]] = []
+        self.add_constraints()
         self.add_objective()
 
     # -- the neighbourhood -------------------------------------------------------------------
@@ -174,6 +246,24 @@ class RotaModel:
 
     # -- rules ---------------------------------------------------------------------------------
 
+    def add_constraints(self) -> None:
+        """The hard rules, in the order they must be built (the contract's numbering)."""
+        # Rules 1 and 3: per free visit a start, a staffed flag and a literal per worker who
+        # may count on it (skills, exclusions, gender, a shift that holds it) or shadow it;
+        # pinned workers tied to the staffed flag. Everything below refers to these.
+        self.add_visit_variables()
+        # Rules 3 (within the shift) and 4 (travel between consecutive visits): a circuit per
+        # modelled shift over the literals above. It also collects each worker's working
+        # minutes per day, which rule 5 needs.
+        self.add_routes()
+        # Rule 2's `after` links: on the starts of add_visit_variables (and fixed starts).
+        self.add_after_links()
+        # Rule 5: the caps, on the working minutes add_routes collected.
+        self.add_caps()
+
+    def _derive(self, var: cp_model.IntVar, how: Derivation) -> None:
+        self._derived.append((var, how))
+
     def add_visit_variables(self) -> None:
         """Rule 1 (full crew or none), rule 3 (candidates only, pinned workers on it)."""
         d, m, x = self.data, self.model, self.vars
@@ -183,23 +273,25 @@ class RotaModel:
             x.staffed[v] = m.new_bool_var(f"staffed[{d.visit_ids[v]}]")
             # An unstaffed visit's start means nothing; pinning it removes useless branching.
             m.add(x.start[v] == int(d.earliest[v])).only_enforce_if(~x.staffed[v])
-            crew = []
+            crew = x.crews[v] = []
             for w in self._candidates(v):
                 lit = m.new_bool_var(f"counted[{d.visit_ids[v]},{d.worker_ids[w]}]")
                 x.counted[(v, w)] = lit
-                crew.append(lit)
-            m.add(sum(crew) == int(d.required[v]) * x.staffed[v])
+                crew.append((w, lit))
+            m.add(sum(lit for _, lit in crew) == int(d.required[v]) * x.staffed[v])
             for p in d.pinned[v]:
-                if (v, p) in x.counted:
-                    m.add(x.counted[(v, p)] == x.staffed[v])
+                pinned = x.assigned(v, p)
+                if pinned is not None:
+                    m.add(pinned == x.staffed[v])
                 else:
                     m.add(x.staffed[v] == 0)
             for k in self._shadowers(v):
                 lit = m.new_bool_var(f"shadow[{d.visit_ids[v]},{d.worker_ids[k]}]")
                 x.shadow[(v, k)] = lit
                 m.add_implication(lit, x.staffed[v])
-                if (v, k) in x.counted:
-                    m.add(lit + x.counted[(v, k)] <= 1)
+                counted = x.assigned(v, k)
+                if counted is not None:
+                    m.add(lit + counted <= 1)
 
     def add_routes(self) -> None:
         """Rules 3 (shift) and 4 (travel between consecutive visits): a circuit per shift."""
@@ -224,6 +316,7 @@ class RotaModel:
                 if counted is not None and shadow is not None:
                     present = m.new_bool_var(f"present[{d.visit_ids[v]},{d.worker_ids[w]}]")
                     m.add(present == counted + shadow)
+                    self._derive(present, _linear([(1, counted), (1, shadow)]))
                 else:
                     present = counted if counted is not None else shadow  # type: ignore[assignment]
                 m.add(x.start[v] >= lo).only_enforce_if(present)
@@ -246,7 +339,7 @@ class RotaModel:
         home_travel = self.terms["home_travel_minute"]
         # Working minutes per calendar day: a visit's minutes and the leg into it count on the
         # day the visit starts (a night shift spreads over two days).
-        by_day: dict[int, list[cp_model.LinearExprT]] = defaultdict(list)
+        by_day: dict[int, Sum] = defaultdict(list)
         days = [int(d.visit_day[n.visit]) for n in nodes]
         tag = f"{d.worker_ids[w]},{h}"
         empty = m.new_bool_var(f"idle[{tag}]")
@@ -270,9 +363,9 @@ class RotaModel:
         for i, node in enumerate(nodes, start=1):
             if not isinstance(node.present, int):
                 arcs.append((i, i, ~node.present))
-                by_day[days[i - 1]].append(dur[i - 1] * node.present)
+                by_day[days[i - 1]].append((dur[i - 1], node.present))
             else:
-                by_day[days[i - 1]].append(dur[i - 1])
+                by_day[days[i - 1]].append((dur[i - 1], 1))
             if can_open[i - 1]:
                 out_lit = m.new_bool_var(f"leave[{tag},{i}]")
                 arcs.append((0, i, out_lit))
@@ -292,7 +385,7 @@ class RotaModel:
             if not (isinstance(a.start, int) and isinstance(b.start, int)):
                 m.add(b.start >= a.start + dur[i] + leg).only_enforce_if(lit)
             travel.append((lit, float(exact[places[i], places[j]])))
-            by_day[days[j]].append(leg * lit)
+            by_day[days[j]].append((leg, lit))
         m.add_circuit(arcs)
         self.vars.arcs[(w, h)] = arcs
         for day, work in by_day.items():
@@ -320,16 +413,17 @@ class RotaModel:
         for w, work in x.working.items():
             if d.max_week[w] >= 0:
                 outside = _up(self.fixed.outside_minutes.get(w, 0.0))
-                m.add(cp_model.LinearExpr.sum(work) + outside <= int(d.max_week[w]))
+                m.add(_expr(work) + outside <= int(d.max_week[w]))
         for (w, day), work in x.working_day.items():
             if d.max_day[w] >= 0:
                 outside = _up(self.fixed.outside_day.get((w, day), 0.0))
-                m.add(cp_model.LinearExpr.sum(work) + outside <= int(d.max_day[w]))
+                m.add(_expr(work) + outside <= int(d.max_day[w]))
 
     # -- objective -----------------------------------------------------------------------------
 
     def add_objective(self) -> None:
-        """Every soft term of the contract, each only where its weight is above zero."""
+        """Every soft term of the contract, each only where its weight is above zero: a term
+        whose weight is zero builds no variables and no constraints."""
         self.add_unassigned()
         self.add_continuity()
         self.add_continuity_policy()
@@ -362,25 +456,35 @@ class RotaModel:
 
     def add_continuity(self) -> None:
         """Distinct and unfamiliar workers per client over the whole period."""
-        d, m, x = self.data, self.model, self.vars
+        d, m, x, wt = self.data, self.model, self.vars, self.data.weights
+        # face_travel_minutes prices the same faces as distinct_worker (add_continuity_policy).
+        distinct = wt.distinct_worker > 0 or wt.face_travel_minutes > 0
+        if not distinct and wt.unfamiliar_worker <= 0:
+            return
         lits: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
-        for (v, w), lit in list(x.counted.items()) + list(x.shadow.items()):
+        for v, w, lit in x.attendance():
             lits[(int(d.visit_client[v]), w)].append(lit)
         new_by_client: dict[int, list[cp_model.IntVar]] = defaultdict(list)
         for (c, w), group in sorted(lits.items()):
             if w in self.fixed.attend.get(c, set()):
                 continue  # already attends this client: no new face
+            if not distinct and d.familiar[c, w]:
+                continue  # a familiar face costs nothing when only unfamiliar ones are priced
             a = m.new_bool_var(f"attends[client={d.client_ids[c]},worker={d.worker_ids[w]}]")
             m.add_max_equality(a, group)
+            self._derive(a, _largest(group))
             new_by_client[c].append(a)
-            if not d.familiar[c, w]:
+            if not d.familiar[c, w] and wt.unfamiliar_worker > 0:
                 self.terms["unfamiliar_worker"].append((a, 1.0))
+        if not distinct:
+            return
         for c, new in new_by_client.items():
             if self.fixed.attend.get(c):
                 self.terms["distinct_worker"].append((sum(new), 1.0))
             else:
                 extra = m.new_int_var(0, len(new), f"distinct[client={d.client_ids[c]}]")
                 m.add(extra >= sum(new) - 1)
+                self._derive(extra, _linear([(1, a) for a in new], -1, lo=0))
                 self.terms["distinct_worker"].append((extra, 1.0))
 
     def add_continuity_policy(self) -> None:
@@ -405,7 +509,7 @@ class RotaModel:
             lits: dict[tuple[int, int], dict[int, list[cp_model.IntVar]]] = defaultdict(
                 lambda: defaultdict(list)
             )
-            for (v, w), lit in list(x.counted.items()) + list(x.shadow.items()):
+            for v, w, lit in x.attendance():
                 lits[(int(d.visit_client[v]), int(d.visit_day[v]) // 7)][w].append(lit)
             for (c, week), by_worker in sorted(lits.items()):
                 new = []
@@ -417,6 +521,7 @@ class RotaModel:
                         f"worker={d.worker_ids[w]}]"
                     )
                     m.add_max_equality(a, group)
+                    self._derive(a, _largest(group))
                     new.append(a)
                 room = cap - len(fixed[(c, week)])
                 if len(new) <= room:
@@ -425,6 +530,7 @@ class RotaModel:
                     0, len(new), f"faces_over_cap[client={d.client_ids[c]},week={week}]"
                 )
                 m.add(over >= sum(new) - room)
+                self._derive(over, _linear([(1, a) for a in new], -room, lo=0))
                 self.terms["faces_over_cap"].append((over, 1.0))
         if wt.primary_share_shortfall > 0 and wt.primary_carer_share > 0:
             # In hundredths of a slot, so that a share such as 0.7 stays an integer coefficient.
@@ -447,52 +553,92 @@ class RotaModel:
                     n = m.new_int_var(
                         0, most, f"slots[client={d.client_ids[c]},worker={d.worker_ids[w]}]"
                     )
-                    m.add(n == held[c][w] + sum(by_worker.get(w, [])))
+                    mine = by_worker.get(w, [])
+                    m.add(n == held[c][w] + sum(mine))
+                    self._derive(n, _linear([(1, lit) for lit in mine], held[c][w]))
                     counts.append((n, most))
                 total = sum(most for _, most in counts)
                 top = m.new_int_var(
                     0, max(most for _, most in counts), f"primary[client={d.client_ids[c]}]"
                 )
                 m.add_max_equality(top, [n for n, _ in counts])
+                self._derive(top, _largest([n for n, _ in counts]))
                 short = m.new_int_var(0, share * total, f"primary_short[client={d.client_ids[c]}]")
                 m.add(short >= share * sum(n for n, _ in counts) - 100 * top)
+                shares: Sum = [(share, n) for n, _ in counts]
+                self._derive(short, _linear([*shares, (-100, top)], lo=0))
                 self.terms["primary_share_shortfall"].append((short, 0.01))
 
     def add_contract_shortfall(self) -> None:
         d, m = self.data, self.model
+        if d.weights.contract_shortfall_minute <= 0:
+            return
         for w, work in self.vars.working.items():
             target = int(d.contracted[w])
             if target <= 0:
                 continue
             short = m.new_int_var(0, target, f"shortfall[worker={d.worker_ids[w]}]")
             outside = int(self.fixed.outside_minutes.get(w, 0.0))
-            m.add(short >= target - outside - cp_model.LinearExpr.sum(work))
+            m.add(short >= target - outside - _expr(work))
+            self._derive(
+                short, _linear([(-c, x) for c, x in work], target - outside, lo=0, hi=target)
+            )
             self.terms["contract_shortfall_minute"].append((short, 1.0 / d.unit))
 
     def add_lateness(self) -> None:
-        d, m, x = self.data, self.model, self.vars
+        """Late starts (each priced by ``late_minute``) and the largest (``max_late_minute``)."""
+        d, m, x, wt = self.data, self.model, self.vars, self.data.weights
         if not any(d.late_allowed[v] > 0 for v in self.free):
             return
-        worst = m.new_int_var(self.fixed.max_late, int(d.late_allowed.max()), "max_late")
+        if wt.late_minute <= 0 and wt.max_late_minute <= 0:
+            return
+        worst: cp_model.IntVar | None = None
+        if wt.max_late_minute > 0:
+            worst = m.new_int_var(self.fixed.max_late, int(d.late_allowed.max()), "max_late")
+        lates: list[tuple[cp_model.IntVar | None, int]] = []  # (late, visit) for the worst
         for v in self.free:
             allowed = int(d.late_allowed[v])
             if allowed == 0:
                 continue
+            if wt.late_minute <= 0:
+                assert worst is not None
+                m.add(worst >= x.start[v] - int(d.latest[v])).only_enforce_if(x.staffed[v])
+                lates.append((None, v))
+                continue
             late = m.new_int_var(0, allowed, f"late[{d.visit_ids[v]}]")
             m.add(late >= x.start[v] - int(d.latest[v])).only_enforce_if(x.staffed[v])
-            m.add(worst >= late)
+            self._derive(late, functools.partial(self._late, v))
+            if worst is not None:
+                m.add(worst >= late)
+            lates.append((late, v))
             self.terms["late_minute"].append((late, 1.0 / d.unit))
-        self.terms["max_late_minute"].append((worst, 1.0 / d.unit))
+        if worst is not None:
+            floor = self.fixed.max_late
+
+            def worst_late(value: Value) -> int:
+                return max([floor, *(self._late(v, value) for _, v in lates)])
+
+            self._derive(worst, worst_late)
+            self.terms["max_late_minute"].append((worst, 1.0 / d.unit))
+
+    def _late(self, v: int, value: Value) -> int:
+        """Visit ``v``'s lateness under the hint: its start past its window, if staffed."""
+        x = self.vars
+        if not value(x.staffed[v]):
+            return 0
+        return max(0, value(x.start[v]) - int(self.data.latest[v]))
 
     def add_coordinator_rule(self) -> None:
         """Rule 6: month-end months in full, other months paced; shortfalls cost, never break."""
         d, m, x = self.data, self.model, self.vars
+        if d.weights.coordinator_rule <= 0:
+            return
         for req in d.requirements:
             k = req.coordinator
             if k not in self.hood.workers or req.clients.size == 0:
                 continue
             days = set(req.days.tolist())
-            seen_lits: list[cp_model.LinearExprT] = []
+            seen_lits: list[cp_model.IntVar] = []
             constant = 0
             for c in req.clients.tolist():
                 if any((k, c, day) in self.fixed.seen for day in days):
@@ -500,7 +646,7 @@ class RotaModel:
                     continue
                 group = [
                     lit
-                    for (v, w), lit in list(x.counted.items()) + list(x.shadow.items())
+                    for v, w, lit in x.attendance()
                     if w == k and int(d.visit_client[v]) == c and int(d.visit_day[v]) in days
                 ]
                 if not group:
@@ -510,28 +656,40 @@ class RotaModel:
                     f"month={req.month}]"
                 )
                 m.add_max_equality(seen, group)
+                self._derive(seen, _largest(group))
                 seen_lits.append(seen)
             need = req.required - constant
             if need <= 0:
                 continue
             short = m.new_int_var(0, need, f"coordinator_short[{d.worker_ids[k]},{req.month}]")
             m.add(short >= need - sum(seen_lits))
+            self._derive(short, _linear([(-1, a) for a in seen_lits], need, lo=0))
             self.terms["coordinator_rule"].append((short, 1.0))
 
     # -- hints and read-back ----------------------------------------------------------------
 
     def hint(self, sol: Solution) -> None:
-        """A complete hint from ``sol`` (the current rota restricted to this neighbourhood)."""
+        """A complete hint from ``sol`` (the current rota restricted to this neighbourhood).
+
+        Every variable gets a value: the decisions from ``sol``, the route arcs from its order of
+        visits, and every derived variable (an "attends" flag, a shortfall, a lateness) the value
+        the constraints give it, so CP-SAT reports the hint complete and feasible.
+        """
         d, m, x = self.data, self.model, self.vars
         m.clear_hints()  # type: ignore[no-untyped-call]
+        hinted: dict[int, int] = {}
+
+        def put(var: cp_model.IntVar, value: int) -> None:
+            hinted[var.index] = value
+            m.add_hint(var, value)
+
         for v in self.free:
-            staffed = v in sol.start
-            m.add_hint(x.staffed[v], staffed)
-            m.add_hint(x.start[v], sol.start.get(v, int(d.earliest[v])))
+            put(x.staffed[v], int(v in sol.start))
+            put(x.start[v], sol.start.get(v, int(d.earliest[v])))
         for (v, w), lit in x.counted.items():
-            m.add_hint(lit, v in sol.start and w in sol.workers[v])
+            put(lit, int(v in sol.start and w in sol.workers[v]))
         for (v, k), lit in x.shadow.items():
-            m.add_hint(lit, k in sol.shadows.get(v, []))
+            put(lit, int(k in sol.shadows.get(v, [])))
         for (w, h), nodes in x.routes.items():
             on = sorted(
                 (sol.start[n.visit], i)
@@ -547,7 +705,14 @@ class RotaModel:
             for i, j, arc in x.arcs[(w, h)]:
                 # A visit's self-loop is the negation of its presence, hinted through it.
                 if isinstance(arc, cp_model.IntVar):
-                    m.add_hint(arc, (i, j) in chosen)
+                    put(arc, int((i, j) in chosen))
+
+        def value(var: cp_model.IntVar | int) -> int:
+            return var if isinstance(var, int) else hinted[var.index]
+
+        # In the order they were made, so each finds the values it is derived from.
+        for var, derived in self._derived:
+            put(var, derived(value))
 
     def read(self, solver: cp_model.CpSolver) -> Solution:
         """The current solution with the neighbourhood replaced by the solver's answer."""
@@ -559,10 +724,12 @@ class RotaModel:
             out.shadows.pop(v, None)
             if solver.boolean_value(x.staffed[v]):
                 out.start[v] = int(solver.value(x.start[v]))
-                out.workers[v] = [
-                    w for w in self._candidates(v) if solver.boolean_value(x.counted[(v, w)])
+                out.workers[v] = [w for w, lit in x.crew(v) if solver.boolean_value(lit)]
+                ks = [
+                    k
+                    for k in self._shadowers(v)
+                    if (lit := x.shadowing(v, k)) is not None and solver.boolean_value(lit)
                 ]
-                ks = [k for k in self._shadowers(v) if solver.boolean_value(x.shadow[(v, k)])]
                 if ks:
                     out.shadows[v] = ks
         return out

@@ -21,6 +21,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+from scenarios.generator import generate
 from solver.contract import Problem, Rota
 
 EARTH_RADIUS_KM = 6371.0088
@@ -146,6 +147,39 @@ def agency(**changes: Any) -> Problem:
         "history": knows(("w-amy", "c-ann")),
     }
     return problem(MONDAY, **(base | changes))
+
+
+def every_term_bites() -> Problem:
+    """Six generated clients in the week November ends, made so that every objective term bites.
+
+    Every weight is above zero (the continuity policy too: at most one carer a client a week,
+    a primary carer for 90% of the visits); every visit may start up to 30 minutes late; one
+    visit needs a skill nobody has; one coordinator has no shifts, so their clients go unseen
+    in the month that ends this week.
+    """
+    raw: Raw = generate(6, 1)
+    raw["weights"] = {
+        "home_travel_minute": 0.5,
+        "max_late_minute": 3,
+        "faces_cap": 1,
+        "faces_over_cap": 10,
+        "primary_carer_share": 0.9,
+        "primary_share_shortfall": 5,
+        "face_travel_minutes": 5,
+    }
+    first = raw["visits"][0]
+    raw["visits"].append(
+        {
+            **{k: first[k] for k in ("client", "earliest_start", "latest_start")},
+            "id": "v-nobody-can",
+            "duration_minutes": 30,
+            "skills": ["a skill nobody has"],
+        }
+    )
+    for each in raw["visits"]:
+        each["late_allowed_minutes"] = 30
+    next(w for w in raw["workers"] if w.get("role") == "coordinator")["shifts"] = []
+    return Problem.model_validate(raw)
 
 
 # -- reading a rota ------------------------------------------------------------------------------

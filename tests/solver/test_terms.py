@@ -10,12 +10,10 @@ here: the agency below makes every term bite, and each place must price it to th
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from ortools.sat.python import cp_model
 
-from scenarios.generator import generate
 from solver.checker import POLICY_NAMES, WEIGHT_NAMES, check
 from solver.contract import Problem, Weights
 from solver.data import ProblemData, build
@@ -24,6 +22,7 @@ from solver.heuristic import construct
 from solver.model import Neighbourhood, RotaModel
 from solver.rota import Solution, account
 from solver.solve import finish
+from tests.builders import every_term_bites
 
 # Fields of Weights that shape a term but are not a price of their own.
 PARAMETERS = frozenset({"faces_cap", "faces_cap_hard", "primary_carer_share"})
@@ -39,36 +38,8 @@ ENGINE_PRICERS: dict[str, Pricer] = {}
 
 @pytest.fixture(scope="module")
 def agency() -> Problem:
-    """Six generated clients in the week November ends, with every term made to bite.
-
-    Every weight is above zero (the continuity policy too: at most one carer a client a week,
-    a primary carer for 90% of the visits); every visit may start up to 30 minutes late; one
-    visit needs a skill nobody has; one coordinator has no shifts, so their clients go unseen
-    in the month that ends this week.
-    """
-    raw: dict[str, Any] = generate(6, 1)
-    raw["weights"] = {
-        "home_travel_minute": 0.5,
-        "max_late_minute": 3,
-        "faces_cap": 1,
-        "faces_over_cap": 10,
-        "primary_carer_share": 0.9,
-        "primary_share_shortfall": 5,
-        "face_travel_minutes": 5,
-    }
-    first = raw["visits"][0]
-    raw["visits"].append(
-        {
-            **{k: first[k] for k in ("client", "earliest_start", "latest_start")},
-            "id": "v-nobody-can",
-            "duration_minutes": 30,
-            "skills": ["a skill nobody has"],
-        }
-    )
-    for visit in raw["visits"]:
-        visit["late_allowed_minutes"] = 30
-    next(w for w in raw["workers"] if w.get("role") == "coordinator")["shifts"] = []
-    return Problem.model_validate(raw)
+    """An agency on which every term bites (``tests.builders.every_term_bites``)."""
+    return every_term_bites()
 
 
 @pytest.fixture(scope="module")
