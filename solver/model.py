@@ -133,10 +133,6 @@ class Variables:
         for (v, k), lit in self.shadow.items():
             yield v, k, lit
 
-    def route(self, w: int, h: int) -> list[Node]:
-        """The visits worker ``w`` may make in shift ``h`` (fixed ones first), in node order."""
-        return self.routes.get((w, h), [])
-
 
 @dataclass(frozen=True)
 class Fixed:
