@@ -10,7 +10,7 @@ so a rota's continuity figures do not depend on how it was found:
   (one in the client's history or preferred workers);
 - **the ceiling the shifts allow**: the share of visit slots a familiar carer could take (one
   with the skills and a shift holding the visit), and per client the fewest faces availability
-  allows (a lower bound: visits no one worker could share each need their own carers);
+  allows (a minimum cover of its visits by carers with the skills and shifts, capacity ignored);
 - **continuity-of-care index** (Bice-Boxerman): per client ``(sum n_j^2 - N) / (N (N - 1))``
   over its N visit slots, n_j of them by worker j; 1 when one carer does everything, 0 when
   every slot has another carer; the mean over clients with two slots or more;
@@ -19,11 +19,13 @@ so a rota's continuity figures do not depend on how it was found:
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
+from ortools.sat.python import cp_model
 
 from solver.contract import ContinuityMetrics, FacesClient, Problem, Rota
 
@@ -98,19 +100,101 @@ def _able(problem: Problem) -> list[frozenset[str]]:
     return out
 
 
-def _floor(needs: list[tuple[frozenset[str], int]]) -> int:
-    """At least how many carers cover every visit: visits whose possible carers are pairwise
-    disjoint need separate ones, so the most required over a disjoint packing is a bound.
-
-    Visits with the fewest possible carers go first, as they pack best.
-    """
+def _packing(needs: list[tuple[frozenset[str], int]]) -> int:
+    """A lower bound on the carers that cover ``needs``: needs whose possible carers are
+    pairwise disjoint need separate ones (the fewest possible carers first, as they pack best)."""
     used: set[str] = set()
     bound = 0
     for able, required in sorted(needs, key=lambda n: (len(n[0]), sorted(n[0]))):
-        if able and not able & used:
+        if not able & used:
             used |= able
-            bound += min(required, len(able))
-    return max([bound] + [min(r, len(a)) for a, r in needs])
+            bound += required
+    return max([bound] + [r for _, r in needs])
+
+
+# Search nodes per client before CP-SAT takes over (most clients need far fewer).
+NODES = 500
+
+
+Needs = list[tuple[frozenset[str], int]]  # per visit: who could be counted on it, how many
+
+
+def _fewest(needs: Needs) -> int | Needs:
+    """The fewest carers such that every visit has its required number among them (a
+    minimum cover, capacity ignored); the reduced needs when a quick search does not settle it.
+
+    Only the minimal needs matter (a visit whose possible carers include all of another's,
+    needing no more, is covered with it), which leaves a handful per client.
+    """
+    distinct = {(able, min(r, len(able))) for able, r in needs if able}
+    minimal = [
+        (able, r)
+        for able, r in distinct
+        if not any(other < able and s >= r for other, s in distinct)
+        and not any(other == able and s > r for other, s in distinct)
+    ]
+    if not minimal:
+        return 0
+    # A carer whose needs another two carers' include is never needed (a double-up may take
+    # both of those); of carers with the same needs, two are enough.
+    signature: dict[str, frozenset[int]] = defaultdict(frozenset)
+    for i, (able, _) in enumerate(minimal):
+        for w in able:
+            signature[w] = signature[w] | {i}
+    holders: dict[frozenset[int], list[str]] = defaultdict(list)
+    for w, mine in sorted(signature.items()):
+        holders[mine].append(w)
+    keep: set[str] = set()
+    for mine, ws in holders.items():
+        wider = sum(len(theirs) for other, theirs in holders.items() if mine < other)
+        if wider < 2:
+            keep.update(ws[:2])
+    minimal = [(able & keep, r) for able, r in minimal]
+    floor = _packing(minimal)
+    # Set cover's greedy answer bounds the search from above.
+    chosen: set[str] = set()
+    while gaps := [(able, r - len(able & chosen)) for able, r in minimal if len(able & chosen) < r]:
+        pool = set().union(*(able for able, _ in gaps)) - chosen
+        chosen.add(max(sorted(pool), key=lambda w: sum(g for able, g in gaps if w in able)))
+    best = len(chosen)
+    nodes = 0
+
+    def search(chosen: frozenset[str]) -> None:
+        nonlocal best, nodes
+        nodes += 1
+        open_needs = [
+            (able, r - len(able & chosen)) for able, r in minimal if len(able & chosen) < r
+        ]
+        if not open_needs:
+            best = min(best, len(chosen))
+            return
+        rest = [(able - chosen, gap) for able, gap in open_needs]
+        if nodes > NODES or len(chosen) + _packing(rest) >= best:
+            return
+        able, _ = min(open_needs, key=lambda n: (len(n[0] - chosen), sorted(n[0])))
+        for w in sorted(able - chosen):
+            search(chosen | {w})
+            if best == floor:
+                return
+
+    search(frozenset())
+    return best if nodes <= NODES else minimal
+
+
+def _cover_by_cpsat(needs: Needs) -> int:
+    """The minimum cover by CP-SAT, for the few clients the quick search does not settle; its
+    bound (still a lower bound) should it not prove the minimum in the time."""
+    model = cp_model.CpModel()
+    pick = {w: model.new_bool_var(w) for w in sorted(set().union(*(a for a, _ in needs)))}
+    for able, required in needs:
+        model.add(sum(pick[w] for w in able) >= required)
+    model.minimize(sum(pick.values()))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = 0.5
+    if solver.solve(model) == cp_model.OPTIMAL:
+        return round(solver.objective_value)
+    return max(_packing(needs), math.ceil(solver.best_objective_bound - 1e-9))
 
 
 def measure(problem: Problem, rota: Rota, top: int = 10) -> ContinuityMetrics:
@@ -170,7 +254,10 @@ def measure(problem: Problem, rota: Rota, top: int = 10) -> ContinuityMetrics:
         n = sum(mine.slots.values())
         if n >= 2:
             coc.append((sum(k * k for k in mine.slots.values()) - n) / (n * (n - 1)))
-    floors = {c: _floor(needs) for c, needs in able.items()}
+    floors = {
+        c: n if isinstance(n, int) else _cover_by_cpsat(n)
+        for c, n in ((c, _fewest(needs)) for c, needs in able.items())
+    }
 
     ranked = []
     for c, mine in per.items():

@@ -692,7 +692,8 @@ class FacesClient(_Model):
     faces: int = Field(description="different workers who attend the client in the period")
     unfamiliar: int = Field(description="of them, workers not familiar to the client before")
     fewest_possible: int = Field(
-        description="at least this many carers are needed for the skills and shifts of its visits"
+        description="the fewest carers with the skills and shifts for all its visits "
+        "(capacity ignored)"
     )
     why: str
 
@@ -714,7 +715,8 @@ class ContinuityMetrics(_Model):
         description="share of visit slots a familiar carer with the skills and a shift could take"
     )
     fewest_faces_possible: float = Field(
-        description="mean over clients of the fewest carers availability allows (a lower bound)"
+        description="mean over clients of the fewest carers with the skills and shifts for all "
+        "their visits (capacity ignored)"
     )
     continuity_of_care_index: float = Field(
         description="mean Bice-Boxerman continuity-of-care index over clients (1: one carer)"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from carerota.cli import main
+from solver import continuity
 from solver.checker import POLICY_NAMES, check, format_report
 from solver.continuity import measure
 from solver.contract import Problem, Rota
@@ -261,3 +262,19 @@ def test_solve_weeks_needs_an_output_file(
     assert caught.value.code == 2
     err = capsys.readouterr().err
     assert err.strip() == "carerota: error: --weeks writes one rota per week: give -o ROTA.json"
+
+
+@pytest.mark.parametrize("nodes", [500, 1])  # 1: the quick search gives up and CP-SAT answers
+def test_fewest_faces_is_a_minimum_cover(monkeypatch: pytest.MonkeyPatch, nodes: int) -> None:
+    monkeypatch.setattr(continuity, "NODES", nodes)
+    # Three visits, any two of a, b, c cover them all; no one carer does: 2. (No two visits'
+    # carers are disjoint, so packing them alone would only prove 1.)
+    triangle = [(frozenset("ab"), 1), (frozenset("bc"), 1), (frozenset("ac"), 1)]
+    settled = continuity._fewest(triangle)
+    count = settled if isinstance(settled, int) else continuity._cover_by_cpsat(settled)
+    assert count == 2
+    # A double-up on a and b and a visit only c can do: 3.
+    double = [(frozenset("ab"), 2), (frozenset("c"), 1), (frozenset("abc"), 1)]
+    settled = continuity._fewest(double)
+    count = settled if isinstance(settled, int) else continuity._cover_by_cpsat(settled)
+    assert count == 3
