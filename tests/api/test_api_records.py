@@ -408,3 +408,39 @@ def test_two_areas_are_published_side_by_side_and_share_no_carer_twice(
         if r["published"]
     }
     assert published == {south["id"], again["id"]}
+
+
+def test_erasing_an_agency_takes_its_records_and_history(
+    service: Service, small_agency: Records
+) -> None:
+    from sqlalchemy import func, select
+
+    from api.db import Agency, Database
+    from api.erasure import erase_agency
+    from api.records import AgencyRecord, HistoryEntry
+
+    name = f"Leaving Care {len(small_agency.clients)}"
+    a = service.agency(name)
+    assert upload(service, a, "agency.xlsx", workbook(small_agency)).status_code == 200
+    db = Database(service.settings.database_url)
+    try:
+        with db.read() as s:
+            agency_id = s.scalar(select(Agency.id).where(Agency.name == name))
+
+            def rows(table: Any) -> int:
+                return int(
+                    s.scalar(
+                        select(func.count()).select_from(table).where(table.agency_id == agency_id)
+                    )
+                    or 0
+                )
+
+            assert rows(AgencyRecord) > 0 and rows(HistoryEntry) > 0
+        erased = erase_agency(db, name)
+        assert erased.counts["agency_records"] == (
+            len(small_agency.workers) + len(small_agency.clients) + len(small_agency.packages)
+        )
+        with db.read() as s:
+            assert rows(AgencyRecord) == 0 and rows(HistoryEntry) == 0
+    finally:
+        db.dispose()
