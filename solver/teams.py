@@ -36,7 +36,7 @@ from solver.data import ProblemData
 Teams = dict[int, list[int]]  # client -> workers, the primary carer (most minutes) first
 
 UNIT = 15  # minutes per unit of demand and capacity
-# Uncovered demand must outweigh any team: a 15-minute unit costs more than the dearest face.
+# Uncovered demand must outweigh any face: a 15-minute unit costs at least this.
 UNCOVERED = 1000
 FACE = 30
 UNFAMILIAR = 60
@@ -59,6 +59,9 @@ class TeamOptions:
     """How the team model sees the agency's week and its continuity policy."""
 
     parts: tuple[DayPart, ...] = DAY_PARTS
+    # What a face and an unfamiliar face cost (both also above the carer's distance).
+    face: float = FACE
+    unfamiliar: float = UNFAMILIAR
     # Share of shift minutes left for travel between visits.
     travel_allowance: float = 0.2
     # Per client per week: more faces cost ``over_cap`` each, or are refused when ``cap_hard``.
@@ -165,6 +168,8 @@ class _Instance:
             (w, day): units for w, units in self.day_cap.items() for day in range(len(d.days))
         }
         self.cost = self._team_costs()
+        # A quarter hour left uncovered costs more than any one face that could cover it.
+        self.uncovered = max([UNCOVERED, *(2 * cost for cost in self.cost.values())])
 
     def _slots(self, w: int) -> list[tuple[int, int]]:
         return [(day, p) for (ww, day, p) in self.capacity if ww == w]
@@ -254,8 +259,8 @@ class _Instance:
     def _team_costs(self) -> dict[tuple[int, int], int]:
         d = self.data
         return {
-            (c, w): FACE
-            + (0 if d.familiar[c, w] else UNFAMILIAR)
+            (c, w): round(self.options.face)
+            + (0 if d.familiar[c, w] else round(self.options.unfamiliar))
             + round(NEAR_PER_MINUTE * self.distance(w, c))
             for c, ws in self.pool.items()
             for w in ws
@@ -464,7 +469,9 @@ def _objective_of(
     cap = inst.options.faces_cap
     over = sum(max(0, n - cap) for n in faces.values()) if cap is not None else 0
     return (
-        UNCOVERED * uncovered + sum(inst.cost[key] for key in team) + inst.options.over_cap * over
+        inst.uncovered * uncovered
+        + sum(inst.cost[key] for key in team)
+        + inst.options.over_cap * over
     )
 
 
@@ -554,7 +561,7 @@ def _solve_group(
             m.add_hint(extra, max(0, sum(1 for w in chosen[c] if (c, w) in team) - limit))
             over.append(extra)
     terms: list[cp_model.LinearExprT] = [*misses, *lits.values(), *over]
-    coefs = [UNCOVERED] * len(misses) + [inst.cost[key] for key in lits]
+    coefs = [inst.uncovered] * len(misses) + [inst.cost[key] for key in lits]
     coefs += [round(options.over_cap)] * len(over)
     m.minimize(cp_model.LinearExpr.weighted_sum(terms, coefs))
     solver = cp_model.CpSolver()
@@ -680,8 +687,12 @@ def options_for(problem: Problem) -> TeamOptions:
     """The team model's options for the agency: its day-parts and continuity policy."""
     weights = problem.weights
     parts = tuple(problem.day_parts) if problem.day_parts else DAY_PARTS
+    # The agency's own prices of a face, where it sets any: the travel a face is worth on top.
+    face = weights.distinct_worker + weights.face_travel_minutes * weights.travel_minute
     return TeamOptions(
         parts=parts,
+        face=face if face > 0 else FACE,
+        unfamiliar=weights.unfamiliar_worker if weights.unfamiliar_worker > 0 else UNFAMILIAR,
         faces_cap=weights.faces_cap,
         over_cap=weights.faces_over_cap,
         cap_hard=weights.faces_cap_hard and weights.faces_cap is not None,

@@ -191,3 +191,23 @@ def test_day_parts_out_of_order_are_refused(parts: list[dict[str, str]], message
     with pytest.raises(ValidationError, match=message) as caught:
         Problem.model_validate({**raw, "day_parts": parts})
     assert caught.value.errors()[0]["loc"][0] == "day_parts"
+
+
+def test_the_travel_a_face_is_worth_buys_a_smaller_team() -> None:
+    # Two familiar carers on 07:00-08:30 hold 90 x 0.8 = 72 minutes = 4 units each; the 2 x 60
+    # minutes (8 units) need both, at 30 + 30 = 60. One unfamiliar carer on 07:00-10:00 holds
+    # 9 units alone, at 30 + 60 = 90. With a face worth 100 travel minutes more, the pair costs
+    # 2 x 130 = 260 and the stranger 130 + 60 = 190.
+    short = {"shifts": [{"start": f"{DAY}T07:00", "end": f"{DAY}T08:30"}]}
+    workers = [
+        {**_worker("known-a", 53.80), **short},
+        {**_worker("known-b", 53.80), **short},
+        _worker("new-c", 53.80),
+    ]
+    visits = [{**_visit(f"v{i}"), "latest_start": f"{DAY}T07:30"} for i in range(2)]
+    problem = _problem(workers, visits)
+    assert sorted(_team(problem)) == ["known-a", "known-b"]
+    priced = problem.model_copy(
+        update={"weights": problem.weights.model_copy(update={"face_travel_minutes": 100})}
+    )
+    assert _team(priced) == ["new-c"]
