@@ -6,7 +6,8 @@
   ``PACKAGE@YYYY-MM-DD``, so the same package on the same day has the same id every time);
   a package's ``after`` link becomes the visit's ``after`` on the same day.
 - **shifts**: each worker's usual availability on each day, except days they are away (leave,
-  training, sickness), minus the times they are already busy on another area's published rota.
+  training, sickness), minus recorded absences and the times they are already busy on another
+  area's published rota.
 - **history**: who cared for whom, and the coordinator visits made, on the published rotas of the
   :data:`HISTORY_DAYS` days before the week (and any imported history of those days).
 - **area**: with an area, only that area's clients, and the workers who work in it (or in every
@@ -163,18 +164,23 @@ def week_problem(
     timezone: str = "Europe/London",
     area: str | None = None,
     published: Sequence[PublishedRota] = (),
+    absences: Sequence[tuple[str, datetime, datetime]] = (),
     weights: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The contract problem (a plain dict) of the seven days from ``week_start``.
 
     ``published`` are the agency's published rotas: those before the week give its history, and
     those of other areas during the week take their workers' visits out of this plan's shifts.
+    ``absences`` are (worker, start, end) in local time, such as a sick call recorded for next
+    week: they are cut out of the worker's shifts too.
     The result is not yet validated: ``solver.contract.Problem.model_validate`` names anything
     the records contradict (a skill no worker has is fine; a link to a missing visit is not).
     """
     week = [week_start + timedelta(days=i) for i in range(7)]
     area_key = area or ""
     past, past_coordinator, busy = _published_facts(published, week, area_key)
+    for worker_id, start, end in absences:
+        busy.setdefault(worker_id, []).append((start, end))
 
     clients = [c for c in records.clients if area is None or c.area == area]
     client_ids = {c.id for c in clients}

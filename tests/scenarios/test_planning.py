@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -302,3 +302,15 @@ def test_another_areas_published_visits_are_cut_out_of_the_shifts(records: Recor
     assert next(w for w in same["workers"] if w["id"] == "amy")["shifts"] == [
         {"start": "2027-01-04T07:00", "end": "2027-01-04T14:00"}
     ]
+
+
+def test_a_recorded_absence_is_cut_out_of_the_shifts(records: Records) -> None:
+    # bob is off sick from 18:00 on Monday: his 16:00-22:00 shift keeps 16:00-18:00 only.
+    built = week_problem(
+        records,
+        WEEK,
+        agency="N",
+        absences=[("bob", datetime(2027, 1, 4, 18, 0), datetime(2027, 1, 5, 23, 59))],
+    )
+    bob = next(w for w in built["workers"] if w["id"] == "bob")
+    assert bob["shifts"] == [{"start": "2027-01-04T16:00", "end": "2027-01-04T18:00"}]
