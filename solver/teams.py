@@ -15,8 +15,9 @@ coarser grain, client x worker x day-part per day, in 15-minute units:
 - **team**: ``in_team[c, w]`` enables ``x[c, w, day, part]``; a pinned worker is in the team.
 
 It minimises uncovered demand first (priced far above a face), then faces and unfamiliar faces
-per client, then the carers' distance from the client. A greedy construction gives CP-SAT a
-complete hint and is the answer when CP-SAT finds nothing in time.
+per client, then the carers' distance from the client. A greedy construction and local moves
+find the teams; CP-SAT then re-plans groups of neighbouring clients with the current teams as a
+complete hint, and an answer is kept only when it is no worse (see :func:`plan_teams`).
 """
 
 from __future__ import annotations
@@ -84,10 +85,10 @@ class TeamPlan:
     teams: Teams
     minutes: dict[tuple[int, int], int]  # (client, worker) -> planned carer-minutes
     uncovered_minutes: int
-    status: str  # "optimal", "feasible" or "greedy" (CP-SAT found nothing better in time)
+    status: str  # "improved" (CP-SAT bettered a group) or "greedy" (construction and moves)
     seconds: float
     objective: float
-    steps: int = 0
+    steps: int = 0  # CP-SAT group solves
     notes: list[str] = field(default_factory=list)
 
 
@@ -115,7 +116,6 @@ class _Instance:
     def __init__(self, data: ProblemData, options: TeamOptions) -> None:
         self.data, self.options = data, options
         parts = options.parts
-        self.n_parts = len(parts)
         d = data
         minutes: dict[tuple[int, int, int], int] = defaultdict(int)
         eligible: dict[tuple[int, int, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
