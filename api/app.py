@@ -30,7 +30,7 @@ from api.middleware import (
     make_limiter,
     redact_server_logs,
 )
-from api.parsing import Turns
+from api.parsing import Readers, Turns
 from api.revocation import WatchedCache, watch
 from api.routers import (
     absences,
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
             yield
         finally:
             revocations.cancel()
+            app.state.readers.close()
             await run_in_threadpool(active.stop)
             await run_in_threadpool(access.stop)
             await limiter.close()
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.state.db = db
     app.state.runner = runner
     app.state.credentials = WatchedCache()
+    app.state.readers = Readers(settings.reading_processes)
     app.state.access_log = access
     errors.install(app)
     # The last added runs first: headers on every answer, time everything, refuse over-budget

@@ -11,23 +11,30 @@ each refusing as early as it can:
    only counted. Only a problem whose items are all valid is validated whole, for its
    cross-references; its items are models by then, which pydantic does not validate again.
 
-Each step runs in a worker thread and gives the interpreter up between items, so a large body
-never holds the web process for long at a stretch.
+A body over ``Readers.threshold`` bytes is read in a separate process (a small pool, recycled
+now and then), so its parsing never holds the web process's interpreter lock, which every other
+request needs; the web process gets back the problem as JSON and the few facts it stores beside
+it. Smaller bodies are read in a worker thread, where they take milliseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Final
 
 import pydantic_core
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from api.errors import ApiError, ErrorDetail, format_loc, validation_details
-from api.schemas import RotaRequest
+from api.schemas import RotaRequest, SolveOptionsIn
 from solver.contract import Client, Visit, Worker, with_value
 
 MAX_ERRORS: Final = 50  # errors listed in a 422; the rest are counted
@@ -195,3 +202,113 @@ def read_rota_request(raw: bytes, limits: Limits) -> RotaRequest:
         errors = exc.errors(include_url=False)
         details = validation_details(errors)
         raise _refusal(details, len(details)) from None
+
+
+@dataclass(frozen=True)
+class ReadProblem:
+    """What storing a problem needs: its JSON and the facts kept beside it."""
+
+    name: str
+    timezone: str
+    period_start: date
+    period_end: date
+    visits: int
+    workers: int
+    body: str
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """A rota request read: its options, parent and problem (either may be None, not both)."""
+
+    options: SolveOptionsIn
+    parent: str | None
+    problem: ReadProblem | None
+
+
+def read_request(raw: bytes, limits: Limits) -> ReadRequest:
+    """The body read (:func:`read_rota_request`), its problem as JSON; ApiError if it is bad."""
+    body = read_rota_request(raw, limits)
+    p = body.problem
+    problem = None
+    if p is not None:
+        problem = ReadProblem(
+            name=p.agency[:200],
+            timezone=p.timezone,
+            period_start=p.period.start,
+            period_end=p.period.end,
+            visits=len(p.visits),
+            workers=len(p.workers),
+            body=p.model_dump_json(exclude_none=True),
+        )
+    return ReadRequest(body.options, body.parent, problem)
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """An ApiError, as it crosses back from a reading process (plain data pickles)."""
+
+    status: int
+    code: str
+    message: str
+    details: list[dict[str, str]]
+
+
+def _read_elsewhere(raw: bytes, limits: Limits) -> ReadRequest | _Refused:
+    try:
+        return read_request(raw, limits)
+    except ApiError as exc:
+        return _Refused(exc.status, exc.code, exc.message, [d.model_dump() for d in exc.details])
+
+
+# Bodies up to this size are read in a thread: a few milliseconds, less than the trip to a
+# process. Larger ones (the worst took seconds) go to the reading processes.
+IN_PROCESS_BYTES: Final = 64 * 1024
+# Each reading process is replaced after this many bodies, giving back what they made it grow to.
+BODIES_PER_PROCESS: Final = 50
+
+
+class Readers:
+    """Where request bodies are read: a thread for small ones, a pool of processes (made on
+    first use, from a fork server that has this module loaded) for large ones."""
+
+    def __init__(self, processes: int, threshold: int = IN_PROCESS_BYTES) -> None:
+        self.processes, self.threshold = processes, threshold
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # Not fork: the web process has threads, and a fork copies their locks mid-use.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["api.parsing"])
+            self._pool = ProcessPoolExecutor(
+                self.processes, mp_context=context, max_tasks_per_child=BODIES_PER_PROCESS
+            )
+        return self._pool
+
+    async def read(self, raw: bytes, limits: Limits) -> ReadRequest:
+        """The body read, or the ApiError that refuses it."""
+        if len(raw) <= self.threshold:
+            return await run_in_threadpool(read_request, raw, limits)
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(self._executor(), _read_elsewhere, raw, limits)
+        except BrokenProcessPool:
+            # A reading process died (the machine out of memory): start afresh next time.
+            self.close()
+            raise ApiError(
+                503, "the service could not read this body just now; try again"
+            ) from None
+        if isinstance(result, _Refused):
+            raise ApiError(
+                result.status,
+                result.message,
+                code=result.code,
+                details=[ErrorDetail(**d) for d in result.details],
+            )
+        return result
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

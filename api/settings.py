@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         default=None, description="base URL for links; by default the request's own"
     )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    reading_processes: int = Field(
+        default=2, ge=1, description="processes that read large request bodies (api/parsing.py)"
+    )
     max_visits: int = Field(default=20_000, ge=1, description="visits in one problem before 422")
     max_workers: int = Field(default=1_000, ge=1, description="workers in one problem before 422")
     rate_limit_per_minute: int = Field(

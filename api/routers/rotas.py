@@ -32,7 +32,7 @@ from api.db import (
 from api.deps import AgencyDep, AgencyRef, DbDep, RunnerDep, SettingsDep
 from api.errors import ApiError, ErrorBody, ErrorDetail, not_found
 from api.jobs import JobRunner
-from api.parsing import Limits, read_rota_request
+from api.parsing import Limits, ReadRequest
 from api.schemas import ExplanationOut, JobStatus, RotaOut, RotaPage, RotaSummary
 from api.settings import Settings
 from api.store import (
@@ -116,10 +116,13 @@ async def create_rota(
     state.admitting += 1  # only the event loop's thread touches it
     try:
         raw = await request.body()
-        # Reading is bounded by the body's size (api/parsing.py) and runs in a worker thread;
-        # an agency's bodies are read one at a time, so its flood waits on itself alone.
+        # Reading is bounded by the body's size, and a large body is read in another process
+        # (api/parsing.py); an agency's bodies are read one at a time, so its flood waits on
+        # itself alone.
+        limits = Limits(visits=settings.max_visits, workers=settings.max_workers)
         async with state.parsing.turn(agency.id):
-            rota_id = await run_in_threadpool(_create, raw, agency, db, settings, runner)
+            body = await state.readers.read(raw, limits)
+        rota_id = await run_in_threadpool(_create, body, agency, db, settings, runner)
     finally:
         state.admitting -= 1
     base = base_url(request, settings.public_url)
@@ -174,9 +177,8 @@ def refuse_if_full_now(
 
 
 def _create(
-    raw: bytes, agency: AgencyRef, db: Database, settings: Settings, runner: JobRunner
+    body: ReadRequest, agency: AgencyRef, db: Database, settings: Settings, runner: JobRunner
 ) -> str:
-    body = read_rota_request(raw, Limits(visits=settings.max_visits, workers=settings.max_workers))
     options = body.options
     time_limit = options.time_limit or settings.default_time_limit
     if time_limit > settings.max_time_limit:
@@ -187,7 +189,6 @@ def _create(
             details=[ErrorDetail(loc="options.time_limit", message="over the service's limit")],
         )
     problem = body.problem
-    problem_body = problem.model_dump_json(exclude_none=True) if problem is not None else None
     with db.write() as s:
         # Checked again under the write lock: the queue may have filled while we parsed.
         refuse_if_full(
@@ -206,17 +207,17 @@ def _create(
             )
             if problem_id is None:
                 raise not_found("parent rota", body.parent)
-        if problem is not None and problem_body is not None:
+        if problem is not None:
             stored = StoredProblem(
                 id=new_id("problem"),
                 agency_id=agency.id,
-                name=problem.agency[:200],
+                name=problem.name,
                 timezone=problem.timezone,
-                period_start=problem.period.start,
-                period_end=problem.period.end,
-                visits=len(problem.visits),
-                workers=len(problem.workers),
-                body=problem_body,
+                period_start=problem.period_start,
+                period_end=problem.period_end,
+                visits=problem.visits,
+                workers=problem.workers,
+                body=problem.body,
                 # A new version of an area's rota belongs to that area, as its parent does.
                 area=_area_of(s, problem_id) if problem_id is not None else "",
             )

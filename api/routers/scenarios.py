@@ -192,16 +192,38 @@ def _invalid(exc: ScenarioError) -> ApiError:
     return ApiError(422, str(exc), details=[ErrorDetail(loc="scenario", message=str(exc))])
 
 
-def _screen(text: str) -> None:
+def _screen(text: str, max_variants: int) -> None:
     """Refuse what would make reading the YAML costly or crash it: aliases (which can multiply a
-    small document a billion times over), deep nesting, integers too long to convert, and YAML
-    so broken that libyaml gives up (PyYAML's pure-Python reader would then recurse into it).
-    libyaml's events, no objects built."""
+    small document a billion times over), deep nesting, integers too long to convert, YAML so
+    broken that libyaml gives up (PyYAML's pure-Python reader would then recurse into it), and
+    more than ``max_variants`` variants (reading 38,000 took 18 s). libyaml's events, no objects
+    built."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     depth = 0
+    # The top mapping's nodes alternate key, value; the variants are the items of the value
+    # of its "variants" key.
+    key_next, key, variants_at, variants = True, None, None, 0
     try:
         for event in yaml.parse(text, Loader=loader):
             line = event.start_mark.line + 1 if event.start_mark is not None else None
+            is_node = isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent)
+            if is_node and depth == 1:
+                if key_next:
+                    key = event.value if isinstance(event, yaml.ScalarEvent) else None
+                    variants_at = line if key == "variants" else variants_at
+                elif key == "variants" and isinstance(event, yaml.SequenceStartEvent):
+                    variants = 0
+                key_next = not key_next
+            elif is_node and depth == 2 and key == "variants":
+                variants += 1
+                if variants > max_variants:
+                    raise ScenarioError(
+                        SOURCE,
+                        variants_at,
+                        "variants",
+                        f"more than {max_variants} variants; this service runs at most "
+                        f"{max_variants} in a scenario",
+                    )
             if isinstance(event, yaml.AliasEvent):
                 raise ScenarioError(
                     SOURCE, line, "", "aliases (*name) are not accepted here; write it out"
@@ -248,7 +270,7 @@ def _prepare(
     """Read the scenario, find its base and make every variant (422 with the line if any of it
     fails), within this service's limits."""
     try:
-        _screen(text)
+        _screen(text, settings.max_scenario_variants)
         scenario = parse_scenario(text, SOURCE)  # no folder: a path never reads a file
         problem_id = base_rota = None
         if isinstance(scenario.base, Problem):
