@@ -239,3 +239,42 @@ def wait_final(client: TestClient, url: str, headers: dict[str, str]) -> dict[st
         time.sleep(0.2)
     result: dict[str, Any] = body
     return result
+
+
+def test_a_carer_link_revoked_through_one_process_is_refused_by_the_others(
+    tmp_path: Path, small_problem: dict[str, Any]
+) -> None:
+    # Before, another API process accepted a revoked link for its cache's 30 s.
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/links.db",
+        local_workers=1,
+        solver_threads=1,
+        heartbeat_interval=0.5,
+        reaper_interval=1.0,
+    )
+    with ExitStack() as stack:
+        solving = stack.enter_context(TestClient(create_app(settings)))
+        other = stack.enter_context(TestClient(create_app(settings, runner=HeldRunner())))
+        wait_ready(solving)
+        headers = agency_headers(settings)
+        created = solving.post(
+            "/v1/rotas",
+            json={"problem": small_problem, "options": {"method": "heuristic", "time_limit": 2}},
+            headers=headers,
+        ).json()
+        done = wait_final(solving, created["url"], headers)
+        assert done["status"] == "done", done
+        published = solving.post(f"/v1/rotas/{created['id']}/publish", headers=headers)
+        assert published.status_code == 200, published.text
+        worker = done["rota"]["routes"][0]["worker"]
+        link = solving.post(f"/v1/workers/{worker}/links", headers=headers)
+        assert link.status_code == 201, link.text
+        calendar = link.json()["calendar_url"]
+        for client in (solving, other):
+            assert client.get(calendar).status_code == 200  # now cached by both
+        revoked = solving.delete(f"/v1/links/{link.json()['id']}", headers=headers)
+        assert revoked.status_code == 204, revoked.text
+        assert solving.get(calendar).status_code == 401
+        began = time.monotonic()
+        statuses_until([other], lambda c: c.get(calendar), 401)
+        assert time.monotonic() - began < 1.5
