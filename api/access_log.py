@@ -6,9 +6,10 @@ recorded in ``access_log``: the reader (an API key or a carer's link, by id), th
 was read (``action``), the rota version (or what-if scenario), and the worker when the read is
 about one carer.
 
-What is logged is declared once, by route, in :data:`ACTIONS`; :class:`AccessLogMiddleware`
-records a read when a GET of such a route answers 2xx, so a router needs no code of its own and
-a read that failed (401, 404, 409) is not counted as one. The credential dependencies in
+What is logged is declared by each route (``openapi_extra=logged("rota")``);
+:class:`AccessLogMiddleware` builds its table from the app's routes and records a read when a GET
+of such a route answers 2xx, so a router needs no code of its own and a read that failed (401,
+404, 409) is not counted as one. The credential dependencies in
 :mod:`api.deps` say who is reading (``request.state.reader``).
 
 Rows are written in batches by a thread of their own (:class:`AccessLogWriter`): a read only
@@ -22,56 +23,44 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from starlette.routing import compile_path
+from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.db import ID_LENGTH, AccessLog, Agency, Database, utcnow
 from api.errors import ApiError
+from api.middleware import declared
 from api.store import decode_cursor, encode_cursor
 
 log = logging.getLogger("carerota.access")
 
 ActorKind = Literal["api_key", "carer_link"]
 
-# Route (as the OpenAPI document spells its path) to the action recorded for a 2xx GET of it.
-# What was read is the path's ``rota_id`` (else ``scenario_id``); ``worker_id``, when there,
-# names the carer. Routes with an id that are not here answer without health data (summaries,
-# progress, comparisons' numbers); tests/api/test_api_access_log.py lists those, so a new route
-# must be put in one or the other.
-ACTIONS: Final[dict[str, str]] = {
-    "/v1/rotas/{rota_id}": "rota",
-    "/v1/rotas/{rota_id}/explain": "explanation",
-    "/v1/rotas/{rota_id}/changes": "changes",
-    "/v1/rotas/{rota_id}/workers/{worker_id}/runsheet": "runsheet",
-    "/v1/rotas/{rota_id}/workers/{worker_id}/calendar.ics": "calendar",
-    "/v1/workers/{worker_id}/runsheet": "runsheet",
-    "/v1/workers/{worker_id}/calendar.ics": "calendar",
-    "/v1/scenarios/{scenario_id}/variants/{variant}": "scenario_variant",
-    "/board/api/rotas/{rota_id}/problem": "problem",
-    "/board/api/rotas/{rota_id}/visits/{visit_id}/candidates": "candidates",
-    "/v1/plans/{rota_id}/problem": "problem",
-    "/v1/clients/{client_id}": "client",
-    "/v1/clients/{client_id}/carers": "client_carers",
-    "/v1/packages/{package_id}": "package",
-}
-# Matched against the request's own path, not the router's idea of the route: how FastAPI
-# exposes the matched route differs from version to version.
-_PATTERNS: Final = [(compile_path(path)[0], action) for path, action in ACTIONS.items()]
+# The key of a route's ``openapi_extra`` that says a 2xx GET of it reads health data, and the
+# action recorded (the OpenAPI document shows it as a vendor extension). What was read is the
+# path's ``rota_id`` (else ``scenario_id``, ``client_id``, ``package_id``); ``worker_id``, when
+# there, names the carer. Routes with an id that do not declare it answer without health data
+# (summaries, progress, comparisons' numbers); tests/api/test_api_access_log.py lists those, so
+# a new route must be put in one or the other.
+LOGGED: Final = "x-access-log"
 
 
-def logged_read(path: str) -> tuple[str, dict[str, str]] | None:
-    """The action and path parameters of a GET of ``path`` that is logged, else None."""
-    for pattern, action in _PATTERNS:
-        match = pattern.match(path)
-        if match is not None:
-            return action, match.groupdict()
-    return None
+def logged(action: str) -> dict[str, Any]:
+    """The ``openapi_extra`` of a route whose successful GET is recorded as ``action``."""
+    return {LOGGED: action}
+
+
+def logged_routes(routes: Iterable[BaseRoute]) -> dict[str, str]:
+    """Path -> action of every GET route among ``routes`` that declares itself logged."""
+    return {
+        path: str(action) for path, methods, action in declared(routes, LOGGED) if "GET" in methods
+    }
 
 
 # Rows kept for a retry while the database cannot be written; beyond this the oldest are dropped
@@ -233,17 +222,29 @@ def entries(
 
 
 class AccessLogMiddleware:
-    """ASGI middleware: records a 2xx GET of a route in :data:`ACTIONS` in the access log."""
+    """ASGI middleware: records a 2xx GET of a logged route (``actions``: path -> action, from
+    :func:`logged_routes`) in the access log."""
 
-    def __init__(self, app: ASGIApp, writer: AccessLogWriter) -> None:
+    def __init__(self, app: ASGIApp, writer: AccessLogWriter, actions: Mapping[str, str]) -> None:
         self.app = app
         self.writer = writer
+        # Matched against the request's own path, not the router's idea of the route: how
+        # FastAPI exposes the matched route differs from version to version.
+        self.patterns = [(compile_path(path)[0], action) for path, action in actions.items()]
+
+    def logged_read(self, path: str) -> tuple[str, dict[str, str]] | None:
+        """The action and path parameters of a GET of ``path`` that is logged, else None."""
+        for pattern, action in self.patterns:
+            match = pattern.match(path)
+            if match is not None:
+                return action, match.groupdict()
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        read = logged_read(scope["path"])
+        read = self.logged_read(scope["path"])
         if read is None:
             await self.app(scope, receive, send)
             return

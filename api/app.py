@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 
 from api import docs, errors
-from api.access_log import AccessLogMiddleware, AccessLogWriter
+from api.access_log import AccessLogMiddleware, AccessLogWriter, logged_routes
 from api.board.rota import router as board_rota_router
 from api.board.router import router as board_router
 from api.db import Database, migrate
@@ -27,6 +27,7 @@ from api.middleware import (
     RateLimit,
     SecurityHeaders,
     ServerTiming,
+    job_routes,
     make_limiter,
     redact_server_logs,
 )
@@ -134,14 +135,6 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.state.readers = Readers(settings.reading_processes)
     app.state.access_log = access
     errors.install(app)
-    # The last added runs first: headers on every answer, time everything, refuse over-budget
-    # keys before anything else, and keys in URLs before the body is read.
-    app.add_middleware(AccessLogMiddleware, writer=access)
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    app.add_middleware(KeysInHeaderOnly)
-    app.add_middleware(RateLimit, limiter=limiter, settings=settings)
-    app.add_middleware(ServerTiming)
-    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(rotas.router, prefix="/v1")
     app.include_router(runsheets.router, prefix="/v1")
@@ -156,6 +149,16 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.include_router(board_router)
     app.include_router(board_rota_router)
     app.include_router(docs.router)
+    # Each route declares its own policies (api.access_log.logged, api.middleware.queues_job);
+    # the middleware's tables are read from the routes, so they are added after them. The last
+    # added runs first: headers on every answer, time everything, refuse over-budget keys before
+    # anything else, and keys in URLs before the body is read.
+    app.add_middleware(AccessLogMiddleware, writer=access, actions=logged_routes(app.routes))
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(KeysInHeaderOnly)
+    app.add_middleware(RateLimit, limiter=limiter, settings=settings, jobs=job_routes(app.routes))
+    app.add_middleware(ServerTiming)
+    app.add_middleware(SecurityHeaders)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

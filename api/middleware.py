@@ -12,11 +12,14 @@ import logging
 import math
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl
 
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response, mib
@@ -289,10 +292,32 @@ def make_limiter(settings: Settings) -> Limiter:
     return RedisLimiter(settings.broker_url) if settings.uses_celery else LocalLimiter()
 
 
-# Routes that queue solve (or what-if) jobs: the expensive requests, with a budget of their own
-# on top of the one every request takes from.
-JOB_ROUTES: Final = frozenset({"/v1/rotas", "/v1/absences", "/v1/scenarios"})
+# The key of a route's ``openapi_extra`` that says a POST of it queues a solve (or what-if) job:
+# the expensive requests, with a budget of their own on top of the one every request takes from.
+QUEUES_JOB: Final = "x-queues-job"
 UNLIMITED: Final = frozenset({"/healthz", "/readyz"})
+
+
+def queues_job() -> dict[str, Any]:
+    """The ``openapi_extra`` of a POST route that queues a job (the job submissions' budget)."""
+    return {QUEUES_JOB: True}
+
+
+def declared(routes: Iterable[BaseRoute], key: str) -> Iterator[tuple[str, set[str], Any]]:
+    """(path, methods, value) of every API route of the app that declares ``key`` in its
+    ``openapi_extra``, through the routers included in it (paths with their prefixes)."""
+    for context in iter_route_contexts(list(routes)):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path and key in (route.openapi_extra or {}):
+            assert route.openapi_extra is not None
+            yield context.path, set(route.methods or ()), route.openapi_extra[key]
+
+
+def job_routes(routes: Iterable[BaseRoute]) -> frozenset[str]:
+    """The paths of the POST routes among ``routes`` that declare they queue a job."""
+    return frozenset(
+        path for path, methods, value in declared(routes, QUEUES_JOB) if "POST" in methods and value
+    )
 
 
 def credentials(scope: Scope) -> set[str]:
@@ -320,9 +345,12 @@ class RateLimit:
     without a credential are not counted; they are refused with 401 before any database work.
     """
 
-    def __init__(self, app: ASGIApp, limiter: Limiter, settings: Settings) -> None:
+    def __init__(
+        self, app: ASGIApp, limiter: Limiter, settings: Settings, jobs: frozenset[str]
+    ) -> None:
         self.app = app
         self.limiter = limiter
+        self.jobs = jobs  # paths whose POST queues a job: job_routes(app.routes)
         self.rates: list[Rate] = []
         self.job_rates: list[Rate] = []
         if settings.rate_limit_per_minute:
@@ -339,7 +367,7 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         rates = self.rates
-        if scope["method"] == "POST" and scope["path"].rstrip("/") in JOB_ROUTES:
+        if scope["method"] == "POST" and scope["path"].rstrip("/") in self.jobs:
             rates = [*rates, *self.job_rates]
         for secret in credentials(scope):
             key = digest(secret)[:32]

@@ -111,8 +111,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from api.deps import AgencyRef
     from api.errors import ApiError
     from api.jobs import run_job
+    from api.routers.common import publish_version
     from api.routers.plans import PlanRequest, build, create_plan_job
-    from api.routers.rotas import publish_version
     from api.schemas import SolveOptionsIn
 
     try:

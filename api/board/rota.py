@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from api.access_log import logged
 from api.db import Database, Job, StoredProblem
 from api.deps import AgencyDep, DbDep
 from api.errors import ErrorBody, not_found
@@ -136,6 +137,7 @@ def candidates_for(db: Database, agency_id: str, rota_id: str, visit_id: str) ->
 
 @router.get(
     "/api/rotas/{rota_id}/visits/{visit_id}/candidates",
+    openapi_extra=logged("candidates"),
     response_model=Candidates,
     summary="Who may be pinned to a visit, by the solver's own rule, and why not",
     responses={

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy import select
 
+from api.access_log import logged
 from api.db import Database, Job, StoredProblem
 from api.deps import AgencyDep, DbDep
 from api.errors import ErrorBody, not_found
@@ -112,6 +113,7 @@ def _problem_body(db: Database, agency_id: str, rota_id: str) -> str | None:
 
 @router.get(
     "/api/rotas/{rota_id}/problem",
+    openapi_extra=logged("problem"),
     summary="The problem a rota solves (the contract's problem)",
     response_class=Response,
     responses={

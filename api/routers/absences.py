@@ -17,6 +17,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from sqlalchemy import and_, or_, select, update
 
 from api import webhook_rules
+from api.access_log import logged
 from api.db import (
     QUEUED,
     RESOLVE,
@@ -33,7 +34,8 @@ from api.db import (
 )
 from api.deps import AgencyDep, DbDep, RunnerDep, SettingsDep
 from api.errors import ApiError, ErrorBody, ErrorDetail
-from api.routers.rotas import base_url, submit
+from api.middleware import queues_job
+from api.routers.common import base_url, submit
 from api.store import (
     current_publications,
     decode_cursor,
@@ -190,6 +192,7 @@ def _merge(db_session: Any, agency_id: str, body: AbsenceIn) -> tuple[Absence, l
 
 @router.post(
     "/absences",
+    openapi_extra=queues_job(),
     status_code=202,
     response_model=AbsenceCreated,
     summary="Record an absence and re-solve the published rotas it touches",
@@ -355,6 +358,7 @@ def list_absences(
 
 @router.get(
     "/rotas/{rota_id}/changes",
+    openapi_extra=logged("changes"),
     response_model=ChangeList,
     summary="What changed against the rota this one was made from, and who must be told",
     responses={**_ERRORS, 409: {"model": ErrorBody, "description": "no rota, or no parent"}},

@@ -14,7 +14,7 @@ from api.access_log import AccessFilter, AccessLogWriter, ActorKind, entries
 from api.db import AccessLog
 from api.deps import AgencyDep, DbDep, SettingsDep
 from api.errors import ApiError, ErrorBody, ErrorDetail
-from api.routers.rotas import base_url
+from api.routers.common import base_url
 
 router = APIRouter(tags=["access log"])
 

@@ -15,12 +15,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy import and_, or_, select
 
+from api.access_log import logged
 from api.carers import Revoke, current_run, revoke_links
 from api.db import CarerToken, Database, RunSheet, utcnow
 from api.deps import AgencyDep, DbDep, SettingsDep, SheetAccessDep
 from api.documents import dumps, no_rota_html, runsheet_html
 from api.errors import ErrorBody, not_found
-from api.routers.rotas import base_url
+from api.routers.common import base_url
 from api.routers.runsheets import (
     feed,
     ics_response,
@@ -54,6 +55,7 @@ def _known_worker(db: Database, agency_id: str, worker_id: str) -> None:
 
 @router.get(
     "/workers/{worker_id}/runsheet",
+    openapi_extra=logged("runsheet"),
     summary="A worker's current run: each published week's rota (JSON, or a page for phones)",
     response_model=None,
     responses={**_ERRORS, 200: {"content": {"application/json": {}, "text/html": {}}}},
@@ -86,6 +88,7 @@ def current_runsheet(
 
 @router.get(
     "/workers/{worker_id}/calendar.ics",
+    openapi_extra=logged("calendar"),
     summary="A worker's calendar feed: their visits in the published rotas, kept current",
     response_model=None,
     responses={**_ERRORS, 200: {"content": {"text/calendar": {}}}},

@@ -20,10 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from api import records as store
+from api.access_log import logged
 from api.db import QUEUED, Database, Job, StoredProblem, new_id
 from api.deps import AgencyDep, AgencyRef, DbDep, RunnerDep, SettingsDep
 from api.errors import ApiError, ErrorBody, ErrorDetail, not_found, validation_details
-from api.routers.rotas import (
+from api.routers.common import (
     base_url,
     refuse_if_full_now,
     refuse_if_too_large,
@@ -129,7 +130,7 @@ def create_plan_job(
     slots: int,
 ) -> str:
     """Store the problem and its solve as a queued rota job; the job's id (hand it to the
-    worker pool with :func:`api.routers.rotas.submit`)."""
+    worker pool with :func:`api.routers.common.submit`)."""
     time_limit = options.time_limit or settings.default_time_limit
     if time_limit > settings.max_time_limit:
         raise ApiError(
@@ -217,6 +218,7 @@ async def create_plan(
 
 @router.get(
     "/{rota_id}/problem",
+    openapi_extra=logged("problem"),
     summary="The problem a rota solved, as the optimiser saw it (contract JSON)",
     responses={
         401: {"model": ErrorBody, "description": "missing or unknown API key"},

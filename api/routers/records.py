@@ -17,10 +17,11 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from api import records as store
+from api.access_log import logged
 from api.db import Publication
 from api.deps import AgencyDep, DbDep, SettingsDep
 from api.errors import ApiError, ErrorBody, ErrorDetail, not_found, validation_details
-from api.routers.rotas import base_url
+from api.routers.common import base_url
 from scenarios.records import ClientRecord, PackageRecord, RecordKind, WorkerRecord
 
 router = APIRouter(tags=["records"])
@@ -109,8 +110,10 @@ def _add_routes(
     page_model: type[BaseModel],
     *,
     deletable: bool = True,
+    logged_read: bool = True,
 ) -> None:
-    """Register list, create, read, replace (and delete) for one kind of record."""
+    """Register list, create, read, replace (and delete) for one kind of record; a read of one
+    is an access-log entry (``logged_read``) unless the record holds no health data."""
     param = f"{kind}_id"
     body_doc: dict[str, Any] = {
         "requestBody": {
@@ -217,7 +220,7 @@ def _add_routes(
         f"/{plural}/{{{param}}}",
         response_model=model,
         summary=f"A {kind}",
-        openapi_extra=path_doc,
+        openapi_extra={**path_doc, **(logged(kind) if logged_read else {})},
         responses=errors,
     )(read)
     router.put(
@@ -237,7 +240,8 @@ def _add_routes(
         )(remove)
 
 
-_add_routes("worker", "workers", WorkerRecord, WorkerPage)
+# A worker's record is their work (hours, skills, availability), not health data.
+_add_routes("worker", "workers", WorkerRecord, WorkerPage, logged_read=False)
 # A client goes by erasure (DELETE /v1/clients/{client_id}), never by a plain delete.
 _add_routes("client", "clients", ClientRecord, ClientPage, deletable=False)
 _add_routes("package", "packages", PackageRecord, PackagePage)
@@ -247,6 +251,7 @@ RECENT_DAYS = 28
 
 @router.get(
     "/clients/{client_id}/carers",
+    openapi_extra=logged("client_carers"),
     response_model=RecentCarers,
     summary="Who cared for a client in the last four weeks of published rotas",
     responses=_errors("client"),

@@ -20,12 +20,13 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.access_log import logged
 from api.carers import Revoke, calendar_feed, replaced_by, revoke_links, was_published
 from api.db import CarerToken, Database, Publication, RotaVersion, RunSheet, new_id, utcnow
 from api.deps import AgencyDep, AgencyRef, DbDep, SettingsDep, SheetAccess, SheetAccessDep
 from api.documents import Notice, dumps, runsheet_calendar, runsheet_html
 from api.errors import ApiError, ErrorBody, not_found
-from api.routers.rotas import base_url
+from api.routers.common import base_url
 from api.schemas import CarerLinkOut
 from api.security import CARER_TOKEN_PREFIX, digest, new_secret
 from api.store import job_row, rota_url
@@ -110,6 +111,7 @@ def page_response(page: str) -> Response:
 
 @router.get(
     "/runsheet",
+    openapi_extra=logged("runsheet"),
     summary="A worker's run sheet (JSON, or printable HTML)",
     response_model=None,
     responses={
@@ -173,6 +175,7 @@ def runsheet(
 
 @router.get(
     "/calendar.ics",
+    openapi_extra=logged("calendar"),
     summary="A worker's visits as an iCalendar file",
     response_model=None,
     responses={**_ERRORS, 200: {"content": {"text/calendar": {}}}},

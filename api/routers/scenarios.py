@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from api.access_log import logged
 from api.db import (
     CANCELLED,
     DONE,
@@ -39,7 +40,8 @@ from api.deps import AgencyDep, AgencyRef, DbDep, RunnerDep, SettingsDep
 from api.errors import ApiError, ErrorBody, ErrorDetail, mib, not_found, validation_details
 from api.jobs import JobRunner
 from api.jobs.scenario import SOURCE, progress_document
-from api.routers.rotas import base_url, refuse_if_full_now, submit
+from api.middleware import queues_job
+from api.routers.common import base_url, refuse_if_full_now, submit
 from api.schemas import (
     ComparisonOut,
     JobStatus,
@@ -107,7 +109,7 @@ _BODY_DOC: dict[str, Any] = {
     status_code=202,
     response_model=ScenarioSummary,
     summary="Run a what-if scenario",
-    openapi_extra=_BODY_DOC,
+    openapi_extra={**_BODY_DOC, **queues_job()},
     responses={
         **_ERRORS,
         413: {"model": ErrorBody, "description": "body or scenario over the size limit"},
@@ -466,6 +468,7 @@ def get_scenario(
 
 @router.get(
     "/{scenario_id}/variants/{variant:path}",
+    openapi_extra=logged("scenario_variant"),
     response_model=VariantDetail,
     summary="One variant of a finished scenario, with its rota and problem",
     responses={**_ERRORS, 409: {"model": ErrorBody, "description": "not done yet"}},

@@ -23,15 +23,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.access_log import ACTIONS, AccessLogWriter, Reader
+from api.access_log import AccessLogWriter, Reader, logged_routes
 from api.db import Agency, ApiKey, CarerToken, Database, migrate
+from api.middleware import job_routes
 from api.security import digest
 from api.settings import Settings
 from tests.api.service import Service, Solved
 from tests.harness import ROOT, Server, carerota_command, settings_env
 
 # Routes with an id that answer without health data, and why; every other route with an id must
-# be logged (api.access_log.ACTIONS), so a new one fails here until someone decides.
+# declare itself logged (api.access_log.logged), so a new one fails here until someone decides.
 NOT_HEALTH_DATA = {
     ("GET", "/v1/rotas/{rota_id}/events"): "the summary and progress only",
     ("GET", "/v1/scenarios/{scenario_id}"): "status and the comparison's numbers",
@@ -79,14 +80,33 @@ def read(service: Service, small_problem: dict[str, Any]) -> Solved:
 def test_every_route_with_an_id_is_logged_or_said_to_hold_no_health_data(
     service: Service,
 ) -> None:
-    paths: dict[str, dict[str, Any]] = service.client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    app = service.client.app
+    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]  # type: ignore[attr-defined]
+    # The document writes a path convertor's parameter plainly: {variant:path} is {variant}.
+    logged = {re.sub(r":\w+}", "}", path) for path in logged_routes(app.routes)}  # type: ignore[attr-defined]
     for path, ops in paths.items():
         if "{" not in path or "get" not in ops:
             continue
-        assert (path in ACTIONS) != (("GET", path) in NOT_HEALTH_DATA), (
-            f"GET {path}: log it in api.access_log.ACTIONS, or say here why it holds no health data"
+        assert (path in logged) != (("GET", path) in NOT_HEALTH_DATA), (
+            f"GET {path}: declare it logged (openapi_extra=logged(...)), or say here why it "
+            "holds no health data"
         )
-    assert set(ACTIONS) <= set(paths)
+    # The board's routes are outside the document: every logged route is one of the app's.
+    board = {path for path in logged if path.startswith("/board/")}
+    assert logged - board <= set(paths)
+    assert board == {
+        "/board/api/rotas/{rota_id}/problem",
+        "/board/api/rotas/{rota_id}/visits/{visit_id}/candidates",
+    }
+
+
+def test_the_job_budget_covers_every_route_that_queues_a_job(service: Service) -> None:
+    # Declared by each route (openapi_extra=queues_job()) and read by the rate limiter.
+    assert job_routes(service.client.app.routes) == {  # type: ignore[attr-defined]
+        "/v1/rotas",
+        "/v1/absences",
+        "/v1/scenarios",
+    }
 
 
 def test_each_read_of_health_data_is_one_entry(service: Service, read: Solved) -> None:
