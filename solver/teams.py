@@ -641,8 +641,8 @@ def plan_teams(
             if value < objective:
                 improved += 1
                 stalled = 0
+                status = "improved"
             x, team, objective = new_x, new_team, value
-            status = "improved"
     plan = _plan(inst, x, team, status, objective, started, steps)
     plan.notes.append(f"{steps} group solves, {improved} improved")
     return plan
