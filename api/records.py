@@ -17,14 +17,22 @@ import binascii
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from api.db import Base, Publication, RotaVersion, StoredProblem, UTCDateTime, utcnow
+from api.db import (
+    Absence,
+    Base,
+    Publication,
+    RotaVersion,
+    StoredProblem,
+    UTCDateTime,
+    utcnow,
+)
 from api.errors import ApiError, ErrorDetail
 from scenarios.planning import PublishedRota
 from scenarios.records import (
@@ -310,6 +318,24 @@ def erase_client_records(session: Session, agency_id: str, client_id: str) -> di
 def as_json(record: BaseModel) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(dump(record))
     return loaded
+
+
+def absences(
+    session: Session, agency_id: str, since: date, until: date
+) -> list[tuple[str, datetime, datetime]]:
+    """(worker, start, end) of each recorded absence (``POST /v1/absences``, merged ones once)
+    that touches the days ``since`` to ``until``."""
+    rows = session.execute(
+        select(Absence.worker_id, Absence.start, Absence.end).where(
+            Absence.agency_id == agency_id,
+            Absence.merged_into.is_(None),
+            Absence.start < (until + timedelta(days=1)).isoformat(),
+            Absence.end > since.isoformat(),
+        )
+    )
+    return [
+        (r.worker_id, datetime.fromisoformat(r.start), datetime.fromisoformat(r.end)) for r in rows
+    ]
 
 
 def published(session: Session, agency_id: str, since: date, until: date) -> list[PublishedRota]:

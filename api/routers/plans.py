@@ -84,6 +84,7 @@ def build(db: Database, agency: AgencyRef, request: PlanRequest) -> tuple[Proble
     with db.read() as s:
         records = store.book(s, agency.id).records(store.history(s, agency.id, since, until))
         published = store.published(s, agency.id, since, until - timedelta(days=1))
+        absent = store.absences(s, agency.id, request.week, until - timedelta(days=1))
     if request.area is not None and not any(c.area == request.area for c in records.clients):
         raise ApiError(
             422,
@@ -97,6 +98,7 @@ def build(db: Database, agency: AgencyRef, request: PlanRequest) -> tuple[Proble
         timezone=request.timezone,
         area=request.area,
         published=published,
+        absences=absent,
         weights=request.weights.model_dump() if request.weights is not None else None,
     )
     if not body["visits"]:
@@ -141,7 +143,13 @@ def create_plan_job(
         )
     refuse_if_too_large(problem, settings, loc="problem")
     with db.write() as s:
-        refuse_if_full(s, settings.max_queued_jobs, slots)
+        refuse_if_full(
+            s,
+            settings.max_queued_jobs,
+            slots,
+            agency_id=agency_id,
+            agency_quota=settings.max_queued_jobs_per_agency,
+        )
         stored = StoredProblem(
             id=new_id("problem"),
             agency_id=agency_id,
@@ -189,7 +197,9 @@ async def create_plan(
     response: Response,
 ) -> PlanOut:
     """Queue the week's rota; the answer is the rota's summary (follow ``url``)."""
-    await run_in_threadpool(refuse_if_full_now, db, settings, runner, request.app.state.admitting)
+    await run_in_threadpool(
+        refuse_if_full_now, db, settings, runner, request.app.state.admitting, agency.id
+    )
 
     def run() -> tuple[str, float]:
         problem, seconds = build(db, agency, body)

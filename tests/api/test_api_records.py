@@ -444,3 +444,27 @@ def test_erasing_an_agency_takes_its_records_and_history(
             assert rows(AgencyRecord) == 0 and rows(HistoryEntry) == 0
     finally:
         db.dispose()
+
+
+def test_a_recorded_absence_is_kept_out_of_the_next_weeks_plan(
+    service: Service, small_agency: Records
+) -> None:
+    a = service.agency()
+    upload(service, a, "agency.xlsx", workbook(small_agency))
+    first = plan(service, a, FIRST_WEEK)
+    assert service.client.post(f"/v1/rotas/{first['id']}/publish", headers=a).status_code == 200
+    worker = next(w.id for w in small_agency.workers if any(x.day == "mon" for x in w.availability))
+    # Off from Sunday of week 1 to the end of Monday of week 2.
+    absence = service.client.post(
+        "/v1/absences",
+        json={"worker": worker, "start": "2027-01-10T00:00", "end": "2027-01-11T23:59"},
+        headers=a,
+    )
+    assert absence.status_code == 202, absence.text
+    for resolve in absence.json()["resolves"]:
+        service.wait(resolve["id"], a)
+    week_two = FIRST_WEEK + timedelta(days=7)
+    second = plan(service, a, week_two)
+    problem = service.client.get(f"/v1/plans/{second['id']}/problem", headers=a).json()
+    shifts = next(w["shifts"] for w in problem["workers"] if w["id"] == worker)
+    assert shifts and all(not s["start"].startswith("2027-01-11") for s in shifts)
