@@ -197,6 +197,13 @@ def _cover_by_cpsat(needs: Needs) -> int:
     return max(_packing(needs), math.ceil(solver.best_objective_bound - 1e-9))
 
 
+def fewest_faces(needs: Needs) -> int:
+    """The fewest carers such that every visit has its required number among them (capacity
+    ignored): a short exact search, CP-SAT where that does not settle it."""
+    settled = _fewest(needs)
+    return settled if isinstance(settled, int) else _cover_by_cpsat(settled)
+
+
 def measure(problem: Problem, rota: Rota, top: int = 10) -> ContinuityMetrics:
     """The continuity of ``rota``: faces, familiar share, the ceiling, COC and who sees most."""
     first, last = problem.period.start, problem.period.end
@@ -254,10 +261,7 @@ def measure(problem: Problem, rota: Rota, top: int = 10) -> ContinuityMetrics:
         n = sum(mine.slots.values())
         if n >= 2:
             coc.append((sum(k * k for k in mine.slots.values()) - n) / (n * (n - 1)))
-    floors = {
-        c: n if isinstance(n, int) else _cover_by_cpsat(n)
-        for c, n in ((c, _fewest(needs)) for c, needs in able.items())
-    }
+    floors = {c: fewest_faces(needs) for c, needs in able.items()}
 
     ranked = []
     for c, mine in per.items():

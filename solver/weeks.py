@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from solver.contract import (
     HistoryCoordinatorVisit,
     HistoryVisit,
@@ -49,7 +51,14 @@ def shifted(problem: Problem, days: int) -> Problem:
     for v_raw, visit in zip(raw["visits"], problem.visits, strict=True):
         v_raw["earliest_start"] = moved(visit.earliest_start)
         v_raw["latest_start"] = moved(visit.latest_start)
-    return Problem.model_validate(raw)
+    try:
+        return Problem.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(part) for part in first["loc"])
+        raise ValueError(
+            f"the week from {raw['period']['start']} cannot repeat this one: {path}: {first['msg']}"
+        ) from None
 
 
 def with_history(problem: Problem, earlier: Problem, rota: Rota) -> Problem:

@@ -270,11 +270,22 @@ def test_fewest_faces_is_a_minimum_cover(monkeypatch: pytest.MonkeyPatch, nodes:
     # Three visits, any two of a, b, c cover them all; no one carer does: 2. (No two visits'
     # carers are disjoint, so packing them alone would only prove 1.)
     triangle = [(frozenset("ab"), 1), (frozenset("bc"), 1), (frozenset("ac"), 1)]
-    settled = continuity._fewest(triangle)
-    count = settled if isinstance(settled, int) else continuity._cover_by_cpsat(settled)
-    assert count == 2
+    assert continuity.fewest_faces(triangle) == 2
     # A double-up on a and b and a visit only c can do: 3.
     double = [(frozenset("ab"), 2), (frozenset("c"), 1), (frozenset("abc"), 1)]
-    settled = continuity._fewest(double)
-    count = settled if isinstance(settled, int) else continuity._cover_by_cpsat(settled)
-    assert count == 3
+    assert continuity.fewest_faces(double) == 3
+
+
+def test_a_week_that_lands_on_a_clock_change_is_refused_in_one_line(tiny: Problem) -> None:
+    # London's clocks go forward at 01:00 on Sunday 28 March 2027: 01:30 does not exist then.
+    raw = tiny.model_dump(mode="json")
+    raw["period"] = {"start": "2027-03-15", "end": "2027-03-21"}
+    raw["workers"][0]["shifts"] = [{"start": "2027-03-21T01:30", "end": "2027-03-21T03:00"}]
+    raw["visits"] = []
+    with pytest.raises(ValueError) as caught:
+        shifted(Problem.model_validate(raw), 7)
+    assert str(caught.value) == (
+        "the week from 2027-03-22 cannot repeat this one: workers.0.shifts.0.start: "
+        "2027-03-28T01:30 does not exist in Europe/London (clocks go forward)"
+    )
+    assert shifted(Problem.model_validate(raw), 14).period.start.isoformat() == "2027-03-29"
