@@ -112,8 +112,9 @@ def _add_routes(
     deletable: bool = True,
     logged_read: bool = True,
 ) -> None:
-    """Register list, create, read, replace (and delete) for one kind of record; a read of one
-    is an access-log entry (``logged_read``) unless the record holds no health data."""
+    """Register list, create, read, replace (and delete) for one kind of record; a read of one,
+    or of a page of them, is an access-log entry (``logged_read``) unless the records hold no
+    health data."""
     param = f"{kind}_id"
     body_doc: dict[str, Any] = {
         "requestBody": {
@@ -206,6 +207,8 @@ def _add_routes(
         f"/{plural}",
         response_model=page_model,
         summary=f"List {plural} by id",
+        # A page of clients or packages holds care plans and notes: a read of health data too.
+        openapi_extra=logged(f"{kind}_list") if logged_read else None,
         responses=errors,
     )(list_records)
     router.post(

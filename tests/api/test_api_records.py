@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any
@@ -468,3 +469,21 @@ def test_a_recorded_absence_is_kept_out_of_the_next_weeks_plan(
     problem = service.client.get(f"/v1/plans/{second['id']}/problem", headers=a).json()
     shifts = next(w["shifts"] for w in problem["workers"] if w["id"] == worker)
     assert shifts and all(not s["start"].startswith("2027-01-11") for s in shifts)
+
+
+def test_reads_of_client_records_are_in_the_access_log(service: Service) -> None:
+    a = service.agency()
+    add(service, a, "workers", WORKER)
+    add(service, a, "clients", CLIENT)
+    assert service.client.get("/v1/clients", headers=a).status_code == 200
+    assert service.client.get("/v1/clients/c-holt", headers=a).status_code == 200
+    assert service.client.get("/v1/workers/w-amy", headers=a).status_code == 200
+    deadline = time.monotonic() + 10
+    while True:
+        items = service.client.get("/v1/access-log", headers=a).json()["items"]
+        actions = sorted((i["action"], i["client"]) for i in items)
+        if len(actions) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    # The page of clients and the one client; a worker's record holds no health data.
+    assert actions == [("client", "c-holt"), ("client_list", None)]
