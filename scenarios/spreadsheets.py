@@ -15,11 +15,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -32,6 +32,7 @@ from scenarios.records import (
 )
 
 Sheet = Literal["carers", "clients", "packages", "history"]
+T = TypeVar("T")
 SHEETS: Final[tuple[Sheet, ...]] = ("carers", "clients", "packages", "history")
 LIST_SEPARATOR: Final = ";"
 
@@ -326,98 +327,123 @@ _FIELD_COLUMN: Final[dict[Sheet, dict[str, str]]] = {
 }
 
 
-def _carer(cell: dict[str, str], column: list[str]) -> dict[str, Any]:
-    def get(name: str) -> str:
-        column[0] = name
-        return cell.get(name, "")
+class _Row:
+    """One row's cells by column, and every cell that did not fit (column, why)."""
 
-    body: dict[str, Any] = {"id": get("id"), "home": {}}
+    def __init__(self, cell: dict[str, str]) -> None:
+        self.cell = cell
+        self.bad: list[tuple[str, str]] = []
+
+    def text(self, name: str) -> str:
+        return self.cell.get(name, "")
+
+    def read(self, name: str, parse: Callable[[str], T], *, required: bool = False) -> T | None:
+        """The cell parsed, or None when it is empty or does not fit (noted in ``bad``)."""
+        text = self.text(name)
+        if not text:
+            if required:
+                self.bad.append((name, "empty, but every row needs it"))
+            return None
+        try:
+            return parse(text)
+        except _Bad as bad:
+            self.bad.append((name, str(bad)))
+            return None
+
+
+def _place(row: _Row) -> dict[str, float] | None:
+    lat, lon = row.read("lat", _number, required=True), row.read("lon", _number, required=True)
+    return None if lat is None or lon is None else {"lat": lat, "lon": lon}
+
+
+def _carer(row: _Row) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": row.text("id"), "home": _place(row)}
     for name in ("name", "role", "travel_mode", "gender"):
-        if get(name):
-            body[name] = cell[name]
-    body["areas"] = _list(get("areas"))
-    body["skills"] = _list(get("skills"))
-    body["home"] = {"lat": _number(get("lat")), "lon": _number(get("lon"))}
+        if row.text(name):
+            body[name] = row.text(name)
+    body["areas"] = _list(row.text("areas"))
+    body["skills"] = _list(row.text("skills"))
     for name, target in (
         ("contracted_hours", "contracted_hours_per_week"),
         ("max_hours_week", "max_hours_per_week"),
         ("max_hours_day", "max_hours_per_day"),
     ):
-        if get(name):
-            body[target] = _number(cell[name])
+        hours = row.read(name, _number)
+        if hours is not None:
+            body[target] = hours
     body["availability"] = [
         {"day": day, "start": start, "end": end}
         for day in WEEKDAYS
-        for start, end in _stretches(get(day))
+        for start, end in row.read(day, _stretches) or []
     ]
-    body["away"] = _away(get("away"))
+    body["away"] = row.read("away", _away) or []
     return body
 
 
-def _client(cell: dict[str, str], column: list[str]) -> dict[str, Any]:
-    def get(name: str) -> str:
-        column[0] = name
-        return cell.get(name, "")
-
-    body: dict[str, Any] = {"id": get("id")}
+def _client(row: _Row) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": row.text("id"), "location": _place(row)}
     for name in ("name", "area", "address", "coordinator", "gender_preference", "care_plan"):
-        if get(name):
-            body[name] = cell[name]
-    body["location"] = {"lat": _number(get("lat")), "lon": _number(get("lon"))}
-    body["preferred_workers"] = _list(get("preferred"))
-    body["excluded_workers"] = _list(get("excluded"))
+        if row.text(name):
+            body[name] = row.text(name)
+    body["preferred_workers"] = _list(row.text("preferred"))
+    body["excluded_workers"] = _list(row.text("excluded"))
     return body
 
 
-def _package(cell: dict[str, str], column: list[str]) -> dict[str, Any]:
-    def get(name: str) -> str:
-        column[0] = name
-        return cell.get(name, "")
-
+def _package(row: _Row) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": get("id"),
-        "client": get("client"),
-        "days": _days(get("days")),
-        "start_date": _date(get("start_date")),
-        "earliest_start": _time(get("earliest")),
-        "latest_start": _time(get("latest")),
-        "duration_minutes": _whole(get("duration")),
+        "id": row.text("id"),
+        "client": row.text("client"),
+        "days": row.read("days", _days, required=True),
+        "start_date": row.read("start_date", _date, required=True),
+        "earliest_start": row.read("earliest", _time, required=True),
+        "latest_start": row.read("latest", _time, required=True),
+        "duration_minutes": row.read("duration", _whole, required=True),
+        "skills": _list(row.text("skills")),
     }
-    if body["latest_start"] < body["earliest_start"]:
-        column[0] = "latest"
-        raise _Bad(f"{cell['latest']!r} is before the earliest start {cell['earliest']!r}")
-    if get("every_weeks"):
-        body["every_weeks"] = _whole(cell["every_weeks"])
-    if get("end_date"):
-        body["end_date"] = _date(cell["end_date"])
-        if body["end_date"] < body["start_date"]:
-            raise _Bad(f"{cell['end_date']!r} is before the start date {cell['start_date']!r}")
-    if get("carers"):
-        body["workers_required"] = _whole(cell["carers"])
-    body["skills"] = _list(get("skills"))
-    if get("after"):
+    early, late = body["earliest_start"], body["latest_start"]
+    if early is not None and late is not None and late < early:
+        row.bad.append(
+            (
+                "latest",
+                f"{row.text('latest')!r} is before the earliest start {row.text('earliest')!r}",
+            )
+        )
+    for name, target, parse in (
+        ("every_weeks", "every_weeks", _whole),
+        ("end_date", "end_date", _date),
+        ("carers", "workers_required", _whole),
+        ("late_allowed", "late_allowed_minutes", _whole),
+    ):
+        value = row.read(name, parse)
+        if value is not None:
+            body[target] = value
+    first, last = body["start_date"], body.get("end_date")
+    if first is not None and last is not None and last < first:
+        row.bad.append(
+            (
+                "end_date",
+                f"{row.text('end_date')!r} is before the start date {row.text('start_date')!r}",
+            )
+        )
+    if row.text("after"):
+        least, most = row.read("after_min", _whole), row.read("after_max", _whole)
         body["after"] = {
-            "package": cell["after"],
-            "min_minutes": _whole(get("after_min") or "0"),
-            "max_minutes": _whole(get("after_max") or "720"),
+            "package": row.text("after"),
+            "min_minutes": 0 if least is None else least,
+            "max_minutes": 720 if most is None else most,
         }
-    if get("late_allowed"):
-        body["late_allowed_minutes"] = _whole(cell["late_allowed"])
-    if get("note"):
-        body["note"] = cell["note"]
+    if row.text("note"):
+        body["note"] = row.text("note")
     return body
 
 
-def _history(cell: dict[str, str], column: list[str]) -> dict[str, Any]:
-    def get(name: str) -> str:
-        column[0] = name
-        return cell.get(name, "")
-
+def _history(row: _Row) -> dict[str, Any]:
     return {
-        "client": get("client"),
-        "worker": get("worker"),
-        "date": _date(get("date")),
-        "coordinator": _yes(get("coordinator")),
+        "client": row.text("client"),
+        "worker": row.text("worker"),
+        "date": row.read("date", _date, required=True),
+        "coordinator": row.read("coordinator", _yes) or False,
     }
 
 
@@ -453,15 +479,14 @@ def parse_rows(
     out: list[tuple[int, Any]] = []
     seen: dict[str, int] = {}
     columns_of = _FIELD_COLUMN[sheet]
-    for number, row in enumerate(it, start=2):
-        cell = {name: _text(v) for name, v in zip(header, row, strict=False) if name}
+    for number, values in enumerate(it, start=2):
+        cell = {name: _text(v) for name, v in zip(header, values, strict=False) if name}
         if not any(cell.values()):
             continue  # blank lines between blocks are common in hand-kept sheets
-        column = [""]
-        try:
-            body = _BUILDERS[sheet](cell, column)
-        except _Bad as bad:
-            errors.append(CellError(file, number, column[0], str(bad)))
+        row = _Row(cell)
+        body = _BUILDERS[sheet](row)
+        if row.bad:
+            errors.extend(CellError(file, number, column, why) for column, why in row.bad)
             continue
         try:
             record = _MODELS[sheet].model_validate(body)

@@ -190,3 +190,13 @@ def test_docs_import_md_describes_every_column() -> None:
         section = text.split(f"### {sheet}\n", 1)[1].split("###", 1)[0]
         for column in columns:
             assert f"| `{column}` |" in section, (sheet, column)
+
+
+def test_every_bad_cell_of_a_row_is_named_and_an_empty_needed_one_too() -> None:
+    header = "id,client,days,start_date,earliest,latest,duration\n"
+    assert errors_of("packages.csv", header + "p1,c1,,2027-13-01,8am,09:00,half an hour\n") == [
+        "packages.csv: row 2, column days: empty, but every row needs it",
+        "packages.csv: row 2, column start_date: '2027-13-01' is not a date (YYYY-MM-DD)",
+        "packages.csv: row 2, column earliest: '8am' is not a time of day (HH:MM)",
+        "packages.csv: row 2, column duration: 'half an hour' is not a number",
+    ]
