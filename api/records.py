@@ -441,8 +441,21 @@ def apply_import(
     for sheet, kind in _KIND_OF_SHEET.items():
         for record in after.of(kind).values():
             for detail in problems(record, after):
-                file, row = parsed.rows.get((sheet, record.id), ("(stored records)", 0))  # type: ignore[arg-type]
-                column = _column_of(sheet, detail.loc)
+                where = parsed.rows.get((sheet, record.id))  # type: ignore[arg-type]
+                if where is None:
+                    # A record kept from before that this import pulls the rug from under.
+                    errors.append(
+                        CellError(
+                            f"the {sheet} already stored",
+                            0,
+                            _column_of(detail.loc),
+                            f"{record.id}: {detail.message}; import the {sheet} sheet too, "
+                            "or keep what it refers to",
+                        )
+                    )
+                    continue
+                file, row = where
+                column = _column_of(detail.loc)
                 errors.append(CellError(file, row, column, f"{record.id}: {detail.message}"))
     known_history = {
         (r.client_id, r.worker_id, r.date, r.coordinator)
@@ -486,7 +499,7 @@ def apply_import(
     )
 
 
-def _column_of(sheet: str, loc: str) -> str:
+def _column_of(loc: str) -> str:
     field_name = loc.split("[")[0].split(".")[0]
     return {
         "preferred_workers": "preferred",

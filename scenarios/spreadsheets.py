@@ -171,7 +171,9 @@ class CellError:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}: row {self.row}" + (f", column {self.column}" if self.column else "")
+        # Row 0 is the file as a whole (it is not a spreadsheet, or names no kind of record).
+        where = self.file + (f": row {self.row}" if self.row else "")
+        where += f", column {self.column}" if self.column else ""
         return f"{where}: {self.message}"
 
 

@@ -487,3 +487,22 @@ def test_reads_of_client_records_are_in_the_access_log(service: Service) -> None
         time.sleep(0.2)
     # The page of clients and the one client; a worker's record holds no health data.
     assert actions == [("client", "c-holt"), ("client_list", None)]
+
+
+def test_an_import_that_removes_what_stored_records_name_is_refused(service: Service) -> None:
+    a = service.agency()
+    carers = "id,lat,lon\nw1,53.8,-1.5\nw2,53.8,-1.5\n"
+    assert upload(service, a, "carers.csv", carers.encode()).status_code == 200
+    clients = "id,lat,lon,preferred\nc1,53.8,-1.5,w2\n"
+    assert upload(service, a, "clients.csv", clients.encode()).status_code == 200
+    # A carers sheet without w2 would leave c1 preferring nobody known: refused, nothing changes.
+    response = upload(service, a, "carers.csv", b"id,lat,lon\nw1,53.8,-1.5\n")
+    assert response.status_code == 422
+    assert response.json()["error"]["details"] == [
+        {
+            "loc": "the clients already stored:0:preferred",
+            "message": "c1: unknown worker 'w2'; import the clients sheet too, "
+            "or keep what it refers to",
+        }
+    ]
+    assert counts(service, a) == (2, 1, 0)

@@ -103,7 +103,7 @@ def test_unknown_and_missing_columns_are_named() -> None:
 
 def test_a_csv_must_say_what_it_holds() -> None:
     (message,) = errors_of("export.csv", "id\n")
-    assert message.startswith("export.csv: row 0: say which records it holds")
+    assert message.startswith("export.csv: say which records it holds")
 
 
 def test_package_errors_name_their_columns() -> None:
