@@ -19,7 +19,7 @@ async function upload(file, dryRun) {
     const info = (data && data.error) || {};
     const lines = (info.details || []).map((d) => {
       const [name, row, column] = d.loc.split(":");
-      return `${name}, row ${row}${column ? `, column ${column}` : ""}: ${d.message}`;
+      return `${name}${row && row !== "0" ? `, row ${row}` : ""}${column ? `, column ${column}` : ""}: ${d.message}`;
     });
     throw new Error(lines.length ? lines.join("\n") : info.message || `the service answered ${response.status}`);
   }
