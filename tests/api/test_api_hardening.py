@@ -123,6 +123,21 @@ def test_one_agency_flooding_the_queue_leaves_room_for_another(
             assert time.monotonic() < deadline, body
             time.sleep(0.2)
         assert body["status"] == "done" and body["check"]["ok"], body
+        # An absence's re-solve is a job too: with its share full, the absence is refused
+        # (before, it was taken whatever the queue held) and nothing of it is stored.
+        assert client.post(f"{created.json()['url']}/publish", headers=other).status_code == 200
+        for _ in range(3):  # one solving, two waiting: the share is full
+            assert client.post("/v1/rotas", json=request, headers=other).status_code == 202
+        worker = body["rota"]["routes"][0]["worker"]
+        absence = {
+            "worker": worker,
+            "start": "2026-12-01T00:00",
+            "end": "2026-12-01T23:59",
+            "now": "2026-12-01T06:10",
+        }
+        refused_absence = client.post("/v1/absences", json=absence, headers=other)
+        assert refused_absence.status_code == 429, refused_absence.text
+        assert client.get("/v1/absences", headers=other).json()["items"] == []
 
 
 @pytest.fixture
