@@ -16,9 +16,29 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from api.cli import _database_option, _input_error, _settings
+from api.settings import Settings
 
 _SHEETS = ("carers", "clients", "packages", "history")
+
+
+def _input_error(message: str) -> Exception:
+    from solver.cli import InputError
+
+    return InputError(message)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with ``--database-url`` on top."""
+    url = getattr(args, "database_url", None)
+    return Settings(database_url=url) if url else Settings()
+
+
+def _database_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy database URL (default: $DATABASE_URL, else sqlite:///./carerota.db)",
+    )
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, Any, str]:
