@@ -32,7 +32,7 @@ from api.middleware import (
     redact_server_logs,
 )
 from api.parsing import Readers, Turns
-from api.revocation import WatchedCache, watch
+from api.revocation import WatchedCache, listen, watch
 from api.routers import (
     absences,
     access_log,
@@ -101,9 +101,15 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
         active = runner or default_runner(settings, db)
         app.state.runner = active
         await run_in_threadpool(active.start)
-        revocations = asyncio.create_task(
-            watch(db, settings.credential_check_interval, app.state.credentials)
-        )
+        revocations = [
+            asyncio.create_task(
+                watch(db, settings.credential_check_interval, app.state.credentials)
+            )
+        ]
+        if settings.uses_celery:
+            # Announced revocations (api.revocation.announce) empty the cache at once.
+            announced = listen(settings.broker_url, app.state.credentials)
+            revocations.append(asyncio.create_task(announced))
         # Everything loaded so far lives as long as the process. Frozen, it is left out of the
         # collector's full passes, which would otherwise stall a request for ~50 ms now and then.
         gc.collect()
@@ -111,7 +117,8 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
         try:
             yield
         finally:
-            revocations.cancel()
+            for task in revocations:
+                task.cancel()
             app.state.readers.close()
             await run_in_threadpool(active.stop)
             await run_in_threadpool(access.stop)

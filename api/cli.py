@@ -167,7 +167,7 @@ def cmd_agency_revoke_key(args: argparse.Namespace) -> int:
     """Revoke one key (by the key or its id prefix) or every key but the newest."""
     from api.carers import revoke_links_made_by
     from api.db import Database, migrate
-    from api.deps import CREDENTIAL_TTL
+    from api.revocation import announce
     from api.store import revoke_keys
 
     if (args.key is None) == (not args.all_but_newest):
@@ -187,11 +187,12 @@ def cmd_agency_revoke_key(args: argparse.Namespace) -> int:
         raise _input_error(str(e)) from None
     finally:
         db.dispose()
+    announce(settings)
     for key_id in revoked:
         print(key_id)
     print(
         f"carerota: revoked {len(revoked)} key(s) of {args.name!r}; running API processes "
-        f"refuse them within {CREDENTIAL_TTL:.0f} seconds",
+        "refuse them within a second",
         file=sys.stderr,
     )
     return 0
@@ -201,6 +202,7 @@ def cmd_agency_delete(args: argparse.Namespace) -> int:
     """Delete an agency and every row of it, in every table."""
     from api.db import Database, migrate
     from api.erasure import StillSolving, erase_agency
+    from api.revocation import announce
 
     if not args.yes:
         raise _input_error(
@@ -220,6 +222,7 @@ def cmd_agency_delete(args: argparse.Namespace) -> int:
         ) from None
     finally:
         db.dispose()
+    announce(settings)
     rows = ", ".join(f"{table} {n}" for table, n in sorted(erased.counts.items()) if n)
     print(f"carerota: deleted agency {args.name!r} ({rows})", file=sys.stderr)
     return 0

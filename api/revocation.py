@@ -11,7 +11,9 @@ credential reaches the database and is refused (:func:`watch` says why that is e
 
 The fingerprint is one query over small tables, and the database is the one place every kind of
 deployment shares (SQLite with local solve processes as well as PostgreSQL with Redis), so the
-guarantee holds without Redis, and holds while Redis restarts.
+guarantee holds without Redis, and holds while Redis restarts. In production (a Redis broker)
+whoever revokes also announces it on a Redis channel (:func:`announce`), and every API process
+listening (:func:`listen`) empties its cache at once, without waiting for its next check.
 """
 
 from __future__ import annotations
@@ -20,15 +22,18 @@ import asyncio
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, Final
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from api.db import Agency, ApiKey, CarerToken, Database
 from api.deps import CredentialCache
+from api.settings import Settings
 
 log = logging.getLogger("carerota.api")
+
+CHANNEL: Final = "carerota:credentials-revoked"
 
 
 def fingerprint(db: Database) -> tuple[Any, ...]:
@@ -81,3 +86,42 @@ async def watch(db: Database, interval: float, cache: WatchedCache) -> None:
             continue
         cache.forget_since(checked if now == seen else -math.inf)
         seen, checked = now, began
+
+
+def announce(settings: Settings) -> None:
+    """Tell every API process that credentials were revoked (with a Redis broker; without one,
+    or when Redis does not answer, they notice by their next check anyway)."""
+    if not settings.uses_celery:
+        return
+    import redis
+
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=1.0)
+    try:
+        client.publish(CHANNEL, "revoked")
+    except redis.RedisError as exc:
+        log.warning("could not announce a revocation through Redis: %r", exc)
+    finally:
+        client.close()
+
+
+async def listen(url: str, cache: WatchedCache) -> None:
+    """Empty ``cache`` whenever a revocation is announced on Redis at ``url``.
+
+    Runs for the life of the app (cancelled at shutdown); a lost connection is made again a
+    second later, and :func:`watch` covers what was announced meanwhile.
+    """
+    import redis.asyncio
+
+    while True:
+        client = redis.asyncio.Redis.from_url(url)
+        try:
+            async with client.pubsub() as pubsub:
+                await pubsub.subscribe(CHANNEL)
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        cache.forget_since(-math.inf)
+        except redis.RedisError as exc:
+            log.warning("not listening for revocations on Redis: %r", exc)
+            await asyncio.sleep(1.0)
+        finally:
+            await client.aclose()

@@ -21,6 +21,7 @@ from api.db import CarerToken, Database, RunSheet, utcnow
 from api.deps import AgencyDep, DbDep, SettingsDep, SheetAccessDep
 from api.documents import dumps, no_rota_html, runsheet_html
 from api.errors import ErrorBody, not_found
+from api.revocation import announce
 from api.routers.common import base_url
 from api.routers.runsheets import (
     feed,
@@ -194,6 +195,7 @@ def revoke_link(link_id: str, agency: AgencyDep, db: DbDep, request: Request) ->
             row.revoked_at = utcnow()
         gone = [row.token_hash]
     request.app.state.credentials.forget(gone)
+    announce(request.app.state.settings)  # the other API processes, at once
     return Response(status_code=204)
 
 
@@ -209,4 +211,5 @@ def revoke_many(body: RevokeLinksIn, agency: AgencyDep, db: DbDep, request: Requ
     with db.write() as s:
         gone = revoke_links(s, agency.id, Revoke(worker=body.worker, key_id=body.made_by_key))
     request.app.state.credentials.forget(gone)
+    announce(request.app.state.settings)  # the other API processes, at once
     return RevokedOut(revoked=len(gone))

@@ -26,6 +26,7 @@ from api.db import CarerToken, Database, Publication, RotaVersion, RunSheet, new
 from api.deps import AgencyDep, AgencyRef, DbDep, SettingsDep, SheetAccess, SheetAccessDep
 from api.documents import Notice, dumps, runsheet_calendar, runsheet_html
 from api.errors import ApiError, ErrorBody, not_found
+from api.revocation import announce
 from api.routers.common import base_url
 from api.schemas import CarerLinkOut
 from api.security import CARER_TOKEN_PREFIX, digest, new_secret
@@ -271,6 +272,7 @@ def mint_link(
             )
         )
     request.app.state.credentials.forget(gone)
+    announce(request.app.state.settings)  # the other API processes, at once
     return CarerLinkOut(
         id=link_id,
         worker=worker_id,

@@ -5,6 +5,7 @@ revocation. Each test fails on the service as the probe found it (commit b6a06e1
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -19,9 +20,11 @@ from sqlalchemy import update
 from api.app import create_app
 from api.db import Database, StoredProblem
 from api.erasure import erase_agency
+from api.revocation import announce
 from api.settings import Settings
 from api.store import create_agency, issue_key, revoke_keys
 from tests.api.service import HeldRunner, Service, Solved, agency_headers, wait_ready
+from tests.harness import REDIS_URL, reachable, unavailable
 
 SCENARIO = "name: probe\nbase: small\nvariants:\n  - name: one\n    changes: []\n"
 
@@ -293,3 +296,31 @@ def test_a_carer_link_revoked_through_one_process_is_refused_by_the_others(
         began = time.monotonic()
         statuses_until([other], lambda c: c.get(calendar), 401)
         assert time.monotonic() - began < 1.5
+
+
+def test_an_announced_revocation_empties_every_process_at_once(tmp_path: Path) -> None:
+    # Production (a Redis broker): the command that revokes announces it, and the processes
+    # do not even wait for their next check (here a minute away).
+    if not reachable(REDIS_URL, 6379):
+        unavailable(f"Redis is not reachable at {REDIS_URL}")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/announced.db",
+        broker_url=f"{REDIS_URL.rstrip('/')}/{1 + secrets.randbelow(15)}",
+        credential_check_interval=60.0,
+    )
+    db = Database(settings.database_url)
+    with ExitStack() as stack:
+        clients = [
+            stack.enter_context(TestClient(create_app(settings, runner=HeldRunner())))
+            for _ in range(2)
+        ]
+        _, key = create_agency(db, "Announced Homecare")
+        for client in clients:
+            assert client.get("/v1/rotas", headers=bearer(key)).status_code == 200  # cached
+        time.sleep(0.2)  # both are listening by now
+        revoke_keys(db, "Announced Homecare", keep_newest=False)
+        announce(settings)
+        began = time.monotonic()
+        statuses_until(clients, lambda c: c.get("/v1/rotas", headers=bearer(key)), 401)
+        assert time.monotonic() - began < 0.5
+    db.dispose()
