@@ -21,8 +21,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check carerota solver api scenarios benchmarks tests
 	$(BIN)/mypy
 
+# Line coverage of carerota, solver, scenarios and api by the whole suite, reported with a
+# floor. The floor comes from a partial run (the layering, terms, model, checker, contract, data,
+# cli, travel and generator tests and the API's rota and access-log tests on SQLite: 52.8%); the
+# whole suite covers more, so it clears it. Raise it after a full run.
+COVERAGE_FLOOR := 52
+
 test: $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 
 bench: $(STAMP)
 	$(BIN)/pytest benchmarks --benchmark-only

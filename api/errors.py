@@ -119,7 +119,7 @@ def validation_details(errors: Sequence[Any]) -> list[ErrorDetail]:
     return details
 
 
-async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
@@ -165,7 +165,7 @@ async def _collision(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "an internal error occurred; it has been logged")
 

@@ -171,7 +171,7 @@ class AddWorkers(_Change):
         return self
 
 
-def add_workers(problem: Problem, change: AddWorkers, rng: random.Random) -> Problem:
+def add_workers(problem: Problem, change: AddWorkers, _rng: random.Random) -> Problem:
     """The problem with ``count`` copies of worker ``like``, who is familiar to nobody."""
     raw = problem.model_dump(mode="json")
     workers = _ids(raw, "workers")
@@ -280,7 +280,7 @@ def _nearest_coordinator(raw: Raw, place: tuple[float, float]) -> str | None:
     return min(sorted(patches), key=distance)
 
 
-def add_clients(problem: Problem, change: AddClients, rng: random.Random) -> Problem:
+def add_clients(problem: Problem, change: AddClients, _rng: random.Random) -> Problem:
     """The problem with ``count`` new clients, their week of visits and a coordinator."""
     raw = problem.model_dump(mode="json")
     if raw["travel"]["model"] != "haversine":
@@ -314,7 +314,7 @@ def add_clients(problem: Problem, change: AddClients, rng: random.Random) -> Pro
         rounds = draw.choices(
             [r for r, _ in PACKAGES[per_day]], weights=[w for _, w in PACKAGES[per_day]]
         )[0]
-        calls = [agency._call(draw, name, weekdays) for name in rounds]
+        calls = [agency.call(draw, name, weekdays) for name in rounds]
         gender = "female" if draw.random() < 0.08 else None
         agency.clients.append(_Client(location, 0, "", gender, needs, calls))
     agency.add_needs()
@@ -344,7 +344,7 @@ def add_clients(problem: Problem, change: AddClients, rng: random.Random) -> Pro
                 {"coordinator": overseer, "client": ident, "date": before.isoformat()}
             )
     renamed: dict[str, str] = {}
-    for visit in agency._visits_out():
+    for visit in agency.visits_out():
         renamed[visit["id"]] = f"{change.id_prefix}-{visit['id']}"
         if renamed[visit["id"]] in visit_ids:
             raise ChangeError(f"visit id {renamed[visit['id']]!r} is taken", ("id_prefix",))
@@ -377,7 +377,7 @@ class ScaleDurations(_Change):
     skill: str | None = None
 
 
-def scale_durations(problem: Problem, change: ScaleDurations, rng: random.Random) -> Problem:
+def scale_durations(problem: Problem, change: ScaleDurations, _rng: random.Random) -> Problem:
     """Durations times ``factor``, rounded to whole minutes (at least one)."""
     raw = problem.model_dump(mode="json")
     for v in _visits_of(raw, change.clients, change.skill):
@@ -401,7 +401,7 @@ class NarrowWindows(_Change):
     clients: list[str] = Field(default_factory=list)
 
 
-def widen_windows(problem: Problem, change: WidenWindows, rng: random.Random) -> Problem:
+def widen_windows(problem: Problem, change: WidenWindows, _rng: random.Random) -> Problem:
     """Wider windows, kept inside the visit's day."""
     raw = problem.model_dump(mode="json")
     step = timedelta(minutes=change.minutes)
@@ -413,7 +413,7 @@ def widen_windows(problem: Problem, change: WidenWindows, rng: random.Random) ->
     return _revalidate(raw)
 
 
-def narrow_windows(problem: Problem, change: NarrowWindows, rng: random.Random) -> Problem:
+def narrow_windows(problem: Problem, change: NarrowWindows, _rng: random.Random) -> Problem:
     """Narrower windows; a window narrower than twice ``minutes`` becomes its middle minute."""
     raw = problem.model_dump(mode="json")
     step = timedelta(minutes=change.minutes)
@@ -440,7 +440,7 @@ class SetTravelMode(_Change):
     workers: list[str] = Field(default_factory=list)
 
 
-def set_travel_mode(problem: Problem, change: SetTravelMode, rng: random.Random) -> Problem:
+def set_travel_mode(problem: Problem, change: SetTravelMode, _rng: random.Random) -> Problem:
     """The named workers (default: all) travel by ``mode``."""
     raw = problem.model_dump(mode="json")
     workers = _ids(raw, "workers")
@@ -459,7 +459,7 @@ class SetTravelSpeeds(_Change):
     road_factor: float | None = Field(default=None, gt=0.0)
 
 
-def set_travel_speeds(problem: Problem, change: SetTravelSpeeds, rng: random.Random) -> Problem:
+def set_travel_speeds(problem: Problem, change: SetTravelSpeeds, _rng: random.Random) -> Problem:
     """Haversine travel with the given speeds, scale and road factor."""
     raw = problem.model_dump(mode="json")
     travel = raw["travel"]
@@ -494,7 +494,7 @@ class SetWeights(_Change):
     weights: WeightValues
 
 
-def set_weights(problem: Problem, change: SetWeights, rng: random.Random) -> Problem:
+def set_weights(problem: Problem, change: SetWeights, _rng: random.Random) -> Problem:
     """The problem with the named weights replaced."""
     raw = problem.model_dump(mode="json")
     raw["weights"].update(change.weights.model_dump(exclude_none=True))
@@ -531,7 +531,7 @@ def _coordinator(workers: dict[str, Raw], ident: str, field: str) -> Raw:
     return boss
 
 
-def reassign_clients(problem: Problem, change: ReassignClients, rng: random.Random) -> Problem:
+def reassign_clients(problem: Problem, change: ReassignClients, _rng: random.Random) -> Problem:
     """The problem with the chosen clients overseen by ``to``."""
     raw = problem.model_dump(mode="json")
     workers, clients = _ids(raw, "workers"), _ids(raw, "clients")
@@ -579,7 +579,7 @@ class FieldTime(_Change):
         return self
 
 
-def coordinator_field_time(problem: Problem, change: FieldTime, rng: random.Random) -> Problem:
+def coordinator_field_time(problem: Problem, change: FieldTime, _rng: random.Random) -> Problem:
     """Coordinators with extra field days and budgets as ``change`` says."""
     raw = problem.model_dump(mode="json")
     workers = _ids(raw, "workers")

@@ -406,14 +406,14 @@ class _Agency:
             }
             per_day = _weighted(rng, list(CALLS_PER_DAY_WEIGHTS.items()))
             rounds: tuple[str, ...] = _weighted(rng, PACKAGES[per_day])
-            calls = [self._call(rng, name, weekdays) for name in rounds]
+            calls = [self.call(rng, name, weekdays) for name in rounds]
             if rng.random() < 0.30:
                 day = rng.choice((0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5))
-                calls.append(self._call(rng, "domestic", frozenset({day})))
+                calls.append(self.call(rng, "domestic", frozenset({day})))
             gender = "female" if rng.random() < 0.08 else None
             self.clients.append(_Client(location, cluster, address, gender, needs, calls))
 
-    def _call(self, rng: random.Random, name: str, weekdays: frozenset[int]) -> _Call:
+    def call(self, rng: random.Random, name: str, weekdays: frozenset[int]) -> _Call:
         spec = ROUNDS[name]
         duration = rng.choices(spec.durations, weights=spec.weights)[0]
         half = 30 if name == "domestic" or rng.random() < 0.65 else 15
@@ -501,7 +501,7 @@ class _Agency:
     # -- carers ---------------------------------------------------------------------------
 
     @staticmethod
-    def _pieces(rng: random.Random, kind: str) -> tuple[tuple[int, int], ...]:
+    def pieces(rng: random.Random, kind: str) -> tuple[tuple[int, int], ...]:
         """One day's shift pieces: early, late, or split (morning plus evening)."""
         if kind == "early":
             return ((DAY_START, rng.choice((840, 870))),)
@@ -742,7 +742,7 @@ class _Agency:
             if k != "split" or call.latest + call.duration <= 690 or call.earliest >= 1020
         ] or list(SHIFT_KINDS)
         kind = rng.choice(kinds)
-        carer = self.new_carer(rng, kind, self._pieces(rng, kind), self._days_off(rng, weekday))
+        carer = self.new_carer(rng, kind, self.pieces(rng, kind), self._days_off(rng, weekday))
         carer.skills |= call.skills
         if client.gender_preference is not None:
             carer.gender = client.gender_preference
@@ -878,7 +878,7 @@ class _Agency:
             },
             "workers": self._workers_out(),
             "clients": self._clients_out(),
-            "visits": self._visits_out(),
+            "visits": self.visits_out(),
             "history": {
                 "visits": [
                     {"client": f"c{ci:04d}", "worker": f"w{wi:03d}", "date": day.isoformat()}
@@ -956,7 +956,7 @@ class _Agency:
             out.append(entry)
         return out
 
-    def _visits_out(self) -> list[dict[str, Any]]:
+    def visits_out(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for ci, client in enumerate(self.clients):
             for day in self.period:
@@ -1045,7 +1045,7 @@ class _Staffing:
         for _ in range(6):
             kinds = [k for k in SHIFT_KINDS if k == "split" or (k == "early") == (middle < 840)]
             kind = rng.choices(kinds, weights=[KIND_WEIGHTS[k] for k in kinds])[0]
-            pieces = _Agency._pieces(rng, kind)
+            pieces = _Agency.pieces(rng, kind)
             gain = _contribution(pieces)
             useful = [0.0] * 7
             for d, weekday in enumerate(self.weekday_of):

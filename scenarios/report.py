@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from pydantic import BaseModel
 
 from scenarios.whatif import BASE, Comparison, Kpis, VariantResult
 from solver.contract import Problem, Rota
+
+log = logging.getLogger("carerota.scenarios")
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,11 @@ CLIP = 100.0  # percent: the change chart's axis stops here
 def write_charts(comparison: Comparison, directory: Path) -> list[Path]:
     """``kpis.png`` (each main KPI by variant) and ``changes.png`` (relative change against
     the base); returns the files written."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ModuleNotFoundError:  # the plot extra is not installed: a report without charts
+        log.warning("the report's charts are left out: pip install 'carerota[plot]' to draw them")
+        return []
 
     matplotlib.use("Agg")  # files only: no display, and safe in a server process
     import matplotlib.pyplot as plt

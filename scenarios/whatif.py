@@ -111,6 +111,12 @@ class Scenario(BaseModel):
     def error(self, loc: Loc, message: str) -> ScenarioError:
         return ScenarioError(self._source, self.line(loc), _path(loc), message)
 
+    def read_from(self, source: str, folder: Path | None, lines: dict[Loc, int]) -> Scenario:
+        """This scenario, told where it was read: the file its errors name, the folder its base
+        path is relative to, and the line of each field."""
+        self._source, self._folder, self._lines = source, folder, lines
+        return self
+
     def base_problem(self) -> Problem:
         """The base: inline, a file next to the scenario, or a bundled agency by name."""
         if isinstance(self.base, Problem):
@@ -222,12 +228,10 @@ def parse_scenario(text: str, source: str = "<scenario>", folder: Path | None = 
         items = [e for e in items if e["loc"][:2] != ("base", "str")] or items
         first = items[0]
         loc = _clean(tuple(first["loc"]))
-        probe = Scenario.model_construct()
-        probe._source, probe._lines = source, lines
+        probe = Scenario.model_construct().read_from(source, None, lines)
         more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
         raise probe.error(loc, _message(first) + more) from None
-    scenario._source, scenario._folder, scenario._lines = source, folder, lines
-    return scenario
+    return scenario.read_from(source, folder, lines)
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -15,8 +15,8 @@ machine far slower or busier than the calibration, so the same seed and workers 
 
 from __future__ import annotations
 
+import logging
 import random
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -31,6 +31,8 @@ from solver.data import FloatArray, ProblemData, scaled
 from solver.model import SCALE, Neighbourhood, RotaModel
 from solver.options import Progress, SolveOptions, StopRequest
 from solver.rota import Account, Solution, account
+
+log = logging.getLogger("carerota.search")
 
 # Deterministic time units per second of time limit: CP-SAT does about 0.7-0.9 a second here,
 # so the deterministic budget, not the wall clock, normally ends the search (reproducible).
@@ -358,10 +360,11 @@ class Search:
                     self.report(acc.objective, bound)
                 best, best_acc = sol, acc
         if opts.log:
-            print(
-                f"carerota: {self.steps} neighbourhoods, {self.dtime:.1f} deterministic time "
-                f"in {self.elapsed():.1f} s",
-                file=sys.stderr,
+            log.info(
+                "%d neighbourhoods, %.1f deterministic time in %.1f s",
+                self.steps,
+                self.dtime,
+                self.elapsed(),
             )
         return best, "feasible", bound
 
@@ -380,6 +383,6 @@ def optimise(
 ) -> tuple[Solution, Status, float | None]:
     """Improve ``start`` with CP-SAT until ``options.time_limit`` seconds after ``started``."""
     if options.log:
-        print(f"carerota: {data.n_visits} visits, {data.n_workers} workers", file=sys.stderr)
+        log.info("%d visits, %d workers", data.n_visits, data.n_workers)
     began = time.monotonic() if started is None else started
     return Search(data, options, progress, began, should_stop).run(start)

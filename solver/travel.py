@@ -45,7 +45,7 @@ class HaversineProvider:
         self.road_factor = spec.road_factor
         self.speeds: dict[str, float] = {str(k): v for k, v in spec.speeds_kmh.items()}
 
-    def minutes(self, ids: list[str], coords: Matrix, mode: str) -> Matrix:
+    def minutes(self, _ids: list[str], coords: Matrix, mode: str) -> Matrix:
         km = haversine_km(coords)
         out: Matrix = np.ceil(km * self.road_factor / self.speeds[mode] * 60.0)
         same = (coords[:, None, 0] == coords[None, :, 0]) & (
@@ -62,7 +62,7 @@ class MatrixProvider:
         self.index = {place: i for i, place in enumerate(spec.places)}
         self.table = np.asarray(spec.minutes, dtype=np.float64)
 
-    def minutes(self, ids: list[str], coords: Matrix, mode: str) -> Matrix:
+    def minutes(self, ids: list[str], _coords: Matrix, _mode: str) -> Matrix:
         rows = np.fromiter((self.index[p] for p in ids), dtype=np.int64, count=len(ids))
         out: Matrix = self.table[np.ix_(rows, rows)]
         return out

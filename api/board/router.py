@@ -71,7 +71,7 @@ def board_index() -> FileResponse:
 
 
 @router.get("/rotas/{rota_id}", include_in_schema=False)
-def board_rota(rota_id: str) -> FileResponse:
+def board_rota() -> FileResponse:
     """One rota's board; the page reads the id from its own address."""
     return _page("rota.html")
 
@@ -83,7 +83,7 @@ def board_records() -> FileResponse:
 
 
 @router.get("/clients/{client_id}", include_in_schema=False)
-def board_client(client_id: str) -> FileResponse:
+def board_client() -> FileResponse:
     """One client: their record, packages and recent carers (the page reads the id)."""
     return _page("client.html")
 

@@ -32,7 +32,7 @@ def run_job(
     job_id: str | None = None,
     *,
     stopping: Callable[[], bool] = lambda: False,
-    requeue: Callable[[str], None] = lambda job_id: None,
+    requeue: Callable[[str], None] = lambda _job_id: None,
 ) -> str | None:
     """Claim a job (``job_id``, or the oldest queued) and take it to a final state.
 

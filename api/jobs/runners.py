@@ -167,8 +167,8 @@ class LocalProcessRunner:
                 proc.join(timeout=5)
             writer.close()
 
-    def submit(self, job_id: str) -> None:
-        # Wake every idle process; the first to claim the oldest job gets it.
+    def submit(self, _job_id: str) -> None:
+        # Wake every idle process; the first to claim the oldest job gets it (whichever it is).
         with self._lock:
             for _, writer in self._procs:
                 with contextlib.suppress(OSError):

@@ -75,7 +75,7 @@ def _variants(scenario: Scenario) -> Work:
     """The child's work: solve the base and every variant, reporting each one done."""
 
     def work(base: Problem, options: SolveOptions, send: Callable[[dict[str, Any]], None]) -> None:
-        def progress(done: int, total: int, elapsed: float, expected: float) -> None:
+        def progress(done: int, _total: int, elapsed: float, _expected: float) -> None:
             send({"progress": [done, elapsed]})
 
         comparison = run_scenario(

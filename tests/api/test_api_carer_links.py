@@ -123,7 +123,7 @@ def test_a_phone_calendar_holds_exactly_the_published_visits_after_resolves(
     assert cancelled and cancelled <= before
     assert all(int(e["SEQUENCE"]) >= 1 for e in calendar.events if str(e["UID"]) in cancelled)
     stale = Phone()
-    stale.events = {uid: (0, None) for uid in before}
+    stale.events = dict.fromkeys(before, (0, None))
     stale.refresh(calendar.to_ical())
     assert stale.visits() == now
 

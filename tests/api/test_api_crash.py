@@ -527,7 +527,7 @@ def test_kill_9_during_a_burst_loses_nothing(
                 settle(db, seed, ledger)
                 counts = verify(client, headers, db, seed, ledger)
                 with capsys.disabled():
-                    print(
+                    print(  # noqa: T201 - each round's summary, shown as the test runs
                         f"\n{backend} seed {seed}: {time.monotonic() - began:.1f} s, {counts}, "
                         + "; ".join(e for e in ledger.events if e.startswith(f"seed {seed}:"))
                     )

@@ -118,9 +118,8 @@ def test_plan_two_weeks_in_a_row_keeps_week_ones_faces(
     assert later["metrics"]["familiar_visit_share"] >= 0.8
 
 
-def test_plan_names_a_missing_agency_and_a_bad_week(
-    database: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.usefixtures("database")
+def test_plan_names_a_missing_agency_and_a_bad_week(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["plan", "--week", "2027-01-04", "--agency", "Nobody"])
     assert "no agency called 'Nobody'" in capsys.readouterr().err

@@ -308,7 +308,7 @@ def test_front_page_lists_the_agencys_rotas(board: Board, solved: dict[str, Any]
     assert board.errors == []
 
 
-def test_unknown_rota_says_so(board: Board, board_service: BoardService) -> None:
+def test_unknown_rota_says_so(board: Board) -> None:
     board.goto("/board/rotas/rota_000000000000000000000000")
     message = board.page.locator("#message")
     message.wait_for()

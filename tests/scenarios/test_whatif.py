@@ -193,7 +193,7 @@ def test_weights(small: Problem) -> None:
     assert out.weights.unassigned_visit == small.weights.unassigned_visit
 
 
-def test_reassign_clients_and_field_time_in_one_variant(small: Problem) -> None:
+def test_reassign_clients_and_field_time_in_one_variant() -> None:
     text = """
 name: a second coordinator
 base: small
@@ -332,7 +332,7 @@ def compared() -> Comparison:
         )
     )
     seen: list[tuple[int, int]] = []
-    result = run_scenario(scenario, processes=2, progress=lambda d, t, e, x: seen.append((d, t)))
+    result = run_scenario(scenario, processes=2, progress=lambda d, t, _e, _x: seen.append((d, t)))
     assert seen[0] == (0, 3) and seen[-1] == (3, 3)
     return result
 

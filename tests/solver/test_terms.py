@@ -63,9 +63,7 @@ def test_the_explanation_labels_every_price() -> None:
     assert all(label.strip() and "_" not in label for label in LABELS.values())
 
 
-def test_the_agency_makes_every_term_bite(
-    agency: Problem, built: tuple[ProblemData, Solution]
-) -> None:
+def test_the_agency_makes_every_term_bite(built: tuple[ProblemData, Solution]) -> None:
     data, sol = built
     terms = account(data, sol).terms
     assert sorted(terms) == PRICES
@@ -83,7 +81,7 @@ def test_the_checker_prices_every_term_as_the_account_does(
         assert report.terms[name] == pytest.approx(ours[name], rel=1e-6, abs=0.01), name
 
 
-def model_terms(problem: Problem, data: ProblemData, sol: Solution) -> dict[str, float]:
+def model_terms(_problem: Problem, data: ProblemData, sol: Solution) -> dict[str, float]:
     """The model's terms for ``sol``: the whole-period model with every variable fixed to the
     hint, each term's expressions read back and weighted as ``add_objective`` weights them."""
     hood = Neighbourhood(frozenset(range(data.n_visits)), frozenset(range(data.n_workers)))
