@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Service
 
 from carerota.cli import main
+from tests.api.service import Service
 
 NOW = "2026-12-02T12:00"
 

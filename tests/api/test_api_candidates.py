@@ -11,10 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import Service
-
 from solver.contract import Problem
 from solver.data import build
+from tests.api.service import Service
 
 DST_WEEK = Path(__file__).resolve().parents[3] / "shared" / "examples" / "dst-week.json"
 

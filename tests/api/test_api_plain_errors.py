@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Service
 
 from carerota.cli import main
+from tests.api.service import Service
 
 
 @pytest.mark.parametrize(
