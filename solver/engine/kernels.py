@@ -34,18 +34,19 @@ NO = -1
 BIG = 1 << 60
 
 # Move kinds, in the order of the ``move_weights`` array.
-M_INSERT, M_RELOCATE, M_SWAP, M_TWO_OPT, M_OR_OPT, M_RUIN, M_HANDOVER, M_SHADOW, M_CLIENT_SWAP = (
-    0,
-    1,
-    2,
-    3,
-    4,
-    5,
-    6,
-    7,
-    8,
-)
-N_MOVES = 9
+(
+    M_INSERT,
+    M_RELOCATE,
+    M_SWAP,
+    M_TWO_OPT,
+    M_OR_OPT,
+    M_RUIN,
+    M_HANDOVER,
+    M_COORDINATOR,
+    M_CLIENT_SWAP,
+    M_INTRA,
+) = range(10)
+N_MOVES = 10
 
 jit = nb.njit(cache=True, nogil=True)
 
@@ -522,6 +523,31 @@ def may_take(c: Arrays, s: Arrays, v: int, h: int) -> bool:
 
 
 @jit
+def _push(c: Arrays, s: Arrays, h: int, pos: int, arrive: int) -> float:
+    """Minutes of lateness added along route ``h`` from ``pos`` on when its stop there can only
+    start at ``arrive``; -1 if a stop would be pushed past its window or the shift.
+
+    Each stop absorbs the push with its waiting time. Starts of linked routes are not followed
+    (the exact schedule settles them), so this prices and filters, it does not decide.
+    """
+    w = c.shift_w[h]
+    added = 0.0
+    for i in range(pos, s.rlen[h]):
+        x = s.route[h, i] >> 1
+        if arrive <= s.start[x]:
+            break
+        if arrive > c.last[x] or arrive + c.dur[x] > c.shift_end[h]:
+            return -1.0
+        before = s.start[x] - c.latest[x]
+        after = arrive - c.latest[x]
+        added += (max(after, 0) - max(before, 0)) / c.unit
+        if i + 1 < s.rlen[h]:
+            y = s.route[h, i + 1] >> 1
+            arrive = arrive + c.dur[x] + leg_units(c, w, c.vplace[x], c.vplace[y])
+    return added
+
+
+@jit
 def insertion_cost(c: Arrays, s: Arrays, v: int, h: int, counted: bool) -> tuple[float, int]:
     """The cheapest position for ``v`` in ``h`` that passes the time filter, and its cost.
 
@@ -550,9 +576,13 @@ def insertion_cost(c: Arrays, s: Arrays, v: int, h: int, counted: bool) -> tuple
             if prev != NO and s.start[prev] > c.last[v]:
                 break  # later positions only start later
             continue
+        pushed = 0.0
         if nxt != NO:
             arr = a + c.dur[v] + leg_units(c, w, pv, c.vplace[nxt])
             if arr > c.last[nxt] or arr + c.dur[nxt] > c.shift_end[h]:
+                continue
+            pushed = _push(c, s, h, pos, arr)
+            if pushed < 0:
                 continue
         if prev == NO and nxt == NO:
             cost = hw * (leg(c, w, wp, pv) + leg(c, w, pv, wp))
@@ -568,6 +598,7 @@ def insertion_cost(c: Arrays, s: Arrays, v: int, h: int, counted: bool) -> tuple
             cost = tw * (leg(c, w, pp, pv) + leg(c, w, pv, pn) - leg(c, w, pp, pn))
         if a > c.latest[v]:
             cost += c.weights[T_LATE] * (a - c.latest[v]) / c.unit
+        cost += c.weights[T_LATE] * pushed
         if cost < best:
             best = cost
             best_pos = pos
@@ -729,7 +760,8 @@ def mv_relocate(c: Arrays, s: Arrays) -> bool:
     w = c.shift_w[h]
     if pinned_member(c, v, w):
         return False
-    remove_entry(c, s, h, find_pos(s, h, 2 * v), True)
+    p0 = find_pos(s, h, 2 * v)
+    remove_entry(c, s, h, p0, True)
     ncand = c.cand_ptr[v + 1] - c.cand_ptr[v]
     # Granular: a handful of candidate routes, plus the route it came from.
     best = np.inf
@@ -740,7 +772,7 @@ def mv_relocate(c: Arrays, s: Arrays) -> bool:
         if not may_take(c, s, v, h2):
             continue
         cost, pos = insertion_cost(c, s, v, h2, True)
-        if pos == NO or (h2 == h and k > 0):
+        if pos == NO or (h2 == h and (k > 0 or pos == p0)):
             continue
         cost += np.random.random()
         if cost < best:
@@ -1055,13 +1087,39 @@ def mv_client_swap(c: Arrays, s: Arrays) -> bool:
 
 
 @jit
-def mv_shadow(c: Arrays, s: Arrays) -> bool:
-    """The coordinator rule: a coordinator shadows a visit to a client they still owe a visit,
-    or (less often) a shadow is dropped to free their time."""
+def _clear_window(c: Arrays, s: Arrays, h: int, lo: int, hi: int, out: Any) -> int:
+    """Take out of route ``h`` every stop overlapping ``[lo, hi]`` (not pinned); the visits
+    left unstaffed are written to ``out``. Returns how many; -1 if a pinned stop is in the way."""
+    n = 0
+    i = 0
+    w = c.shift_w[h]
+    while i < s.rlen[h]:
+        e = s.route[h, i]
+        x = e >> 1
+        if s.start[x] + c.dur[x] < lo or s.start[x] > hi:
+            i += 1
+            continue
+        if e & 1:
+            remove_entry(c, s, h, i, True)
+            continue
+        if pinned_member(c, x, w):
+            return -1
+        remove_visit(c, s, x)
+        out[n] = x
+        n += 1
+    return n
+
+
+@jit
+def mv_coordinator(c: Arrays, s: Arrays) -> bool:
+    """The coordinator rule: a coordinator joins a visit to a client they still owe a visit,
+    shadowing it or covering it in a carer's place, and clears their own route around it if
+    need be (the visits taken off go back to whoever can take them). Less often a shadow is
+    dropped to free the coordinator's time."""
     nr = c.rq_n.shape[0]
     if nr == 0:
         return False
-    if np.random.random() < 0.25:
+    if np.random.random() < 0.2:
         v = random_staffed(c, s)
         if v == NO or s.shadow[v] < 0:
             return False
@@ -1069,35 +1127,75 @@ def mv_shadow(c: Arrays, s: Arrays) -> bool:
         remove_entry(c, s, h, find_pos(s, h, 2 * v + 1), True)
         return True
     r = np.random.randint(nr)
-    if req_short(c, s, r) == 0:
+    nvis = c.rq_ptr[r + 1] - c.rq_ptr[r]
+    if req_short(c, s, r) == 0 or nvis == 0:
         return False
+    u = c.rq_vis[c.rq_ptr[r] + np.random.randint(nvis)]
     k = c.rq_k[r]
-    # A client of r not yet seen, and one of its staffed visits on r's days.
-    ncl = c.in_o.shape[1]
-    cl = np.random.randint(ncl)
-    for _ in range(ncl):
-        if c.in_o[r, cl] and s.rq_cnt[r, cl] == 0:
-            break
-        cl = (cl + 1) % ncl
-    if not c.in_o[r, cl] or s.rq_cnt[r, cl] > 0:
+    cl = c.vclient[u]
+    if s.rq_cnt[r, cl] > 0 or s.ncrew[u] != c.req[u] or has_worker(c, s, u, k):
         return False
-    nvc = c.cv_ptr[cl + 1] - c.cv_ptr[cl]
-    if nvc == 0:
+    cover = c.can_h[u, k] >= 0 and (c.shad_h[u] < 0 or np.random.random() < 0.5)
+    h = c.can_h[u, k] if cover else c.shad_h[u]
+    nout = 0
+    if np.random.random() < 0.6:
+        nout = _clear_window(c, s, h, s.start[u] - 90, s.start[u] + c.dur[u] + 90, s.buf2)
+        if nout < 0:
+            return False
+    if cover:
+        j = np.random.randint(s.ncrew[u])
+        hc = s.crew[u, j]
+        if pinned_member(c, u, c.shift_w[hc]):
+            return False
+        remove_entry(c, s, hc, find_pos(s, hc, 2 * u), True)
+        if s.ncrew[u] != c.req[u] - 1:
+            return False
+    _cost, pos = insertion_cost(c, s, u, h, cover)
+    if pos == NO:
         return False
-    off = np.random.randint(nvc)
-    for j in range(nvc):
-        u = c.cv[c.cv_ptr[cl] + (off + j) % nvc]
-        if c.rq_of[k, c.vday[u]] != r or s.ncrew[u] != c.req[u] or has_worker(c, s, u, k):
-            continue
-        h = c.shad_h[u]
-        if h < 0:
-            continue
-        _cost, pos = insertion_cost(c, s, u, h, False)
-        if pos == NO:
-            continue
-        insert_entry(c, s, h, pos, 2 * u + 1, True)
+    insert_entry(c, s, h, pos, 2 * u + (0 if cover else 1), True)
+    if not reschedule(c, s):
+        return False
+    for j in range(nout):
+        insert_visit(c, s, s.buf2[j], 0.5, 2)
+    return True
+
+
+@jit
+def mv_intra(c: Arrays, s: Arrays) -> bool:
+    """Within one route: a string of one to three stops moves a few places, or two stops a few
+    places apart trade places. Positions are drawn, not chosen: the annealing judges."""
+    v = random_staffed(c, s)
+    if v == NO:
+        return False
+    h = s.crew[v, np.random.randint(s.ncrew[v])]
+    n = s.rlen[h]
+    if n < 3:
+        return False
+    i = find_pos(s, h, 2 * v)
+    if np.random.random() < 0.5:
+        j = i + np.random.randint(-3, 4)
+        if j == i or j < 0 or j >= n:
+            return False
+        a = min(i, j)
+        b = max(i, j)
+        eb = remove_entry(c, s, h, b, True)
+        ea = remove_entry(c, s, h, a, True)
+        insert_entry(c, s, h, a, eb, True)
+        insert_entry(c, s, h, b, ea, True)
         return True
-    return False
+    k = 1 + np.random.randint(3)
+    if i + k > n:
+        return False
+    seg = s.buf1
+    for j in range(k):
+        seg[j] = remove_entry(c, s, h, i, True)
+    to = i + np.random.randint(-4, 5)
+    if to == i or to < 0 or to > s.rlen[h]:
+        return False
+    for j in range(k):
+        insert_entry(c, s, h, to + j, seg[j], True)
+    return True
 
 
 @jit
@@ -1116,9 +1214,11 @@ def do_move(c: Arrays, s: Arrays, kind: int) -> bool:
         return mv_ruin(c, s)
     if kind == M_HANDOVER:
         return mv_handover(c, s)
-    if kind == M_SHADOW:
-        return mv_shadow(c, s)
-    return mv_client_swap(c, s)
+    if kind == M_COORDINATOR:
+        return mv_coordinator(c, s)
+    if kind == M_CLIENT_SWAP:
+        return mv_client_swap(c, s)
+    return mv_intra(c, s)
 
 
 @jit

@@ -29,11 +29,12 @@ MOVE_NAMES = (
     "or-opt",
     "ruin",
     "handover",
-    "shadow",
+    "coordinator",
     "client-swap",
+    "intra",
 )
 # How often each move is drawn (see docs/search.md for the measurements behind them).
-MOVE_WEIGHTS = np.array([0.10, 0.30, 0.12, 0.08, 0.05, 0.12, 0.10, 0.05, 0.08])
+MOVE_WEIGHTS = np.array([0.10, 0.25, 0.10, 0.08, 0.05, 0.12, 0.10, 0.05, 0.05, 0.10])
 CHUNK = 20_000
 
 

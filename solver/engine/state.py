@@ -78,6 +78,8 @@ class Consts(NamedTuple):
     rq_month_end: B
     rq_n: I64
     rq_k: I64
+    rq_ptr: I64
+    rq_vis: I64
     weights: F64
     unit: float
     near: I64
@@ -193,6 +195,15 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
     for r, req in enumerate(reqs):
         rq_of[req.coordinator, req.days] = r
         in_o[r, req.clients] = True
+    # Per requirement, the visits its coordinator could join for a client still owed a visit.
+    owed: list[list[int]] = [[] for _ in reqs]
+    for v in range(nv):
+        for r, req in enumerate(reqs):
+            kc = req.coordinator
+            mine = rq_of[kc, data.visit_day[v]] == r and in_o[r, data.visit_client[v]]
+            if mine and (shad_h[v] >= 0 or can_h[v, kc] >= 0):
+                owed[r].append(v)
+    rq_ptr, rq_vis = _csr(owed)
     by_client: list[list[int]] = [[] for _ in range(nc)]
     for v, cl in enumerate(data.visit_client.tolist()):
         by_client[cl].append(v)
@@ -241,6 +252,8 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
         rq_month_end=np.array([r.month_end for r in reqs], dtype=bool),
         rq_n=np.array([len(r.clients) for r in reqs], dtype=np.int64),
         rq_k=np.array([r.coordinator for r in reqs], dtype=np.int64),
+        rq_ptr=rq_ptr,
+        rq_vis=rq_vis,
         weights=weights,
         unit=float(unit),
         near=_near(data, NEAR),
