@@ -1352,6 +1352,13 @@ def greedy_append(c: Arrays, s: Arrays, order: Any) -> int:
         if s.ncrew[v] == c.req[v]:
             continue
         begin(s)
+        if c.pin[v, 0] >= 0:
+            # Pinned workers come first, whatever the order: the insertion knows how.
+            if insert_visit(c, s, v, 0.0, 1) and settle(c, s):
+                placed += 1
+            else:
+                rollback(c, s)
+            continue
         need = c.req[v]
         for q in range(c.cand_ptr[v], c.cand_ptr[v + 1]):
             if need == 0:
