@@ -11,19 +11,10 @@ import logging
 import sys
 from typing import Any
 
+from api.cli_options import database_option, input_error, settings_from
 from api.settings import Settings
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    """Settings from the environment, with the command line's options on top."""
-    overrides = {k: v for k, v in extra.items() if v is not None}
-    if getattr(args, "database_url", None):
-        overrides["database_url"] = args.database_url
-    if not overrides:
-        return Settings()
-    return Settings(**overrides)
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -32,19 +23,13 @@ def _configure_logging(settings: Settings) -> None:
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
 
 
-def _input_error(message: str) -> Exception:
-    from solver.cli import InputError
-
-    return InputError(message)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the API (and, with the local broker, its solve processes) until interrupted."""
     import uvicorn
 
     from api.app import create_app
 
-    settings = _settings(args, local_workers=args.workers)
+    settings = settings_from(args, local_workers=args.workers)
     _configure_logging(settings)
     n = settings.local_workers
     where = (
@@ -70,11 +55,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run a Celery worker that takes solve jobs from the broker."""
-    settings = _settings(args)
+    settings = settings_from(args)
     if args.broker_url:
         settings = Settings(**{**settings.model_dump(), "broker_url": args.broker_url})
     if not settings.uses_celery:
-        raise _input_error(
+        raise input_error(
             "carerota worker needs a broker: set CELERY_BROKER_URL (e.g. redis://host:6379/0); "
             "with the local broker 'carerota serve' runs its own solve processes"
         )
@@ -94,14 +79,14 @@ def cmd_agency_create(args: argparse.Namespace) -> int:
 
     name = args.name.strip()
     if not name:
-        raise _input_error("an agency needs a name")
-    settings = _settings(args)
+        raise input_error("an agency needs a name")
+    settings = settings_from(args)
     migrate(settings.database_url)
     db = Database(settings.database_url)
     try:
         _, key = create_agency(db, name)
     except AgencyExists:
-        raise _input_error(
+        raise input_error(
             f"agency {name!r} already exists; 'carerota agency key' adds a key"
         ) from None
     finally:
@@ -119,13 +104,13 @@ def cmd_agency_key(args: argparse.Namespace) -> int:
     from api.db import Database, migrate
     from api.store import issue_key
 
-    settings = _settings(args)
+    settings = settings_from(args)
     migrate(settings.database_url)
     db = Database(settings.database_url)
     try:
         key = issue_key(db, args.name)
     except KeyError:
-        raise _input_error(f"no agency called {args.name!r}") from None
+        raise input_error(f"no agency called {args.name!r}") from None
     finally:
         db.dispose()
     print(key)
@@ -148,13 +133,13 @@ def cmd_agency_keys(args: argparse.Namespace) -> int:
     from api.db import Database, migrate
     from api.store import list_keys
 
-    settings = _settings(args)
+    settings = settings_from(args)
     migrate(settings.database_url)
     db = Database(settings.database_url)
     try:
         keys = list_keys(db, args.name)
     except KeyError:
-        raise _input_error(f"no agency called {args.name!r}") from None
+        raise input_error(f"no agency called {args.name!r}") from None
     finally:
         db.dispose()
     for key in keys:
@@ -171,8 +156,8 @@ def cmd_agency_revoke_key(args: argparse.Namespace) -> int:
     from api.store import revoke_keys
 
     if (args.key is None) == (not args.all_but_newest):
-        raise _input_error("name one key (the key or its id prefix) or give --all-but-newest")
-    settings = _settings(args)
+        raise input_error("name one key (the key or its id prefix) or give --all-but-newest")
+    settings = settings_from(args)
     migrate(settings.database_url)
     db = Database(settings.database_url)
     try:
@@ -182,9 +167,9 @@ def cmd_agency_revoke_key(args: argparse.Namespace) -> int:
                 links = revoke_links_made_by(s, revoked)
             print(f"carerota: revoked {links} carer link(s) those keys made", file=sys.stderr)
     except KeyError:
-        raise _input_error(f"no agency called {args.name!r}") from None
+        raise input_error(f"no agency called {args.name!r}") from None
     except ValueError as e:
-        raise _input_error(str(e)) from None
+        raise input_error(str(e)) from None
     finally:
         db.dispose()
     announce(settings)
@@ -205,19 +190,19 @@ def cmd_agency_delete(args: argparse.Namespace) -> int:
     from api.revocation import announce
 
     if not args.yes:
-        raise _input_error(
+        raise input_error(
             f"this deletes {args.name!r} and all its rotas, clients and keys for good; "
             "add --yes to go ahead"
         )
-    settings = _settings(args)
+    settings = settings_from(args)
     migrate(settings.database_url)
     db = Database(settings.database_url)
     try:
         erased = erase_agency(db, args.name)
     except KeyError:
-        raise _input_error(f"no agency called {args.name!r}") from None
+        raise input_error(f"no agency called {args.name!r}") from None
     except StillSolving as e:
-        raise _input_error(
+        raise input_error(
             f"{len(e.args)} rota(s) of {args.name!r} are queued or solving; cancel them first"
         ) from None
     finally:
@@ -242,17 +227,17 @@ def cmd_agency_access_log(args: argparse.Namespace) -> int:
         try:
             since = datetime.fromisoformat(args.since)
         except ValueError:
-            raise _input_error(f"--since {args.since!r} is not a date or time") from None
+            raise input_error(f"--since {args.since!r} is not a date or time") from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
-    settings = _settings(args)
+    settings = settings_from(args)
     migrate(settings.database_url)
     db = Database(settings.database_url)
     try:
         with db.read() as s:
             agency_id = s.scalar(select(Agency.id).where(Agency.name == args.name))
         if agency_id is None:
-            raise _input_error(f"no agency called {args.name!r}")
+            raise input_error(f"no agency called {args.name!r}")
         rows, _ = entries(db, agency_id, AccessFilter(since=since), args.limit, None)
     finally:
         db.dispose()
@@ -275,14 +260,6 @@ def _safe_url(url: str) -> str:
     return url
 
 
-def _database_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--database-url",
-        metavar="URL",
-        help="SQLAlchemy database URL (default: $DATABASE_URL, else sqlite:///./carerota.db)",
-    )
-
-
 def add_commands(sub: Any) -> None:
     """Register ``serve``, ``worker``, ``agency`` and the records' commands (``records``,
     ``plan``: :mod:`api.records_cli`) on the ``carerota`` subcommand parser."""
@@ -298,7 +275,7 @@ def add_commands(sub: Any) -> None:
         metavar="N",
         help="local solve processes (default: $CAREROTA_LOCAL_WORKERS, else half the cores)",
     )
-    _database_option(p)
+    database_option(p)
     p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("worker", help="run a Celery worker taking solve jobs (production)")
@@ -306,28 +283,28 @@ def add_commands(sub: Any) -> None:
         "--concurrency", type=int, default=1, metavar="N", help="solves at once (default 1)"
     )
     p.add_argument("--broker-url", metavar="URL", help="default: $CELERY_BROKER_URL")
-    _database_option(p)
+    database_option(p)
     p.set_defaults(run=cmd_worker)
 
     p = sub.add_parser("agency", help="create agencies and their API keys")
     agency = p.add_subparsers(dest="agency_command", required=True)
     q = agency.add_parser("create", help="create an agency; prints its first API key, once")
     q.add_argument("name", metavar="NAME")
-    _database_option(q)
+    database_option(q)
     q.set_defaults(run=cmd_agency_create)
     q = agency.add_parser("key", help="print a new API key for an existing agency")
     q.add_argument("name", metavar="NAME")
-    _database_option(q)
+    database_option(q)
     q.set_defaults(run=cmd_agency_key)
     q = agency.add_parser(
         "rotate-key", help="print a new API key; older keys keep working until revoked"
     )
     q.add_argument("name", metavar="NAME")
-    _database_option(q)
+    database_option(q)
     q.set_defaults(run=cmd_agency_rotate_key)
     q = agency.add_parser("keys", help="list an agency's keys by id (the keys are not stored)")
     q.add_argument("name", metavar="NAME")
-    _database_option(q)
+    database_option(q)
     q.set_defaults(run=cmd_agency_keys)
     q = agency.add_parser(
         "revoke-key", help="revoke a key, or every key but the newest; prints the revoked ids"
@@ -340,7 +317,7 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="also revoke the carer links those keys made (for a key that leaked)",
     )
-    _database_option(q)
+    database_option(q)
     q.set_defaults(run=cmd_agency_revoke_key)
     q = agency.add_parser(
         "access-log", help="who read the agency's rotas, run sheets and calendars, newest first"
@@ -348,10 +325,10 @@ def add_commands(sub: Any) -> None:
     q.add_argument("name", metavar="NAME")
     q.add_argument("--since", metavar="WHEN", help="from this date or time (ISO 8601; UTC)")
     q.add_argument("--limit", type=int, default=1000, metavar="N", help="at most N (1000)")
-    _database_option(q)
+    database_option(q)
     q.set_defaults(run=cmd_agency_access_log)
     q = agency.add_parser("delete", help="delete an agency and all its data, in every table")
     q.add_argument("name", metavar="NAME")
     q.add_argument("--yes", action="store_true", help="really delete it")
-    _database_option(q)
+    database_option(q)
     q.set_defaults(run=cmd_agency_delete)

@@ -16,29 +16,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from api.settings import Settings
+from api.cli_options import database_option, input_error, settings_from
 
 _SHEETS = ("carers", "clients", "packages", "history")
-
-
-def _input_error(message: str) -> Exception:
-    from solver.cli import InputError
-
-    return InputError(message)
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    """Settings from the environment, with ``--database-url`` on top."""
-    url = getattr(args, "database_url", None)
-    return Settings(database_url=url) if url else Settings()
-
-
-def _database_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--database-url",
-        metavar="URL",
-        help="SQLAlchemy database URL (default: $DATABASE_URL, else sqlite:///./carerota.db)",
-    )
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, Any, str]:
@@ -47,14 +27,14 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any, str]:
 
     from api.db import Agency, Database, migrate
 
-    settings = _settings(args)
+    settings = settings_from(args)
     migrate(settings.database_url)
     db = Database(settings.database_url)
     with db.read() as s:
         agency_id = s.scalar(select(Agency.id).where(Agency.name == args.agency))
     if agency_id is None:
         db.dispose()
-        raise _input_error(f"no agency called {args.agency!r} ('carerota agency create' makes one)")
+        raise input_error(f"no agency called {args.agency!r} ('carerota agency create' makes one)")
     return settings, db, agency_id
 
 
@@ -70,7 +50,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         try:
             data = path.read_bytes()
         except OSError as e:
-            raise _input_error(f"{name}: cannot read it: {e.strerror}") from None
+            raise input_error(f"{name}: cannot read it: {e.strerror}") from None
         try:
             parsed = read_file(path.name, data, args.sheet)
         except SpreadsheetError as e:
@@ -78,7 +58,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             continue
         for sheet in parsed.sheets:
             if sheet in merged.sheets:
-                raise _input_error(f"{name}: a second {sheet} sheet; give each kind once")
+                raise input_error(f"{name}: a second {sheet} sheet; give each kind once")
             merged.sheets.append(sheet)
             getattr(merged, sheet).extend(getattr(parsed, sheet))
         merged.rows.update(parsed.rows)
@@ -94,7 +74,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if errors:
         for error in errors[:-1]:
             print(f"carerota: error: {error}", file=sys.stderr)
-        raise _input_error(f"{errors[-1]} (nothing was imported: {len(errors)} error(s))")
+        raise input_error(f"{errors[-1]} (nothing was imported: {len(errors)} error(s))")
     verb = "would" if args.dry_run else "did"
     for label, changes in (("add", report.added), ("change", report.changed)):
         for c in changes:
@@ -117,7 +97,7 @@ def cmd_template(args: argparse.Namespace) -> int:
     fmt: Literal["csv", "xlsx"] = "xlsx" if args.output.endswith(".xlsx") else "csv"
     sheet = None if args.sheet == "agency" else args.sheet
     if sheet is None and fmt == "csv":
-        raise _input_error("the agency template is a workbook: give an -o ending in .xlsx")
+        raise input_error("the agency template is a workbook: give an -o ending in .xlsx")
     Path(args.output).write_bytes(template(sheet, fmt))
     print(f"carerota: wrote {args.output}", file=sys.stderr)
     return 0
@@ -138,7 +118,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     try:
         week = date.fromisoformat(args.week)
     except ValueError:
-        raise _input_error(f"--week {args.week!r} is not a date (YYYY-MM-DD)") from None
+        raise input_error(f"--week {args.week!r} is not a date (YYYY-MM-DD)") from None
     settings, db, agency_id = _open(args)
     try:
         options = SolveOptionsIn(time_limit=args.time_limit, seed=args.seed, method=args.method)
@@ -148,7 +128,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             # Run here by run_job below: no pool to hand it to (a server may still claim it).
             rota_id = create_plan_job(db, settings, agency_id, problem, options, args.area, 1)
         except ApiError as e:
-            raise _input_error(e.message) from None
+            raise input_error(e.message) from None
         print(
             f"carerota: {args.agency}: week of {week}{' in ' + args.area if args.area else ''}: "
             f"{len(problem.visits)} visits, {len(problem.workers)} workers, "
@@ -170,7 +150,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 select(RotaVersion.rota, RotaVersion.check_ok).where(RotaVersion.id == rota_id)
             ).one_or_none()
         if version is None:
-            raise _input_error(f"the plan's solve ended {status} without a rota")
+            raise input_error(f"the plan's solve ended {status} without a rota")
         rota = json.loads(version.rota)
         if args.output:
             Path(args.output).write_text(json.dumps(rota, indent=1))
@@ -182,7 +162,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         )
         if args.publish:
             if not version.check_ok:
-                raise _input_error(f"{rota_id} breaks a hard rule; it was not published")
+                raise input_error(f"{rota_id} breaks a hard rule; it was not published")
             publish_version(db, agency_id, rota_id)
             print(f"carerota: published {rota_id}", file=sys.stderr)
     finally:
@@ -199,7 +179,7 @@ def add_commands(sub: Any) -> None:
     q.add_argument("--agency", required=True, metavar="NAME")
     q.add_argument("--sheet", choices=_SHEETS, help="what a CSV holds, if its name does not say")
     q.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
-    _database_option(q)
+    database_option(q)
     q.set_defaults(run=cmd_import)
     q = records.add_parser("template", help="write a sheet to fill in (docs/import.md)")
     q.add_argument("sheet", choices=(*_SHEETS, "agency"))
@@ -217,5 +197,5 @@ def add_commands(sub: Any) -> None:
     p.add_argument("-o", "--output", metavar="ROTA.json", help="write the rota here")
     p.add_argument("--problem-out", metavar="PROBLEM.json", help="write the week's problem here")
     p.add_argument("--publish", action="store_true", help="publish the rota if it keeps the rules")
-    _database_option(p)
+    database_option(p)
     p.set_defaults(run=cmd_plan)
