@@ -28,7 +28,10 @@ import numpy as np
 # Term indices (the contract's weights, in order).
 T_UNASSIGNED, T_TRAVEL, T_HOME, T_DISTINCT, T_UNFAMILIAR = 0, 1, 2, 3, 4
 T_SHORTFALL, T_LATE, T_MAX_LATE, T_COORD = 5, 6, 7, 8
-N_TERMS = 9
+# The agency's continuity policy (optional weights): the second faces again, at a price in
+# travel; faces above the weekly cap; the primary carer's missing visit slots.
+T_FACE_TRAVEL, T_OVER_CAP, T_PRIMARY = 9, 10, 11
+N_TERMS = 12
 EPS = 1e-6
 NO = -1
 BIG = 1 << 60
@@ -120,14 +123,16 @@ def mark_dirty(s: Arrays, h: int) -> None:
 
 
 @jit
-def _count_client(c: Arrays, s: Arrays, v: int, w: int, sign: int) -> None:
-    """Faces, unfamiliar faces and the coordinator rule's counters for ``w`` at ``v``'s client."""
+def _count_client(c: Arrays, s: Arrays, v: int, w: int, sign: int, counted: bool) -> None:
+    """Faces, unfamiliar faces, the policy's counters and the coordinator rule's counters for
+    ``w`` at ``v``'s client (``counted``: on the crew, not shadowing)."""
     cl = c.vclient[v]
     before = s.cw[cl, w]
     s.cw[cl, w] = before + sign
     if sign > 0 and before == 0:
         if s.faces[cl] >= 1:
             s.terms[T_DISTINCT] += 1
+            s.terms[T_FACE_TRAVEL] += 1
         s.faces[cl] += 1
         if not c.familiar[cl, w]:
             s.terms[T_UNFAMILIAR] += 1
@@ -135,8 +140,28 @@ def _count_client(c: Arrays, s: Arrays, v: int, w: int, sign: int) -> None:
         s.faces[cl] -= 1
         if s.faces[cl] >= 1:
             s.terms[T_DISTINCT] -= 1
+            s.terms[T_FACE_TRAVEL] -= 1
         if not c.familiar[cl, w]:
             s.terms[T_UNFAMILIAR] -= 1
+    wk = c.vday[v] // 7
+    n = s.cwk[cl, wk, w]
+    s.cwk[cl, wk, w] = n + sign
+    if (sign > 0 and n == 0) or (sign < 0 and n == 1):
+        old = max(0, s.faces_wk[cl, wk] - c.faces_cap) if c.faces_cap >= 0 else 0
+        s.faces_wk[cl, wk] += sign
+        new = max(0, s.faces_wk[cl, wk] - c.faces_cap) if c.faces_cap >= 0 else 0
+        s.terms[T_OVER_CAP] += new - old
+    if counted:
+        s.ccount[cl, w] += sign
+        s.ctotal[cl] += sign
+        top = 0
+        for x in range(s.ccount.shape[1]):
+            if s.ccount[cl, x] > top:
+                top = s.ccount[cl, x]
+        gap = c.primary_share * s.ctotal[cl] - top
+        short = gap if gap > 0 else 0.0
+        s.terms[T_PRIMARY] += short - s.cshort[cl]
+        s.cshort[cl] = short
     if c.is_coord[w]:
         r = c.rq_of[w, c.vday[v]]
         if r >= 0 and c.in_o[r, cl]:
@@ -277,7 +302,7 @@ def insert_entry(c: Arrays, s: Arrays, h: int, pos: int, e: int, log: bool) -> N
         if s.ncrew[v] == c.req[v]:
             s.terms[T_UNASSIGNED] -= 1
             _unstaff_list(s, v, False)
-    _count_client(c, s, v, w, 1)
+    _count_client(c, s, v, w, 1, (e & 1) == 0)
     mark_dirty(s, h)
     if log:
         _log_op(s, 0, h, pos, e)
@@ -310,7 +335,7 @@ def remove_entry(c: Arrays, s: Arrays, h: int, pos: int, log: bool) -> int:
         s.crew[v, k] = s.crew[v, s.ncrew[v] - 1]
         s.crew[v, s.ncrew[v] - 1] = NO
         s.ncrew[v] -= 1
-    _count_client(c, s, v, w, -1)
+    _count_client(c, s, v, w, -1, (e & 1) == 0)
     mark_dirty(s, h)
     if log:
         _log_op(s, 1, h, pos, e)

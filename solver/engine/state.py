@@ -32,6 +32,9 @@ TERMS = (
     "late_minute",
     "max_late_minute",
     "coordinator_rule",
+    "face_travel_minutes",
+    "faces_over_cap",
+    "primary_share_shortfall",
 )
 # Granular neighbours per visit (nearest in space and time) for ruin-and-recreate.
 NEAR = 12
@@ -87,6 +90,8 @@ class Consts(NamedTuple):
     cv: I64
     team_bonus: F64
     ruin_max: int
+    faces_cap: int
+    primary_share: float
 
 
 class State(NamedTuple):
@@ -99,6 +104,11 @@ class State(NamedTuple):
     late: F64
     cw: I64
     faces: I64
+    cwk: I64
+    faces_wk: I64
+    ccount: I64
+    ctotal: I64
+    cshort: F64
     work: F64
     work_day: F64
     rq_cnt: I64
@@ -210,6 +220,10 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
     cv_ptr, cv = _csr(by_client)
     wt = data.weights
     weights = np.array([float(getattr(wt, t)) for t in TERMS], dtype=np.float64)
+    # The policy's face price is in minutes of travel.
+    weights[k.T_FACE_TRAVEL] = wt.face_travel_minutes * wt.travel_minute
+    if wt.faces_cap is None:
+        weights[k.T_OVER_CAP] = 0.0
 
     def cap(values: I64) -> F64:
         return np.where(values >= 0, values / unit, -1.0).astype(np.float64)
@@ -261,6 +275,8 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
         cv=cv,
         team_bonus=(np.zeros((nc, nw), dtype=np.float64) if team_bonus is None else team_bonus),
         ruin_max=RUIN_MAX,
+        faces_cap=-1 if wt.faces_cap is None else int(wt.faces_cap),
+        primary_share=float(wt.primary_carer_share),
     )
 
 
@@ -277,6 +293,7 @@ def empty_state(data: ProblemData, c: Consts) -> State:
     nv, nw, nc, nh = data.n_visits, data.n_workers, data.n_clients, len(data.shift_worker)
     cap = route_capacity(data)
     nr = len(c.rq_n)
+    weeks = (len(data.days) + 6) // 7
     terms = np.zeros(len(TERMS), dtype=np.float64)
     terms[k.T_UNASSIGNED] = nv
     terms[k.T_SHORTFALL] = float(c.contracted[c.contracted > 0].sum())
@@ -296,6 +313,11 @@ def empty_state(data: ProblemData, c: Consts) -> State:
         late=np.zeros(nv, dtype=np.float64),
         cw=np.zeros((nc, nw), dtype=np.int64),
         faces=np.zeros(nc, dtype=np.int64),
+        cwk=np.zeros((nc, weeks, nw), dtype=np.int64),
+        faces_wk=np.zeros((nc, weeks), dtype=np.int64),
+        ccount=np.zeros((nc, nw), dtype=np.int64),
+        ctotal=np.zeros(nc, dtype=np.int64),
+        cshort=np.zeros(nc, dtype=np.float64),
         work=np.zeros(nw, dtype=np.float64),
         work_day=np.zeros((nw, len(data.days)), dtype=np.float64),
         rq_cnt=np.zeros((nr, nc), dtype=np.int64),

@@ -2,8 +2,8 @@
 
 A soft rule lives in five places (docs/adding-a-rule.md): the CP-SAT model (``solver/model.py``),
 the solver's own account (``solver/rota.py``), the independent checker (``solver/checker.py``),
-the explanation's labels (``solver/explain.py``) and, once it exists, the engine's incremental
-evaluation (``solver/engine``). A weight added to ``Weights`` and forgotten in one of them fails
+the explanation's labels (``solver/explain.py``) and the engine's incremental evaluation
+(``solver/engine``). A weight added to ``Weights`` and forgotten in one of them fails
 here: the agency below makes every term bite, and each place must price it to the same amount.
 """
 
@@ -17,6 +17,8 @@ from ortools.sat.python import cp_model
 from solver.checker import POLICY_NAMES, WEIGHT_NAMES, check
 from solver.contract import Problem, Weights
 from solver.data import ProblemData, build
+from solver.engine.search import Engine
+from solver.engine.state import TERMS
 from solver.explain import LABELS
 from solver.heuristic import construct
 from solver.model import Neighbourhood, RotaModel
@@ -31,9 +33,17 @@ PRICES = sorted(set(Weights.model_fields) - PARAMETERS)
 # A pricer: the objective terms of ``sol`` by weight name, as one part of the solver sees them.
 Pricer = Callable[[Problem, ProblemData, Solution], dict[str, float]]
 
-# The engine's incremental evaluation (solver/engine) goes here once it exists: a Pricer that
-# returns its running terms for ``sol``, held to the account's numbers like the model's.
-ENGINE_PRICERS: dict[str, Pricer] = {}
+
+def engine_terms(_problem: Problem, data: ProblemData, sol: Solution) -> dict[str, float]:
+    """The route engine's running terms after it loads ``sol`` (its starts recomputed)."""
+    engine = Engine(data)
+    assert engine.load(sol)
+    weights = engine.c.weights
+    return {name: float(engine.s.terms[i] * weights[i]) for i, name in enumerate(TERMS)}
+
+
+# The engine's incremental evaluation, held to the account's numbers like the model's.
+ENGINE_PRICERS: dict[str, Pricer] = {"engine": engine_terms}
 
 
 @pytest.fixture(scope="module")
