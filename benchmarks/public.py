@@ -30,7 +30,7 @@ from typing import Any
 from solver.checker import check
 from solver.contract import Problem, Rota
 from solver.importers import benchdata_dir, import_problem
-from solver.options import SolveOptions
+from solver.options import MOVES_PER_SECOND, SolveOptions
 from solver.search import DTIME_PER_SECOND
 from solver.solve import solve
 
@@ -153,6 +153,7 @@ def run_case(case: Case, args: argparse.Namespace) -> dict[str, Any]:
             seed=args.seed,
             workers=args.workers,
             effort=DTIME_PER_SECOND * args.time_limit,
+            moves=int(MOVES_PER_SECOND * args.time_limit),
         )
     else:
         options = SolveOptions(time_limit=args.time_limit, seed=args.seed, workers=args.workers)
