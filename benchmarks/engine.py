@@ -89,7 +89,7 @@ def _solve(size: str, seed: int, method: str, limit: float) -> dict[str, Any]:
     rota = solve(problem, options, lambda t, obj, _bound: trace.append((t, obj)))
     wall = time.monotonic() - t0
     cpu = time.process_time() - c0
-    final = rota.objective
+    final = rota.objective if rota.objective is not None else float("inf")
     plateau = next((t for t, obj in trace if obj <= final * 1.01), wall)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
