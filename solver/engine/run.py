@@ -20,6 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from solver.bounds import lower_bound
 from solver.contract import Status
 from solver.data import ProblemData, scaled
 from solver.engine.search import Engine
@@ -62,9 +63,14 @@ def optimise(
     engine = Engine(work)
     engine.construct()
 
+    # The floor the progress reports carry (visits nobody can staff, coordinator visits nobody
+    # could make), as the CP-SAT search computes it; a twentieth of the time at most.
+    share_bound = 0.05 * options.time_limit / max(1, len(data.requirements))
+    bound = lower_bound(data, time_limit=min(0.5, share_bound))
+
     def improved(objective: float) -> None:
         if progress is not None:
-            progress(time.monotonic() - t0, objective, float("-inf"))
+            progress(time.monotonic() - t0, objective, bound)
 
     improved(engine.objective)
     whole = (
@@ -85,12 +91,13 @@ def optimise(
     best = to_minutes(sol, work.unit)
     remaining = options.time_limit - (time.monotonic() - t0)
     if remaining < 1.0 or (should_stop is not None and should_stop()):
-        return best, "feasible", None
+        return best, "feasible", bound
     # CP-SAT's share of the effort, in its deterministic time; the clock still runs from t0.
     effort = options.effort if options.effort is not None else options.time_limit * DTIME_PER_SECOND
     rest = replace(options, effort=effort * (1 - share))
     search = Search(data, rest, progress, t0, should_stop)
-    out, status, bound = search.run(best)
+    out, status, found = search.run(best)
+    bound = bound if found is None else max(bound, found)
     if account(data, out).objective <= account(data, best).objective:
         best = out
     else:
