@@ -5,11 +5,13 @@ see what would be added, changed and removed). A sheet is the whole list of its 
 that fails anywhere writes nothing, and the 422's details name the file, row and column of each
 problem (``loc`` is ``carers.csv:7:max_hours_week``). Importing the same file again changes
 nothing. ``GET /v1/imports/templates/{sheet}.{csv|xlsx}`` is a sheet to fill in
-(``docs/import.md`` describes every column).
+(``docs/import.md`` describes every column); it holds no agency's data and takes no key, so the
+board's plain download link works, like the board's own pages.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -83,6 +85,13 @@ async def import_file(
     return await run_in_threadpool(run)
 
 
+@cache
+def _template(sheet: Sheet | None, fmt: Literal["csv", "xlsx"]) -> bytes:
+    """Built once per process: the route takes no key, so nothing rate-limits it, and a workbook
+    takes openpyxl some 25 ms; served from memory it costs what a static file does."""
+    return template(sheet, fmt)
+
+
 @router.get(
     "/templates/{name}",
     summary="A sheet to fill in: the columns and an example row",
@@ -93,7 +102,8 @@ async def import_file(
 )
 def get_template(name: str) -> Response:
     """``carers.csv``, ``clients.csv``, ``packages.csv``, ``history.csv``, any of them as
-    ``.xlsx``, or ``agency.xlsx`` with all four sheets."""
+    ``.xlsx``, or ``agency.xlsx`` with all four sheets. No key needed: a template is the same for
+    everyone."""
     stem, _, ext = name.rpartition(".")
     fmt: Literal["csv", "xlsx"] | None = (
         "csv" if ext == "csv" else "xlsx" if ext == "xlsx" else None
@@ -106,7 +116,7 @@ def get_template(name: str) -> Response:
             "(or .xlsx), or agency.xlsx",
         )
     return Response(
-        content=template(chosen, fmt),
+        content=_template(chosen, fmt),
         media_type="text/csv; charset=utf-8" if fmt == "csv" else XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -4,11 +4,12 @@ Every operation in the schema is covered, so a new route cannot escape: one with
 fails :func:`test_every_operation_has_an_authorisation_rule` until someone says how it is
 protected. The rules:
 
-- no credential, or a garbage one: 401 ``unauthorized`` everywhere but the public health checks;
+- no credential, or a garbage one: 401 ``unauthorized`` everywhere but the public health checks
+  and the import templates (the same for everyone: no agency's data);
 - agency B on agency A's objects: 404 ``not_found``, the same answer as for an id that does not
   exist (never 200 or 403, which would tell B the object exists);
-- collections (rotas, scenarios, absences, webhook, cover counts) show each agency only its own
-  rows;
+- collections (rotas, scenarios, absences, webhook, cover counts, records, imports, plans) show
+  each agency only its own rows, and a write there never reaches another agency's;
 - a carer's link token: that carer's run sheets and calendars in the versions the agency
   published (and the one it was made from), 404 for any other carer or a draft version, 403 on
   every agency endpoint, 401 once expired or revoked.
@@ -28,7 +29,7 @@ from sqlalchemy import update
 from api.db import CarerToken, Database, utcnow
 from tests.api.service import Service
 
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/imports/templates/{name}")}
 # Operations without ids in their path: each needs its own "only your own rows" check below.
 COLLECTIONS = {
     ("GET", "/v1/rotas"),
@@ -43,6 +44,14 @@ COLLECTIONS = {
     ("GET", "/v1/access-log"),
     ("GET", "/v1/links"),
     ("POST", "/v1/links/revoke"),
+    ("GET", "/v1/workers"),
+    ("POST", "/v1/workers"),
+    ("GET", "/v1/clients"),
+    ("POST", "/v1/clients"),
+    ("GET", "/v1/packages"),
+    ("POST", "/v1/packages"),
+    ("POST", "/v1/imports"),
+    ("POST", "/v1/plans"),
 }
 CARER_ROUTES = {
     "/v1/rotas/{rota_id}/workers/{worker_id}/runsheet",
@@ -55,7 +64,27 @@ VISIT = "v00000"  # a visit of A's problem
 UNKNOWN_ROTA = "rota_000000000000000000000000"
 UNKNOWN_SCENARIO = "whatif_000000000000000000000000"
 DAY2 = "2026-12-01"
-CLIENT = "c0000"  # a client of A's problem (B has none)
+CLIENT = "c0000"  # a client of A's problem and records (B has none)
+PACKAGE = "p-a"  # a care package of A's records
+WEEK = "2027-01-04"  # a Monday, the first week A's package runs
+UNKNOWN_PACKAGE = "p-nobody"
+RECORDS: dict[str, dict[str, Any]] = {
+    "workers": {"home": {"lat": 53.8, "lon": -1.55}, "skills": ["medication"]},
+    "clients": {"name": "Mrs Holt", "area": "North", "location": {"lat": 53.81, "lon": -1.55}},
+    "packages": {
+        "client": CLIENT,
+        "days": ["mon"],
+        "start_date": WEEK,
+        "earliest_start": "08:00",
+        "latest_start": "09:00",
+        "duration_minutes": 30,
+    },
+}
+
+
+def record(plural: str, ident: str) -> dict[str, Any]:
+    """A valid worker, client or package record called ``ident``."""
+    return {"id": ident, **RECORDS[plural]}
 
 
 def operations(service: Service) -> list[tuple[str, str]]:
@@ -76,8 +105,19 @@ def fill(
     client_id: str = CLIENT,
     scenario_id: str = UNKNOWN_SCENARIO,
     link_id: str = UNKNOWN_LINK,
+    package_id: str = PACKAGE,
 ) -> str:
-    known = {"rota_id", "worker_id", "client_id", "scenario_id", "variant", "link_id", "visit_id"}
+    known = {
+        "rota_id",
+        "worker_id",
+        "client_id",
+        "scenario_id",
+        "variant",
+        "link_id",
+        "visit_id",
+        "package_id",
+        "name",
+    }
     unknown = set(re.findall(r"{(\w+)}", path)) - known
     assert not unknown, f"{path}: teach this suite what to put in {unknown}"
     return (
@@ -88,6 +128,8 @@ def fill(
         .replace("{variant}", "base")
         .replace("{link_id}", link_id)
         .replace("{visit_id}", VISIT)
+        .replace("{package_id}", package_id)
+        .replace("{name}", "carers.csv")
     )
 
 
@@ -99,7 +141,7 @@ class World:
     b: dict[str, str]
     base_id: str  # A's first rota, published, then repaired
     rota_id: str  # A's re-solve of it: a version with a parent and a change list
-    worker: str  # a worker on A's rotas
+    worker: str  # a worker on A's rotas, and in A's records
     absence_id: str
     scenario_id: str  # A's what-if scenario, done, whose base is A's first rota
 
@@ -141,6 +183,10 @@ def world(service: Service, small_problem: dict[str, Any]) -> World:
     while service.client.get(f"/v1/scenarios/{scenario_id}", headers=a).json()["status"] != "done":
         assert time.monotonic() < deadline, "the scenario never finished"
         time.sleep(0.2)
+    # A's records: the worker, a client of A's problem, and a care package of theirs.
+    for plural, ident in (("workers", worker), ("clients", CLIENT), ("packages", PACKAGE)):
+        response = service.client.post(f"/v1/{plural}", json=record(plural, ident), headers=a)
+        assert response.status_code == 201, response.text
     return World(a, b, base_id, job["id"], worker, absence_id, scenario_id)
 
 
@@ -151,6 +197,8 @@ def request(service: Service, method: str, url: str, headers: dict[str, str]) ->
         json = {"url": "https://b.example/hook"}
     if method == "POST" and url.endswith("/links/revoke"):
         json = {"all": True}
+    if method == "PUT" and (found := re.fullmatch(r"/v1/(workers|clients|packages)/([^/]+)", url)):
+        json = record(found[1], found[2])
     return service.client.request(method, url, headers=headers, json=json)
 
 
@@ -158,7 +206,7 @@ def test_every_operation_has_an_authorisation_rule(service: Service) -> None:
     for method, path in operations(service):
         if (method, path) in PUBLIC | COLLECTIONS:
             continue
-        ids = ("rota_id", "client_id", "scenario_id", "worker_id", "link_id")
+        ids = ("rota_id", "client_id", "scenario_id", "worker_id", "link_id", "package_id")
         assert any(f"{{{name}}}" in path for name in ids), (
             f"{method} {path}: add it to COLLECTIONS with an own-rows check, or give it an id rule"
         )
@@ -223,11 +271,15 @@ def test_another_agencys_objects_answer_exactly_like_unknown_ones(
             UNKNOWN_SCENARIO, world.scenario_id
         )
         checked += 1
-    # Erasing a client: B cannot erase A's, and learns no more than for a client nobody has. The
-    # owner's side (it works) is in test_api_erasure.py: here it would erase the world.
+    # A client's record, carers and erasure: B cannot read, replace or erase A's, and learns no more
+    # than for a client nobody has. The owner's erasure (it works) is in test_api_erasure.py: here
+    # it would erase the world.
     for method, path in operations(service):
         if "{client_id}" not in path:
             continue
+        if method != "DELETE":
+            own = request(service, method, fill(path, "", ""), world.a)
+            assert own.status_code < 400, (method, path, own.text)
         theirs = request(service, method, fill(path, world.rota_id, world.worker), world.b)
         unknown = request(service, method, fill(path, "", "", "c-nobody"), world.b)
         assert theirs.status_code == unknown.status_code == 404, (method, path, theirs.text)
@@ -235,13 +287,14 @@ def test_another_agencys_objects_answer_exactly_like_unknown_ones(
             "c-nobody", CLIENT
         )
         checked += 1
-    # A carer's current run and links, by worker id: B's answer for A's worker is the one for a
-    # worker nobody has.
+    # A carer's current run, links and record, by worker id: B's answer for A's worker is the one
+    # for a worker nobody has.
     for method, path in operations(service):
-        if path not in CARER_ROUTES and path != "/v1/workers/{worker_id}/links":
+        if not path.startswith("/v1/workers/{worker_id}"):
             continue
-        own = request(service, method, fill(path, "", world.worker), world.a)
-        assert own.status_code < 400, (method, path, own.text)
+        if method != "DELETE":  # the owner's delete works (test_api_records.py); not on the world
+            own = request(service, method, fill(path, "", world.worker), world.a)
+            assert own.status_code < 400, (method, path, own.text)
         theirs = request(service, method, fill(path, "", world.worker), world.b)
         unknown = request(service, method, fill(path, "", "w-nobody"), world.b)
         assert theirs.status_code == unknown.status_code == 404, (method, path, theirs.text)
@@ -249,6 +302,25 @@ def test_another_agencys_objects_answer_exactly_like_unknown_ones(
             "w-nobody", world.worker
         )
         checked += 1
+    # A care package, by id: the same.
+    for method, path in operations(service):
+        if "{package_id}" not in path:
+            continue
+        if method != "DELETE":
+            own = request(service, method, fill(path, "", ""), world.a)
+            assert own.status_code < 400, (method, path, own.text)
+        theirs = request(service, method, fill(path, "", ""), world.b)
+        unknown = request(service, method, fill(path, "", "", package_id=UNKNOWN_PACKAGE), world.b)
+        assert theirs.status_code == unknown.status_code == 404, (method, path, theirs.text)
+        assert theirs.json()["error"]["message"] == unknown.json()["error"]["message"].replace(
+            UNKNOWN_PACKAGE, PACKAGE
+        )
+        checked += 1
+    # B's deletes and replacements left A's records as they were.
+    for plural, ident in (("workers", world.worker), ("clients", CLIENT), ("packages", PACKAGE)):
+        kept = service.client.get(f"/v1/{plural}/{ident}", headers=world.a)
+        assert kept.status_code == 200, (plural, kept.text)
+        assert {k: kept.json()[k] for k in record(plural, ident)} == record(plural, ident)
     # A link, by id: B cannot revoke A's.
     link = service.client.get("/v1/links", headers=world.a).json()["items"][0]["id"]
     for method, path in operations(service):
@@ -326,6 +398,42 @@ def test_collections_show_only_your_own_rows(service: Service, world: World) -> 
     assert client.get("/v1/links", headers=b).json() == {"items": [], "next": None}
     assert client.post("/v1/links/revoke", json={"all": True}, headers=b).json() == {"revoked": 0}
     assert client.get("/v1/links", params={"active": True}, headers=a).json()["items"]
+    # GET /v1/workers, /v1/clients, /v1/packages: each agency lists its own records.
+    for plural, ident in (("workers", world.worker), ("clients", CLIENT), ("packages", PACKAGE)):
+        assert client.get(f"/v1/{plural}", headers=b).json() == {"items": [], "next": None}
+        listed = client.get(f"/v1/{plural}", headers=a).json()["items"]
+        assert [r["id"] for r in listed] == [ident]
+    assert client.get("/v1/packages", params={"client": CLIENT}, headers=b).json()["items"] == []
+    # POST /v1/packages: A's client is no client of B's, so B's package cannot be theirs.
+    response = client.post("/v1/packages", json=record("packages", "p-b"), headers=b)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"] == [
+        {"loc": "client", "message": f"unknown client {CLIENT!r}"}
+    ]
+    # POST /v1/workers and /v1/clients: B's ids are B's own, even one A uses; A's stays A's.
+    mine = {**record("workers", world.worker), "name": "B's carer"}
+    assert client.post("/v1/workers", json=mine, headers=b).status_code == 201
+    assert client.get(f"/v1/workers/{world.worker}", headers=a).json().get("name") is None
+    assert client.delete(f"/v1/workers/{world.worker}", headers=b).status_code == 200
+    assert client.get(f"/v1/workers/{world.worker}", headers=a).status_code == 200
+    # POST /v1/imports: a sheet is the whole list of its kind, but only of the importer's own.
+    sheet = "id,name,lat,lon\nc-b,Mr Vane,53.8,-1.5\n"
+    response = client.post(
+        "/v1/imports", params={"filename": "clients.csv"}, content=sheet.encode(), headers=b
+    )
+    assert response.status_code == 200, response.text
+    assert [r["id"] for r in response.json()["added"]] == ["c-b"]
+    assert response.json()["removed"] == []
+    assert [r["id"] for r in client.get("/v1/clients", headers=a).json()["items"]] == [CLIENT]
+    # POST /v1/plans: B's week is built from B's records alone (A's package runs that week, in
+    # A's area).
+    response = client.post("/v1/plans", json={"week": WEEK, "area": "North"}, headers=b)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["loc"] == "area"
+    response = client.post("/v1/plans", json={"week": WEEK}, headers=b)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["loc"] == "week"
+    assert client.get("/v1/rotas", headers=b).json()["items"] == []
 
 
 def make_link(service: Service, world: World, rota_id: str, worker: str) -> str:
