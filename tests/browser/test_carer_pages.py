@@ -45,7 +45,7 @@ def overflow(page: Any) -> int:
 
 
 def test_the_run_sheet_on_a_phone_is_one_column_today_first_with_maps(
-    agency: Agency, phone: Any, browser: Any, board_service: Any
+    agency: Agency, phone: Any, browser: Any
 ) -> None:
     worker = agency.busiest_on_day2()
     link = agency.post(f"/v1/workers/{worker}/links").json()
