@@ -216,3 +216,8 @@ def prewarm() -> None:
     # A re-solve's module too: imported only on the first re-solve, it could come from newer
     # files than the rest of the solver after an upgrade in place.
     importlib.import_module("solver.resolve")
+    # The route engine's compiled kernels: loaded (or compiled, after an install) here, once,
+    # rather than in the first solve or sick-call re-solve of every forked process.
+    from solver.engine.warm import warm
+
+    warm()

@@ -1,0 +1,75 @@
+"""Compile the engine's kernels, or load them from numba's cache, before any solve needs them.
+
+The first call after an install compiles every kernel (about a minute on a busy 2-core machine)
+and writes the cache beside the package; later processes load it in about a second. The service
+calls :func:`warm` before it forks its solve processes and Celery workers before their pool
+forks, so no solve (and no sick-call re-solve) pays either; ``make`` calls it after installing.
+
+Usage: ``python -m solver.engine.warm`` (prints the seconds it took).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from solver.contract import Problem
+from solver.data import build
+from solver.engine.search import Engine
+
+# Two carers and a coordinator, a double-up and a visit linked to another: every kernel runs.
+_TINY = {
+    "timezone": "Europe/London",
+    "period": {"start": "2026-11-30", "end": "2026-11-30"},
+    "workers": [
+        {
+            "id": f"w{i}",
+            "role": "coordinator" if i == 2 else "carer",
+            "home": {"lat": 53.79, "lon": -1.55},
+            "shifts": [{"start": "2026-11-30T07:00", "end": "2026-11-30T13:00"}],
+        }
+        for i in range(3)
+    ],
+    "clients": [
+        {"id": "c0", "location": {"lat": 53.80, "lon": -1.55}, "coordinator": "w2"},
+        {"id": "c1", "location": {"lat": 53.81, "lon": -1.55}},
+    ],
+    "visits": [
+        {
+            "id": "v0",
+            "client": "c0",
+            "earliest_start": "2026-11-30T08:00",
+            "latest_start": "2026-11-30T08:30",
+            "duration_minutes": 30,
+            "workers_required": 2,
+        },
+        {
+            "id": "v1",
+            "client": "c1",
+            "earliest_start": "2026-11-30T09:00",
+            "latest_start": "2026-11-30T10:00",
+            "duration_minutes": 30,
+        },
+        {
+            "id": "v2",
+            "client": "c1",
+            "earliest_start": "2026-11-30T11:00",
+            "latest_start": "2026-11-30T12:00",
+            "duration_minutes": 30,
+            "after": {"visit": "v1", "min_minutes": 60, "max_minutes": 180},
+        },
+    ],
+}
+
+
+def warm() -> float:
+    """Run every kernel once on a tiny agency; the seconds it took."""
+    began = time.monotonic()
+    engine = Engine(build(Problem.model_validate(_TINY)))
+    engine.construct()
+    engine.anneal(500, seed=0)
+    return time.monotonic() - began
+
+
+if __name__ == "__main__":
+    sys.stdout.write(f"carerota: route engine ready in {warm():.1f} s\n")
