@@ -108,6 +108,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     bar = VariantBar(not args.quiet)
     try:
         scenario = load_scenario(args.scenario)
+        if args.from_scratch:
+            scenario = scenario.model_copy(update={"mode": "from_scratch"})
         comparison = run_scenario(scenario, args.time_limit, args.processes, bar)
     except ScenarioError as exc:
         raise InputError(str(exc)) from None
@@ -190,6 +192,11 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("-o", "--output", metavar="REPORT_DIR", help="write the report here")
     p.add_argument("--processes", type=int, default=2, help="variants solved at once (default 2)")
+    p.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="solve every variant on its own instead of re-planning it from the base rota",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_whatif)
     p = sub.add_parser("caseload", help="how many clients a coordinator can oversee a month")

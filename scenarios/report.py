@@ -12,7 +12,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -102,7 +102,38 @@ def table(comparison: Comparison) -> list[list[str]]:
     rows.append(
         ["independent check", *("ok" if v.checker_ok else "BREACHES" for v in comparison.variants)]
     )
+    if comparison.mode == "from_base":
+        rows.append(["visits the change forced", *_count(v.forced for v in comparison.variants)])
+        rows.append(["other visits moved", *_count(v.moved for v in comparison.variants)])
     return rows
+
+
+def _count(values: Iterable[int | None]) -> list[str]:
+    return ["-" if value is None else f"{value:,}" for value in values]
+
+
+def _how(comparison: Comparison) -> str:
+    """How the variants were made, and how large chance differences are."""
+    if comparison.mode == "from_base":
+        how = (
+            "Each variant is the base rota re-planned for its changes: visits the change does "
+            "not force keep their carer and time unless moving them gains more than the change "
+            "penalty."
+        )
+        scratch = [v.name for v in comparison.variants[1:] if v.forced is None]
+        if scratch:
+            how += (
+                f" Solved from scratch instead, since the base's days no longer fit: "
+                f"{', '.join(scratch)}."
+            )
+    else:
+        how = "Each variant is solved from scratch, like the base."
+    if comparison.noise is not None:
+        how += (
+            f" Noise band: the base solved with the next seed differs in {comparison.noise:,} "
+            "visits, so differences of that size are chance, not the change."
+        )
+    return how
 
 
 def format_text(comparison: Comparison) -> str:
@@ -118,7 +149,8 @@ def format_text(comparison: Comparison) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     title = f"{comparison.scenario}: {_budget(comparison)} per variant, seed {comparison.seed}"
-    return "\n".join([title, *lines])
+    drew = [f"{v.name} drew: {', '.join(v.drawn)}" for v in comparison.variants if v.drawn]
+    return "\n".join([title, *lines, "", _how(comparison), *drew])
 
 
 def _budget(comparison: Comparison) -> str:
@@ -137,6 +169,8 @@ def to_markdown(comparison: Comparison, diffs: dict[str, list[VisitChange]] | No
         "every rota checked by the independent checker, whose figures these are. "
         "In brackets: the change against the base.",
         "",
+        _how(comparison),
+        "",
         "## Variants",
         "",
     ]
@@ -144,6 +178,8 @@ def to_markdown(comparison: Comparison, diffs: dict[str, list[VisitChange]] | No
         what = "; ".join(v.changes) if v.changes else "no changes"
         note = f" {v.description}." if v.description and v.name != BASE else ""
         out.append(f"- **{v.name}** ({v.workers} workers, {v.clients} clients):{note} `{what}`")
+        if v.drawn:
+            out.append(f"  - drew: {', '.join(v.drawn)}")
     rows = table(comparison)
     out += ["", "## Side by side", ""]
     out.append("| " + " | ".join(rows[0]) + " |")

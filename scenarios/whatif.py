@@ -24,13 +24,14 @@ base does not have) raise :class:`ScenarioError`, whose message starts with ``fi
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import multiprocessing
 import random
 import time
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -45,6 +46,7 @@ from solver.solve import solve
 Loc = tuple[str | int, ...]
 BUNDLED_BASES: tuple[str, ...] = ("small", "medium")
 BASE = "base"
+NOISE = "base, next seed"  # never a variant's name: it has a comma and variants are checked
 
 # (variants finished, variants in all, seconds elapsed, seconds the whole run should take)
 Progress = Callable[[int, int, float, float], None]
@@ -84,6 +86,13 @@ class Scenario(BaseModel):
     time_limit: float = Field(default=30.0, gt=0)
     reproducible: bool = True
     seed: int = 0
+    # from_base: each variant is the base rota repaired for the change (the sick-call re-solve's
+    # minimal-change search), so it differs from the base where the change forces it and where
+    # moving a visit gains more than the change penalty, not by search noise. from_scratch:
+    # each variant solved on its own, like the base.
+    mode: Literal["from_base", "from_scratch"] = "from_base"
+    # Solve the base a second time with the next seed: how many visits differ by chance alone.
+    noise_band: bool = True
     variants: list[Variant] = Field(min_length=1)
 
     _source: str = PrivateAttr(default="<scenario>")
@@ -99,6 +108,11 @@ class Scenario(BaseModel):
                 raise ValueError(f"variant name {v.name!r} is used twice (or is {BASE!r})")
             seen.add(v.name)
         return variants
+
+    @property
+    def solves(self) -> int:
+        """How many rotas a run makes: the base, its twin for the noise band, each variant."""
+        return len(self.variants) + 1 + int(self.noise_band)
 
     def line(self, loc: Loc) -> int | None:
         """The file line of ``loc`` (or of the nearest enclosing field the file has)."""
@@ -276,6 +290,17 @@ class VariantResult(BaseModel):
     name: str
     description: str = ""
     changes: list[str]
+    drawn: list[str] = Field(
+        default_factory=list,
+        description="the workers and clients the changes took, added or cut (by name): what a "
+        "count-based change drew",
+    )
+    forced: int | None = Field(
+        default=None, description="visits the change forced off their base crew or time"
+    )
+    moved: int | None = Field(
+        default=None, description="other visits the re-planning moved (it judged them worth it)"
+    )
     workers: int
     clients: int
     status: str
@@ -296,6 +321,12 @@ class Comparison(BaseModel):
     reproducible: bool
     seed: int
     variants: list[VariantResult]
+    mode: str = "from_base"
+    noise: int | None = Field(
+        default=None,
+        description="visits that differ between the base solved with two seeds: differences "
+        "this size are chance, not the change",
+    )
 
     def by_name(self, name: str) -> VariantResult:
         """The result of the variant called ``name``."""
@@ -372,14 +403,72 @@ def _solve_text(problem_json: str, time_limit: float, seed: int, reproducible: b
     return solve(problem, options).model_dump_json(exclude_none=True)
 
 
+def _replan_text(problem_json: str, base_json: str, time_limit: float, seed: int) -> str:
+    """Re-plan a variant from the base rota in a worker process (see ``Scenario.mode``)."""
+    from solver.resolve import ResolveOptions, resolve
+
+    problem = Problem.model_validate_json(problem_json)
+    done = resolve(
+        problem,
+        Rota.model_validate_json(base_json),
+        None,
+        # Any number of the base's visits may move if moving them gains more than the change
+        # penalty: a what-if asks what the week would look like, not how few calls to make.
+        ResolveOptions(time_limit=time_limit, seed=seed, workers=1, max_change_ratio=1e9),
+    )
+    if not check(problem, done.rota).ok:
+        # The repair keeps each base visit the change still allows on its own, but a change to
+        # durations or caps can make a kept day overrun; such a variant is solved from scratch
+        # (and the report says so) rather than compared with a rota that breaks a rule.
+        return json.dumps({"rota": json.loads(_solve_text(problem_json, time_limit, seed, True))})
+    return json.dumps(
+        {"rota": done.rota.model_dump(mode="json", exclude_none=True), "forced": done.orphaned}
+    )
+
+
+def differing(before: Rota, after: Rota) -> set[str]:
+    """The visits staffed differently (crew or start, or staffed in one only) in two rotas."""
+    old = {a.visit: (sorted(a.workers), a.start) for a in before.assignments}
+    new = {a.visit: (sorted(a.workers), a.start) for a in after.assignments}
+    return {v for v in old.keys() | new.keys() if old.get(v) != new.get(v)}
+
+
+def drawn(base: Problem, problem: Problem) -> list[str]:
+    """Who and what the changes took, added or cut, by name: "Carer 3 (leaves)"."""
+    out = []
+    before = {w.id: w for w in base.workers}
+    after = {w.id: w for w in problem.workers}
+    for wid, w in before.items():
+        if wid not in after:
+            out.append(f"{w.name or wid} (gone)")
+        elif after[wid].shifts != w.shifts:
+            out.append(
+                f"{w.name or wid} (fewer shifts)"
+                if len(after[wid].shifts) < len(w.shifts)
+                else f"{w.name or wid} (shifts changed)"
+            )
+    out += [f"{w.name or wid} (new)" for wid, w in after.items() if wid not in before]
+    clients = {c.id for c in base.clients}
+    out += [f"{c.name or c.id} (new client)" for c in problem.clients if c.id not in clients]
+    kept = {c.id for c in problem.clients}
+    out += [f"{c.name or c.id} (client gone)" for c in base.clients if c.id not in kept]
+    return out
+
+
 def _result(
-    name: str, description: str, changes: list[str], problem: Problem, rota: Rota
+    name: str,
+    description: str,
+    changes: list[str],
+    problem: Problem,
+    rota: Rota,
+    base: Problem | None = None,
 ) -> VariantResult:
     report = check(problem, rota)
     return VariantResult(
         name=name,
         description=description,
         changes=changes,
+        drawn=drawn(base, problem) if base is not None else [],
         workers=len(problem.workers),
         clients=len(problem.clients),
         status=rota.status,
@@ -397,57 +486,79 @@ def run_scenario(
     processes: int = 2,
     progress: Progress | None = None,
 ) -> Comparison:
-    """Solve the base and every variant (``time_limit`` seconds each, the scenario's by
+    """Solve the base, then every variant (``time_limit`` seconds each, the scenario's by
     default), ``processes`` at a time in separate processes (1: here, one after another),
     check every rota and compare them.
 
-    A reproducible scenario (the default) gives each variant the CP-SAT effort of
-    ``time_limit`` seconds on an idle machine; on a busy one a variant may take up to
-    ``WALL_SLACK`` times as long rather than stop early with a different rota. In a process
-    that may not start children (a daemonic worker), pass ``processes=1``.
+    By default (``mode: from_base``) a variant is the base rota re-planned for its changes:
+    visits the change does not force keep their crew and time unless moving them gains more
+    than the change penalty, so the comparison shows the change rather than search noise. The
+    base is also solved with the next seed (``noise_band``): the visits that differ then are
+    the size of chance. A reproducible scenario (the default) gives each solve from scratch the
+    CP-SAT effort of ``time_limit`` seconds on an idle machine; on a busy one it may take up to
+    ``WALL_SLACK`` times as long rather than stop early with a different rota (a re-planning
+    stops at ``time_limit`` seconds). In a process that may not start children (a daemonic
+    worker), pass ``processes=1``.
     """
     limit = scenario.time_limit if time_limit is None else time_limit
     problems = list(scenario.problems())
+    base_problem = problems[0][1]
     notes = {v.name: (v.description, [describe(c) for c in v.changes]) for v in scenario.variants}
     notes[BASE] = ("the base problem as given", [])
-    total = len(problems)
-    rounds = -(-total // max(1, processes))
-    expected = rounds * limit
+    from_base = scenario.mode == "from_base"
+    # Each job is (key, function, arguments); the second seed's base is the noise band.
+    first: list[tuple[str, Callable[..., str], tuple[Any, ...]]] = []
+    for name, problem in problems if not from_base else problems[:1]:
+        args = (problem.model_dump_json(), limit, scenario.seed, scenario.reproducible)
+        first.append((name, _solve_text, args))
+    if scenario.noise_band:
+        args = (base_problem.model_dump_json(), limit, scenario.seed + 1, scenario.reproducible)
+        first.append((NOISE, _solve_text, args))
+    total = len(first) + (len(problems) - 1 if from_base else 0)
     started = time.monotonic()
-
-    def tick(done: int) -> None:
-        if progress is not None:
-            progress(done, total, time.monotonic() - started, expected)
-
+    # Solves take about their time limit each, re-plannings too: count them as they finish.
+    rounds = -(-len(first) // max(1, processes)) + (
+        -(-(len(problems) - 1) // max(1, processes)) if from_base else 0
+    )
+    expected = rounds * limit
     texts: dict[str, str] = {}
-    tick(0)
-    if processes <= 1:
-        for name, problem in problems:
-            texts[name] = _solve_text(
-                problem.model_dump_json(), limit, scenario.seed, scenario.reproducible
+
+    def tick() -> None:
+        if progress is not None:
+            progress(len(texts), total, time.monotonic() - started, expected)
+
+    tick()
+    with _Pool(processes, total) as pool:
+        pool.run(first, texts, tick)
+        if from_base:
+            base_json = texts[BASE]
+            pool.run(
+                [
+                    (name, _replan_text, (p.model_dump_json(), base_json, limit, scenario.seed))
+                    for name, p in problems[1:]
+                ],
+                texts,
+                tick,
             )
-            tick(len(texts))
-    else:
-        # spawn: a fresh interpreter per worker, never a fork of a process holding threads
-        # (CP-SAT's, or a web server's).
-        context = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=min(processes, total), mp_context=context) as pool:
-            futures = {
-                pool.submit(
-                    _solve_text, p.model_dump_json(), limit, scenario.seed, scenario.reproducible
-                ): name
-                for name, p in problems
-            }
-            pending = set(futures)
-            while pending:
-                finished, pending = cf.wait(pending, timeout=0.5)
-                for future in finished:
-                    texts[futures[future]] = future.result()
-                tick(len(texts))
-    results = [
-        _result(name, *notes[name], problem, Rota.model_validate_json(texts[name]))
-        for name, problem in problems
-    ]
+    base_rota = Rota.model_validate_json(texts[BASE])
+    results = [_result(BASE, *notes[BASE], base_problem, base_rota)]
+    for name, problem in problems[1:]:
+        if from_base:
+            answer = json.loads(texts[name])
+            rota = Rota.model_validate(answer["rota"])
+            result = _result(name, *notes[name], problem, rota, base_problem)
+            if "forced" in answer:
+                forced = set(answer["forced"])
+                result.forced = len(forced)
+                result.moved = len(differing(base_rota, rota) - forced)
+        else:
+            rota = Rota.model_validate_json(texts[name])
+            result = _result(name, *notes[name], problem, rota, base_problem)
+        results.append(result)
+    noise = None
+    if scenario.noise_band:
+        twin = Rota.model_validate_json(texts[NOISE])
+        noise = len(differing(base_rota, twin))
     return Comparison(
         scenario=scenario.name,
         question=scenario.question,
@@ -455,4 +566,49 @@ def run_scenario(
         reproducible=scenario.reproducible,
         seed=scenario.seed,
         variants=results,
+        mode=scenario.mode,
+        noise=noise,
     )
+
+
+class _Pool:
+    """Jobs run here one after another (one process) or in a pool of fresh interpreters."""
+
+    def __init__(self, processes: int, total: int) -> None:
+        self.processes = processes
+        self.total = total
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Pool:
+        if self.processes > 1:
+            # spawn: a fresh interpreter per worker, never a fork of a process holding threads
+            # (CP-SAT's, or a web server's).
+            context = multiprocessing.get_context("spawn")
+            self._pool = cf.ProcessPoolExecutor(
+                max_workers=min(self.processes, self.total), mp_context=context
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    def run(
+        self,
+        jobs: list[tuple[str, Callable[..., str], tuple[Any, ...]]],
+        texts: dict[str, str],
+        tick: Callable[[], None],
+    ) -> None:
+        """Run ``jobs``, putting each answer in ``texts`` under its key as it comes."""
+        if self._pool is None:
+            for key, function, args in jobs:
+                texts[key] = function(*args)
+                tick()
+            return
+        futures = {self._pool.submit(function, *args): key for key, function, args in jobs}
+        pending = set(futures)
+        while pending:
+            finished, pending = cf.wait(pending, timeout=0.5)
+            for future in finished:
+                texts[futures[future]] = future.result()
+            tick()

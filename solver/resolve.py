@@ -472,6 +472,19 @@ def _step(
     return current, best, line
 
 
+def _lost(data: ProblemData, before: Rota, anchor: Solution, frozen: set[int]) -> set[int]:
+    """Visits that need a crew as much as the orphans do, though the anchor never had them:
+    those ``before`` staffed with a worker the problem no longer has, and visits ``before``
+    never saw (a what-if's new clients)."""
+    staffed = {a.visit for a in before.assignments}
+    seen = staffed | {u.visit for u in before.unassigned}
+    return {
+        v
+        for v, vid in enumerate(data.visit_ids)
+        if v not in anchor.start and v not in frozen and (vid in staffed or vid not in seen)
+    }
+
+
 def _kept_reasons(before: Rota, after: Rota, orphaned: set[str]) -> Rota:
     """``after`` with the reasons ``before`` gave for visits unstaffed in both and not orphaned:
     the re-solve did not touch them, so what the office was told about them still stands."""
@@ -500,6 +513,7 @@ def resolve(
     frozen = {v for v, s in anchor.start.items() if s < moment}
     data = not_before(full, moment, frozen) if now is not None else full
     current, orphans = _kept(data, anchor, frozen)
+    orphans = sorted(set(orphans) | _lost(data, before, anchor, frozen))
     counts = {w: options.cover_counts.get(wid, 0) for w, wid in enumerate(data.worker_ids)}
     costs = Costs(
         anchor=anchor,

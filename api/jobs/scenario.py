@@ -50,7 +50,7 @@ def progress_document(scenario: Scenario, done: int) -> str:
             "name": scenario.name,
             "question": scenario.question,
             "done": done,
-            "total": len(scenario.variants) + 1,
+            "total": scenario.solves,
         }
     )
 
@@ -67,8 +67,8 @@ def result_document(comparison: Comparison) -> dict[str, Any]:
 
 def deadline(scenario: Scenario, time_limit: float) -> float:
     """Seconds after which a scenario job is killed: a reproducible variant may run up to
-    ``WALL_SLACK`` times its limit on a busy machine, and there are the variants plus the base."""
-    return overrun_deadline((len(scenario.variants) + 1) * WALL_SLACK * time_limit)
+    ``WALL_SLACK`` times its limit on a busy machine, for every rota the run makes."""
+    return overrun_deadline(scenario.solves * WALL_SLACK * time_limit)
 
 
 def _variants(scenario: Scenario) -> Work:

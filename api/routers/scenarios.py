@@ -454,7 +454,8 @@ def get_scenario(
             }
         )
         name, question = doc["scenario"], doc["question"]
-        done = total = len(doc["variants"])
+        # Every rota the run made: the variants, the base, and its twin for the noise band.
+        done = total = len(doc["variants"]) + int(doc.get("noise") is not None)
     else:
         name, question, done, total = doc["name"], doc["question"], doc["done"], doc["total"]
     return ScenarioOut(

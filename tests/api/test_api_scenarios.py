@@ -86,7 +86,8 @@ def test_a_scenario_runs_and_its_numbers_are_the_checkers(
 ) -> None:
     body = finished.body
     assert body["name"] == "Two what-ifs" and body["visits"] == len(small_problem["visits"])
-    assert body["progress"]["done"] == body["progress"]["total"] == 3
+    # The base, its twin for the noise band, and the two variants.
+    assert body["progress"]["done"] == body["progress"]["total"] == 4
     comparison = body["comparison"]
     assert [v["name"] for v in comparison["variants"]] == ["base", FEWER["name"], LONGER["name"]]
     problems = {}
@@ -270,7 +271,7 @@ def test_a_rota_as_base_then_cancelled_then_erased_with_its_client(
     ident = created["id"]
     body = client.get(f"/v1/scenarios/{ident}", headers=headers).json()
     assert body["status"] == "queued" and body["comparison"] is None
-    assert body["progress"] == {"elapsed": None, "done": 0, "total": 2}
+    assert body["progress"] == {"elapsed": None, "done": 0, "total": 3}
     response = client.get(f"/v1/scenarios/{ident}/variants/base", headers=headers)
     assert response.status_code == 409, response.text
     response = client.post(f"/v1/scenarios/{ident}/cancel", headers=headers)

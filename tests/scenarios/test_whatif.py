@@ -14,7 +14,14 @@ import pytest
 
 from carerota.cli import main
 from scenarios import changes as ch
-from scenarios.report import diff_rotas, format_diff, read_variant, summarise, write_report
+from scenarios.report import (
+    diff_rotas,
+    format_diff,
+    format_text,
+    read_variant,
+    summarise,
+    write_report,
+)
 from scenarios.whatif import (
     BASE,
     Comparison,
@@ -24,7 +31,7 @@ from scenarios.whatif import (
     run_scenario,
 )
 from solver.checker import check
-from solver.contract import Problem
+from solver.contract import Problem, Rota
 from tests.helpers import verified
 
 
@@ -333,7 +340,8 @@ def compared() -> Comparison:
     )
     seen: list[tuple[int, int]] = []
     result = run_scenario(scenario, processes=2, progress=lambda d, t, _e, _x: seen.append((d, t)))
-    assert seen[0] == (0, 3) and seen[-1] == (3, 3)
+    # The base and its twin (the noise band's second seed), then the two re-plannings.
+    assert seen[0] == (0, 4) and seen[-1] == (4, 4)
     return result
 
 
@@ -360,6 +368,15 @@ def test_comparison_numbers_are_the_checkers(compared: Comparison) -> None:
     # Every visit fits w2 alone (3 x 30 minutes in a 3-hour window), so all stay staffed.
     assert compared.by_name("w1 leaves").kpis.visits_staffed == 3
     assert compared.by_name("longer").kpis.carer_hours > compared.variants[0].kpis.carer_hours
+    # w1's visits were forced to w2; doubled durations no longer fit the base's day, so that
+    # variant was solved from scratch rather than compared with a rota that breaks a rule.
+    assert compared.by_name("w1 leaves").forced == 3 - sum(
+        1 for a in compared.variants[0].rota.assignments if "w1" not in a.workers
+    )
+    assert compared.by_name("longer").forced is None
+    assert "Solved from scratch instead, since the base's days no longer fit: longer." in (
+        format_text(compared)
+    )
 
 
 def test_comparison_is_json(compared: Comparison) -> None:
@@ -437,3 +454,48 @@ def test_variants_are_reproducible_whatever_the_load(small: Problem) -> None:
     assert base.problem == twin.problem == small
     assert twin.rota.assignments == base.rota.assignments
     assert twin.kpis == base.kpis
+
+
+def test_a_change_from_thursday_leaves_monday_to_wednesday_as_they_were(tmp_path: Path) -> None:
+    # Three carers drawn at random leave on Thursday 3 December. Re-planned from the base (the
+    # default), the days before are the base's, visit for visit; the report names who was drawn
+    # and tells the visits the change forced from those the re-planning chose to move.
+    scenario = parse_scenario(
+        "name: three leave thursday\nbase: small\ntime_limit: 2\nvariants:\n"
+        "  - name: three leave\n"
+        "    changes: [{kind: remove_workers, count: 3, leaving: 2026-12-03}]\n"
+    )
+    result = run_scenario(scenario, processes=2)
+    base, leave = result.variants
+    assert result.mode == "from_base" and result.noise is not None
+    early = {"2026-11-30", "2026-12-01", "2026-12-02"}
+
+    def crews(rota: Rota) -> dict[str, tuple[list[str], str]]:
+        return {
+            a.visit: (sorted(a.workers), a.start.isoformat())
+            for a in rota.assignments
+            if a.start.date().isoformat() in early
+        }
+
+    assert crews(leave.rota) == crews(base.rota)
+    assert leave.checker_ok
+    # The three drawn carers, by name, and only they lost shifts.
+    assert len(leave.drawn) == 3 and all(d.endswith("(fewer shifts)") for d in leave.drawn)
+    names = {w.name for w in base.problem.workers} if base.problem else set()
+    assert {d.removesuffix(" (fewer shifts)") for d in leave.drawn} <= names
+    assert leave.forced and leave.forced > 0 and leave.moved is not None
+    text = format_text(result)
+    assert f"three leave drew: {', '.join(leave.drawn)}" in text
+    assert "Noise band: the base solved with the next seed differs in" in text
+    assert "visits the change forced" in text
+
+
+def test_from_scratch_is_still_an_option() -> None:
+    scenario = parse_scenario(
+        "name: scratch\nbase: small\ntime_limit: 1\nmode: from_scratch\nnoise_band: false\n"
+        "variants:\n  - name: same again\n"
+    )
+    result = run_scenario(scenario, processes=1)
+    assert result.mode == "from_scratch" and result.noise is None
+    assert result.variants[1].forced is None
+    assert "visits the change forced" not in format_text(result)
