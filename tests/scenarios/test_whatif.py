@@ -456,7 +456,7 @@ def test_variants_are_reproducible_whatever_the_load(small: Problem) -> None:
     assert twin.kpis == base.kpis
 
 
-def test_a_change_from_thursday_leaves_monday_to_wednesday_as_they_were(tmp_path: Path) -> None:
+def test_a_change_from_thursday_leaves_monday_to_wednesday_as_they_were() -> None:
     # Three carers drawn at random leave on Thursday 3 December. Re-planned from the base (the
     # default), the days before are the base's, visit for visit; the report names who was drawn
     # and tells the visits the change forced from those the re-planning chose to move.
