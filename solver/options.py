@@ -34,3 +34,6 @@ class SolveOptions:
     effort: float | None = None
     # Engine move evaluations to spend; None: a fixed number per second of ``time_limit``.
     moves: int | None = None
+    # Plan each client's care team first (solver/teams.py) and let it guide the engine; the
+    # rota then carries the teams. Off by default: the team model takes seconds to a minute.
+    teams: bool = False

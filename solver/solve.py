@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from solver.continuity import add_continuity
 from solver.contract import Problem, Rota, Status
@@ -12,6 +13,9 @@ from solver.options import Progress, SolveOptions, StopRequest
 from solver.reasons import coordinator_details, pinned_contradictions, unstaffed_reasons
 from solver.retime import retime
 from solver.rota import Solution, account, to_rota
+
+if TYPE_CHECKING:
+    from solver.teams import Teams
 
 
 def finish(data: ProblemData, sol: Solution, status: Status, best_bound: float | None) -> Rota:
@@ -49,6 +53,7 @@ def solve(
     data = build(problem)
     if options.method == "heuristic":
         return finish(data, construct(data), "feasible", None)
+    teams: Teams | None = None
     if options.method == "cpsat":
         start = construct(data)
         from solver.search import optimise  # the CP-SAT import is heavy; the heuristic needs none
@@ -57,8 +62,18 @@ def solve(
     else:
         from solver.engine.run import optimise as run_engine
 
-        sol, status, bound = run_engine(data, options, progress, started, should_stop)
+        if options.teams:
+            from solver.teams import care_teams
+
+            # A quarter of the time at most for the care teams, which then guide the engine.
+            teams = care_teams(data, min(60.0, 0.25 * options.time_limit), options.seed)
+        sol, status, bound = run_engine(data, options, progress, started, should_stop, teams)
     # Seconds for the starts where minutes were too coarse: a small model, a few percent of
     # the time limit at most.
     sol = retime(data, sol, time_limit=min(2.0, 0.05 * options.time_limit), seed=options.seed)
-    return finish(data, sol, status, bound)
+    rota = finish(data, sol, status, bound)
+    if teams:
+        from solver.teams import as_contract
+
+        rota.teams = as_contract(data, teams)
+    return rota

@@ -636,7 +636,8 @@ def insertion_cost(c: Arrays, s: Arrays, v: int, h: int, counted: bool) -> tuple
         if not c.familiar[cl, w]:
             best += c.weights[T_UNFAMILIAR]
     if counted and c.team_bonus[cl, w] > 0:
-        best -= c.team_bonus[cl, w]
+        # The care team's pull fades as the annealing cools: a guide, never a constraint.
+        best -= c.team_bonus[cl, w] * s.bonus_scale[0]
     return best, best_pos
 
 

@@ -26,6 +26,7 @@ from solver.data import ProblemData, scaled
 from solver.engine.search import Engine
 from solver.options import MOVES_PER_SECOND, Progress, SolveOptions, StopRequest
 from solver.rota import Solution, account
+from solver.teams import Teams
 
 log = logging.getLogger("carerota.engine")
 
@@ -35,6 +36,23 @@ ENGINE_SHARE_LNS = 0.85
 ENGINE_SHARE_WHOLE = 0.3
 # Steps a minute where travel is fractional: the engine then works in seconds.
 SECONDS = 60
+
+
+# A team member's pull on an insertion, as a share of what a new face costs (the primary carer
+# pulls fully, the others at TEAM_OTHERS of it); it fades to nothing over the annealing.
+TEAM_PULL = 0.5
+TEAM_OTHERS = 0.6
+
+
+def team_pull(data: ProblemData, teams: Teams) -> np.ndarray:
+    """The engine's ``team_bonus``: per client and worker, the pull of the client's care team."""
+    wt = data.weights
+    face = wt.distinct_worker + wt.unfamiliar_worker + wt.face_travel_minutes * wt.travel_minute
+    pull = np.zeros((data.n_clients, data.n_workers), dtype=np.float64)
+    for c, workers in teams.items():
+        for i, w in enumerate(workers):
+            pull[c, w] = TEAM_PULL * face * (1.0 if i == 0 else TEAM_OTHERS)
+    return pull
 
 
 def to_minutes(sol: Solution, unit: int) -> Solution:
@@ -53,14 +71,16 @@ def optimise(
     progress: Progress | None = None,
     started: float | None = None,
     should_stop: StopRequest | None = None,
+    teams: Teams | None = None,
 ) -> tuple[Solution, Status, float | None]:
-    """The best rota found for ``data`` within ``options``' effort and time limit."""
+    """The best rota found for ``data`` within ``options``' effort and time limit; ``teams``
+    (each client's care team, primary carer first) guide where the engine places visits."""
     from solver.search import DTIME_PER_SECOND, FULL_MODEL_ARCS, Search, estimated_arcs
 
     t0 = time.monotonic() if started is None else started
     fractional = bool(np.any(data.travel_exact != np.floor(data.travel_exact)))
     work = scaled(data, SECONDS) if fractional else data
-    engine = Engine(work)
+    engine = Engine(work, team_pull(data, teams) if teams else None)
     engine.construct()
 
     # The floor the progress reports carry (visits nobody can staff, coordinator visits nobody

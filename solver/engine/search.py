@@ -159,6 +159,7 @@ class Engine:
         last_best = best_obj[0]
         while done < moves:
             n = min(CHUNK, moves - done)
+            s.bonus_scale[0] = 1.0 - done / moves
             k.anneal(
                 c, s, n, done, moves, t0, t1, MOVE_WEIGHTS, stats, best_routes, best_rlen,
                 best_obj, saved,
@@ -173,6 +174,7 @@ class Engine:
                 break
         k.keep_best(s, best_routes, best_rlen, saved)
         self.load_routes(best_routes, best_rlen)
+        self.s.bonus_scale[0] = 0.0
         self.stats.moves += done
         self.stats.seconds += time.monotonic() - began
         for i, name in enumerate(MOVE_NAMES):

@@ -142,6 +142,7 @@ class State(NamedTuple):
     buf_f: F64
     saved_routes: I64
     saved_rlen: I64
+    bonus_scale: F64
 
 
 def _csr(lists: list[list[int]]) -> tuple[I64, I64]:
@@ -350,6 +351,7 @@ def empty_state(data: ProblemData, c: Consts) -> State:
         buf_f=np.zeros(max(64, cap), dtype=np.float64),
         saved_routes=np.full((nh, cap), -1, dtype=np.int64),
         saved_rlen=np.zeros(nh, dtype=np.int64),
+        bonus_scale=np.ones(1, dtype=np.float64),
     )
 
 

@@ -243,3 +243,23 @@ def test_every_move_keeps_a_generated_agency_checker_clean(move: str) -> None:
     start = engine.objective
     only(engine, move, moves=3000, seed=1)
     assert checked(p, data, engine) <= start + 1e-6
+
+
+def test_a_care_team_too_small_never_costs_a_staffed_visit() -> None:
+    # Ann's care team is Amy alone, but Ann has two visits at 08:00 (Amy can be at one): the
+    # team pulls both towards Amy, and Bea, outside the team, still takes the other.
+    from solver.engine.run import team_pull
+
+    p = agency(
+        workers=[carer("w-amy"), carer("w-bea")],
+        visits=[visit("v-1", "c-ann", "08:00"), visit("v-2", "c-ann", "08:00")],
+    )
+    data = build(p)
+    engine = Engine(data, team_pull(data, {0: [data.worker_ids.index("w-amy")]}))
+    assert engine.c.team_bonus.max() > 0
+    engine.construct()
+    engine.anneal(500, seed=0)
+    assert crews(data, engine.solution()) == {"v-1": ["w-amy"], "v-2": ["w-bea"]} or crews(
+        data, engine.solution()
+    ) == {"v-1": ["w-bea"], "v-2": ["w-amy"]}
+    checked(p, data, engine)
