@@ -52,9 +52,13 @@ SECONDS = 60
 
 
 def in_units(sol: Solution, unit: int) -> Solution:
-    """``sol`` (whole minutes) with its starts in ``unit`` steps a minute."""
+    """``sol`` with its starts in ``unit`` steps a minute: to the second where ``sol`` knows
+    them (the engine's rotas on fractional travel), else its whole minutes."""
     out = sol.copy()
-    out.start = {v: s * unit for v, s in sol.start.items()}
+    out.start = {
+        v: sol.seconds[v] * unit // SECONDS if v in sol.seconds else s * unit
+        for v, s in sol.start.items()
+    }
     out.seconds = {}
     return out
 

@@ -112,6 +112,11 @@ def optimise(
     remaining = options.time_limit - (time.monotonic() - t0)
     if remaining < 1.0 or (should_stop is not None and should_stop()):
         return best, "feasible", bound
+    if fractional and not whole:
+        # CP-SAT's neighbourhoods work in whole minutes around fixed visits, which this rota
+        # times to the second: its answers would mix the two (Mankowska D1 came back with
+        # overlaps). The whole model works in seconds; the neighbourhoods are not used here.
+        return best, "feasible", bound
     # CP-SAT's share of the effort, in its deterministic time; the clock still runs from t0.
     effort = options.effort if options.effort is not None else options.time_limit * DTIME_PER_SECOND
     rest = replace(options, effort=effort * (1 - share))
