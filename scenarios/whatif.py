@@ -40,7 +40,7 @@ from scenarios.changes import KINDS, Change, ChangeError, apply, describe
 from solver.checker import Report, check
 from solver.contract import Problem, Rota
 from solver.data import build
-from solver.options import SolveOptions
+from solver.options import MOVES_PER_SECOND, SolveOptions
 from solver.solve import solve
 
 Loc = tuple[str | int, ...]
@@ -381,7 +381,8 @@ def kpis(problem: Problem, rota: Rota, report: Report) -> Kpis:
 
 
 # CP-SAT deterministic time per second of a reproducible variant's time limit (what
-# ``SolveOptions`` spends by default), and how far past the limit a busy machine may run.
+# ``SolveOptions`` spends by default; the engine's moves are ``MOVES_PER_SECOND``), and how far
+# past the limit a busy machine may run.
 EFFORT_PER_SECOND = 0.6
 WALL_SLACK = 4.0
 
@@ -391,12 +392,15 @@ def _solve_text(problem_json: str, time_limit: float, seed: int, reproducible: b
     problem = Problem.model_validate_json(problem_json)
     if reproducible:
         # Effort, not the clock, ends the search: every variant gets the same search work
-        # whatever else the machine is doing, and a rerun gives the same rotas.
+        # whatever else the machine is doing, and a rerun gives the same rotas. Both parts are
+        # sized by ``time_limit``: left to itself the route engine would size its moves by the
+        # slack-widened clock, four times the work, which a busy machine cuts short by the clock.
         options = SolveOptions(
             time_limit=WALL_SLACK * time_limit,
             seed=seed,
             workers=1,
             effort=EFFORT_PER_SECOND * time_limit,
+            moves=round(MOVES_PER_SECOND * time_limit),
         )
     else:
         options = SolveOptions(time_limit=time_limit, seed=seed, workers=1)
