@@ -43,6 +43,8 @@ FULL_MODEL_ARCS = 25_000
 # workers and half a deterministic second per step staffed the most visits (see docs/search.md).
 SUB_DTIME = 0.5
 HOOD_WORKERS = 3
+# The adaptive size never grows past this many workers (wide steps excepted).
+MAX_HOOD_WORKERS = 8
 TRADE_SHARE = 0.5
 # After this many steps without improvement, one wide step (up to WIDE_WORKERS workers).
 STALE_STEPS = 15
@@ -330,39 +332,52 @@ class Search:
                 return best, "optimal" if proven else "feasible", bound
             return best, "feasible", bound
         size, stale = HOOD_WORKERS, 0
+        # A bandit over the neighbourhood kinds: each kind's share is its base share times how
+        # often it has improved the rota lately (a moving average, never quite zero).
+        kinds = ("unstaffed", "day", "client", "coordinator")
+        base = (0.4, 0.2, 0.25, 0.15)
+        paid = [0.5] * len(kinds)
         while self.dtime < budget and self.elapsed() < self.wall_limit and not self.should_stop():
-            pick = self.rng.random()
             step = SUB_DTIME
+            kind = -1
             if stale >= STALE_STEPS:
                 # Small neighbourhoods have stopped paying: one wide, longer step around an
                 # unstaffed visit, with every worker who could take it.
                 hood, step, stale = self.unstaffed_hood(best, WIDE_WORKERS), 4 * SUB_DTIME, 0
-            elif pick < 0.4:
-                hood = self.unstaffed_hood(best, size)
-            elif pick < 0.6:
-                hood = self.day_hood(best, size)
-            elif pick < 0.85:
-                hood = self.client_hood(best, size, trade=self.rng.random() < TRADE_SHARE)
             else:
-                hood = self.coordinator_hood(best, best_acc, size)
+                shares = [b * (0.1 + p) for b, p in zip(base, paid, strict=True)]
+                kind = self.rng.choices(range(len(kinds)), weights=shares)[0]
+                if kinds[kind] == "unstaffed":
+                    hood = self.unstaffed_hood(best, size)
+                elif kinds[kind] == "day":
+                    hood = self.day_hood(best, size)
+                elif kinds[kind] == "client":
+                    hood = self.client_hood(best, size, trade=self.rng.random() < TRADE_SHARE)
+                else:
+                    hood = self.coordinator_hood(best, best_acc, size)
             if not hood.visits:
                 continue
             remaining = self.wall_limit - self.elapsed()
-            sol, _, _ = self.sub_solve(
+            sol, optimal, _ = self.sub_solve(
                 hood, best, min(step, budget - self.dtime + 0.05), remaining, acc=best_acc
             )
             self.steps += 1
             stale += 1
-            if sol is None:
-                continue
-            acc = account(d, sol)
-            gain = best_acc.objective - acc.objective
-            # Equal-cost moves are kept too: they let the search drift across plateaus.
-            if gain > 1e-9 or (gain >= 0 and sol.start != best.start):
-                if gain > 1e-9:
-                    stale = 0
-                    self.report(acc.objective, bound)
-                best, best_acc = sol, acc
+            # Adaptive size: a neighbourhood proven optimal was too small to hold an
+            # improvement, one that ran out of time too large.
+            size = min(MAX_HOOD_WORKERS, size + 1) if optimal else max(2, size - 1)
+            gain = 0.0
+            if sol is not None:
+                acc = account(d, sol)
+                gain = best_acc.objective - acc.objective
+                # Equal-cost moves are kept too: they let the search drift across plateaus.
+                if gain > 1e-9 or (gain >= 0 and sol.start != best.start):
+                    if gain > 1e-9:
+                        stale = 0
+                        self.report(acc.objective, bound)
+                    best, best_acc = sol, acc
+            if kind >= 0:
+                paid[kind] = 0.8 * paid[kind] + 0.2 * (1.0 if gain > 1e-9 else 0.0)
         if opts.log:
             log.info(
                 "%d neighbourhoods, %.1f deterministic time in %.1f s",
