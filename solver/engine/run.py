@@ -110,7 +110,7 @@ def optimise(
         engine.log_stats()
     best = to_minutes(sol, work.unit)
     remaining = options.time_limit - (time.monotonic() - t0)
-    if remaining < 1.0 or (should_stop is not None and should_stop()):
+    if remaining < 1.0 or engine.stopped:
         return best, "feasible", bound
     if fractional and not whole:
         # CP-SAT's neighbourhoods work in whole minutes around fixed visits, which this rota

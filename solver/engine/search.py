@@ -58,6 +58,8 @@ class Engine:
         self.c: Consts = consts(data, team_bonus)
         self.s: State = empty_state(data, self.c)
         self.stats = EngineStats()
+        # A stop request ended the last annealing early (the caller is not asked again).
+        self.stopped = False
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -171,6 +173,7 @@ class Engine:
             if deadline is not None and time.monotonic() > deadline:
                 break
             if should_stop is not None and should_stop():
+                self.stopped = True
                 break
         k.keep_best(s, best_routes, best_rlen, saved)
         self.load_routes(best_routes, best_rlen)
