@@ -23,10 +23,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # Line coverage of carerota, solver, scenarios and api by the whole suite, reported with a
-# floor. The floor comes from a partial run (the layering, terms, model, checker, contract, data,
-# cli, travel and generator tests and the API's rota and access-log tests on SQLite: 52.8%); the
-# whole suite covers more, so it clears it. Raise it after a full run.
-COVERAGE_FLOOR := 52
+# floor: the full suite covered 92.9% on 2026-12-06 (a clean clone through .ci/run); the floor
+# sits a little below so a new untested module fails CI.
+COVERAGE_FLOOR := 90
 
 test: $(STAMP) lint
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
