@@ -299,10 +299,12 @@ class CarerToken(Base):
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # WAL lets the web process read while a solve process writes progress; the busy timeout
-    # makes writers wait for each other instead of failing.
+    # makes writers wait for each other instead of failing. The timeout comes first: switching
+    # to WAL takes a lock, and without it a second process opening the file at the same moment
+    # fails at once with "database is locked".
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
