@@ -28,10 +28,8 @@ from scenarios.generator import SIZES, generate
 from solver.checker import check
 from solver.contract import Problem, Rota
 from solver.data import build
-from solver.options import MOVES_PER_SECOND, SolveOptions
+from solver.options import DTIME_PER_SECOND, MOVES_PER_SECOND, SolveOptions
 
-# CP-SAT deterministic time per second (as solver.search.DTIME_PER_SECOND, without its import).
-DTIME_PER_SECOND = 0.6
 # How far past the limit the clock may run on a busy machine before it stops a run.
 WALL_SLACK = 4.0
 

@@ -30,8 +30,7 @@ from typing import Any
 from solver.checker import check
 from solver.contract import Problem, Rota
 from solver.importers import benchdata_dir, import_problem
-from solver.options import MOVES_PER_SECOND, SolveOptions
-from solver.search import DTIME_PER_SECOND
+from solver.options import DTIME_PER_SECOND, MOVES_PER_SECOND, SolveOptions
 from solver.solve import solve
 
 # Published tables are rounded to 0.1: within half of that a result matches.

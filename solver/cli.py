@@ -393,8 +393,9 @@ def add_solve_options(p: argparse.ArgumentParser, time_limit: float) -> None:
         "--moves",
         type=int,
         metavar="N",
-        help="stop the route engine after N move evaluations: with --effort, the same rota on "
-        f"any machine (default: {MOVES_PER_SECOND:,} per second of --time-limit)",
+        help="stop the route engine after N move evaluations: the same rota on any machine "
+        f"(default: {MOVES_PER_SECOND:,} per second of --time-limit, or as many as --effort "
+        "stands for)",
     )
     p.add_argument(
         "--method",

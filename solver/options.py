@@ -13,6 +13,9 @@ from dataclasses import dataclass
 # core of a 2-core machine does on the medium agency with the other core busy, so the effort,
 # not the clock, ends a run (docs/search.md).
 MOVES_PER_SECOND = 8_000
+# CP-SAT deterministic time units per second of time limit: CP-SAT does about 0.7-0.9 a second
+# here, so the deterministic budget, not the wall clock, normally ends the search (reproducible).
+DTIME_PER_SECOND = 0.6
 
 # (elapsed seconds, objective, best bound) on every improvement.
 Progress = Callable[[float, float, float], None]
@@ -32,8 +35,23 @@ class SolveOptions:
     # CP-SAT deterministic time to spend; None: 0.6 units per second of ``time_limit``. Set it to
     # make a run reproducible on any machine, however loaded (``time_limit`` still caps it).
     effort: float | None = None
-    # Engine move evaluations to spend; None: a fixed number per second of ``time_limit``.
+    # Engine move evaluations to spend; None: as many as ``effort`` stands for (MOVES_PER_SECOND
+    # per DTIME_PER_SECOND units), else a fixed number per second of ``time_limit``.
     moves: int | None = None
     # Plan each client's care team first (solver/teams.py) and let it guide the engine; the
     # rota then carries the teams. Off by default: the team model takes seconds to a minute.
     teams: bool = False
+
+
+def engine_moves(options: SolveOptions) -> int:
+    """The move evaluations a solve's engine may spend.
+
+    Given an ``effort``, the engine's budget follows it rather than the time limit: a run with
+    a small effort and a generous time limit (a reproducible test, a benchmark) is then as
+    short as its effort says, and its length never depends on the clock.
+    """
+    if options.moves is not None:
+        return options.moves
+    if options.effort is not None:
+        return round(options.effort / DTIME_PER_SECOND * MOVES_PER_SECOND)
+    return round(options.time_limit * MOVES_PER_SECOND)

@@ -29,14 +29,11 @@ from solver.bounds import lower_bound
 from solver.contract import Status
 from solver.data import FloatArray, ProblemData, scaled
 from solver.model import SCALE, Neighbourhood, RotaModel
-from solver.options import Progress, SolveOptions, StopRequest
+from solver.options import DTIME_PER_SECOND, Progress, SolveOptions, StopRequest
 from solver.rota import Account, Solution, account
 
 log = logging.getLogger("carerota.search")
 
-# Deterministic time units per second of time limit: CP-SAT does about 0.7-0.9 a second here,
-# so the deterministic budget, not the wall clock, normally ends the search (reproducible).
-DTIME_PER_SECOND = 0.6
 # Beyond this many candidate (visit, worker) pairs per shift, squared, the whole model is too big.
 FULL_MODEL_ARCS = 25_000
 # Small neighbourhoods solved often beat large ones solved rarely: on the sample agencies three

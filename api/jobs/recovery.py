@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select as sql_select
 
@@ -27,7 +28,13 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed process stays a zombie until its parent reaps it, and a busy parent (Celery's
+    # main process on a loaded machine) may take seconds: a zombie runs nothing, so it is dead.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc here (or no longer this pid): kill() said it exists
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def _presumed_dead(job: Job, host: str, cutoff: datetime) -> bool:

@@ -7,9 +7,9 @@
   unstaffed visits, clients and coordinators, starting from the engine's rota; it only ever
   keeps a rota at least as good.
 
-Effort: the engine's part is counted in move evaluations (``SolveOptions.moves``, else
-:data:`~solver.options.MOVES_PER_SECOND` per second of the time limit), CP-SAT's in deterministic
-time; the wall clock only ends a run early on a machine much slower or busier than this one.
+Effort: the engine's part is counted in move evaluations (:func:`~solver.options.engine_moves`),
+CP-SAT's in deterministic time; the wall clock only ends a run early on a machine much slower or
+busier than this one.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from solver.bounds import lower_bound
 from solver.contract import Status
 from solver.data import ProblemData, scaled
 from solver.engine.search import Engine
-from solver.options import MOVES_PER_SECOND, Progress, SolveOptions, StopRequest
+from solver.options import DTIME_PER_SECOND, Progress, SolveOptions, StopRequest, engine_moves
 from solver.rota import Solution, account
 from solver.teams import Teams
 
@@ -75,7 +75,7 @@ def optimise(
 ) -> tuple[Solution, Status, float | None]:
     """The best rota found for ``data`` within ``options``' effort and time limit; ``teams``
     (each client's care team, primary carer first) guide where the engine places visits."""
-    from solver.search import DTIME_PER_SECOND, FULL_MODEL_ARCS, Search, estimated_arcs
+    from solver.search import FULL_MODEL_ARCS, Search, estimated_arcs
 
     t0 = time.monotonic() if started is None else started
     fractional = bool(np.any(data.travel_exact != np.floor(data.travel_exact)))
@@ -98,7 +98,7 @@ def optimise(
         <= FULL_MODEL_ARCS
     )
     share = ENGINE_SHARE_WHOLE if whole else ENGINE_SHARE_LNS
-    total = options.moves if options.moves is not None else options.time_limit * MOVES_PER_SECOND
+    total = engine_moves(options)
     sol = engine.anneal(
         max(1, int(total * share)),
         options.seed,

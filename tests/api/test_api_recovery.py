@@ -120,16 +120,25 @@ def test_a_job_whose_worker_dies_on_its_last_attempt_fails_with_the_reason(
     assert body["rota"] is None
 
 
+@pytest.mark.parametrize("reaped", [True, False], ids=["reaped", "zombie"])
 def test_recovery_queues_a_dead_local_owners_job_again_and_names_the_owner(
-    tmp_path: Path, small_problem: dict[str, Any], caplog: pytest.LogCaptureFixture
+    tmp_path: Path, small_problem: dict[str, Any], caplog: pytest.LogCaptureFixture, reaped: bool
 ) -> None:
     """A job whose owner was a process on this machine that has ended is queued again at once
-    (its heartbeat is fresh), and the log names that owner (it used to say "worker None")."""
+    (its heartbeat is fresh), and the log names that owner (it used to say "worker None").
+    Ended includes a zombie its parent has not reaped yet, as a busy Celery leaves a killed
+    pool process for seconds."""
     settings = Settings(database_url=f"sqlite:///{tmp_path}/reap.db", **FAST)
     with TestClient(create_app(settings, runner=HeldRunner())) as client:
         rota_id = submit(client, agency_headers(settings), small_problem)
-    gone = subprocess.Popen(["true"])  # a process of this machine that has ended (and is reaped)
-    gone.wait()
+    gone = subprocess.Popen(["true"])  # a process of this machine that has ended
+    if reaped:
+        gone.wait()
+    else:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{gone.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child never ended"
+            time.sleep(0.01)
     owner = f"{socket.gethostname()}:{gone.pid}:0a0b0c"
     db = Database(settings.database_url)
     try:
@@ -145,6 +154,7 @@ def test_recovery_queues_a_dead_local_owners_job_again_and_names_the_owner(
             job = s.get_one(Job, rota_id)
     finally:
         db.dispose()
+        gone.wait()
     assert (job.status, job.owner, job.note) == (
         "queued",
         None,
