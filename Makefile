@@ -28,8 +28,10 @@ lint: $(STAMP)
 # still fails CI.
 COVERAGE_FLOOR := 88
 
+# Two test processes (pytest-xdist), work-stealing so the long service tests at the end do not
+# wait on one process: the suite spends much of its time waiting on the services it starts.
 test: $(STAMP) lint
-	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
+	$(BIN)/pytest -n 2 --dist worksteal --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 
 bench: $(STAMP)
 	$(BIN)/pytest benchmarks --benchmark-only

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -183,8 +185,19 @@ class CeleryRunner:
             return self._ready[1]
 
 
-def worker_main(settings: Settings, concurrency: int, loglevel: str) -> None:
-    """Run a Celery worker (``carerota worker``): recover, then take solve tasks."""
+# A pool process that dies before Celery's loop starts (killed, out of memory) makes Celery give
+# up with "Could not start worker processes", taking the healthy ones down too. The worker then
+# starts itself again, in place (same process id, for supervisors), a few times in a row at most,
+# so a setup that cannot work still ends with its error. A run longer than STEADY_SECONDS starts
+# the count again.
+RESTARTS_ENV: Final = "CAREROTA_WORKER_RESTARTS"
+MAX_RESTARTS: Final = 3
+STEADY_SECONDS: Final = 60.0
+
+
+def worker_main(settings: Settings, concurrency: int, loglevel: str) -> int:
+    """Run a Celery worker (``carerota worker``): recover, then take solve tasks; the exit code."""
+    began = time.monotonic()
     prewarm()  # before the pool forks, so every pool process has the solver imported
     app = make_celery(settings)
     _state["app"] = app
@@ -193,14 +206,26 @@ def worker_main(settings: Settings, concurrency: int, loglevel: str) -> None:
         recover_and_resend(app, db, settings)
     finally:
         db.dispose()  # pool processes open their own connections
-    app.worker_main(
-        [
-            "worker",
-            f"--loglevel={loglevel.upper()}",
-            f"--concurrency={concurrency}",
-            f"--queues={settings.celery_queue}",
-            f"--hostname=carerota-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ]
+    # app.Worker, not app.worker_main: the command line's path drops Celery's exit code.
+    worker = app.Worker(
+        hostname=f"carerota-{os.getpid()}@{socket.gethostname()}",
+        loglevel=loglevel.upper(),
+        concurrency=concurrency,
+        queues=[settings.celery_queue],
+        without_gossip=True,
+        without_mingle=True,
     )
+    worker.start()
+    code = worker.exitcode
+    if not code:
+        return 0
+    restarts = (
+        0 if time.monotonic() - began > STEADY_SECONDS else int(os.environ.get(RESTARTS_ENV, "0"))
+    )
+    if restarts < MAX_RESTARTS:
+        log.warning("the Celery worker ended with exit code %s; starting it again", code)
+        os.environ[RESTARTS_ENV] = str(restarts + 1)
+        time.sleep(1.0)
+        os.execv(sys.executable, sys.orig_argv)
+    log.error("the Celery worker ended with exit code %s; not starting it again", code)
+    return int(code)

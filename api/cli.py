@@ -68,8 +68,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from api.db import migrate
 
     migrate(settings.database_url)
-    worker_main(settings, args.concurrency, settings.log_level)
-    return 0
+    return worker_main(settings, args.concurrency, settings.log_level)
 
 
 def cmd_agency_create(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
 Usage::
 
     python -m benchmarks.continuity [--sizes 40 150] [--seed 7] [--weeks 4] [--time-limit 30]
-                                    [--effort UNITS] [--out benchmarks/results]
+                                    [--effort UNITS] [--teams] [--out benchmarks/results]
 
 For each size, a generated agency (with two weeks of history) is planned week after week with
 :func:`solver.weeks.solve_weeks`: each week's rota becomes the next week's history. Every rota
@@ -15,7 +15,9 @@ A first-week rota with the continuity weights at zero, in the same run, is the r
 staffing and travel. The care-team model's own figures (solve time, team size, familiar members)
 are reported for the first week, and a first-week rota solved with the teams as the clients'
 only familiar carers ("teams as familiar": the search steered by the unfamiliar-worker weight
-towards them), measured against the agency's real history.
+towards them), measured against the agency's real history. "teams guide" rows are the
+product's own use of the teams (``SolveOptions.teams``): the first week, or every week with
+``--teams``.
 
 Writes ``continuity.csv`` and ``continuity.md`` into ``--out``.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -113,6 +116,17 @@ def run(clients: int, args: argparse.Namespace) -> tuple[list[dict[str, Any]], d
         clock[0] = time.monotonic()
 
     solve_weeks(problem, args.weeks, options, on_week=done)
+    # The product's own use of the teams: each week's care teams planned first and pulling the
+    # engine's insertions towards them (SolveOptions.teams).
+    guide = replace(options, teams=True)
+    clock[0] = time.monotonic()
+
+    def guided_done(k: int, week: Problem, rota: Rota) -> None:
+        rows.append(row(clients, str(k), "teams guide", week, rota, time.monotonic() - clock[0]))
+        print(rows[-1], flush=True)
+        clock[0] = time.monotonic()
+
+    solve_weeks(problem, args.weeks if args.teams else 1, guide, on_week=guided_done)
     data = build(problem)
     plan = plan_teams(data, args.team_time, args.seed)
     # The teams as the only familiar carers: today's search, steered by the continuity weights
@@ -204,6 +218,11 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=30.0)
     ap.add_argument("--effort", type=float, default=None)
     ap.add_argument("--team-time", type=float, default=30.0, help="care-team model seconds")
+    ap.add_argument(
+        "--teams",
+        action="store_true",
+        help="plan every week with the care teams guiding the engine (else the first week only)",
+    )
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = ap.parse_args()
     rows: list[dict[str, Any]] = []

@@ -624,6 +624,40 @@ def test_a_pool_process_killed_before_it_claims_its_job_loses_no_message(
         forget_queue(settings.broker_url, settings.celery_queue)
 
 
+def test_a_pool_process_killed_while_the_worker_starts_does_not_end_the_worker(
+    postgres: PostgresDatabases, tmp_path: Path, weeks: list[dict[str, Any]]
+) -> None:
+    """Regression: a pool process killed before Celery's loop started made Celery give up
+    ("Could not start worker processes") and the whole worker exit, so the round's jobs never
+    ended. ``carerota worker`` now starts itself again, in place ("starting it again" in its
+    log), and runs the job."""
+    settings = celery_settings(postgres, "start")
+    rota_id = queue_unsent(settings, weeks[0])
+    log = tmp_path / "worker.log"
+    worker = CeleryWorker(settings_env(settings), log, concurrency=1)
+    db = Database(settings.database_url)
+    try:
+        worker.start()
+        assert worker.proc is not None
+        deadline = time.monotonic() + 120
+        while not (pool := child_pids(worker.proc.pid)):
+            assert time.monotonic() < deadline, "Celery never started its pool"
+            time.sleep(0.005)
+        # Celery logs "ready" just before it checks its pool started well.
+        assert " ready." not in log.read_text(errors="replace"), "killed too late to test this"
+        for pid in pool:
+            os.kill(pid, signal.SIGKILL)
+        # Whether Celery notices the death before its loop starts (and gives up, so the worker
+        # starts itself again) or after it (and replaces the process) is a race; either way
+        # the job must end done under the same, living worker.
+        assert wait_final(db, rota_id, timeout=120) == DONE
+        assert worker.proc.poll() is None, "the worker did not survive"
+    finally:
+        db.dispose()
+        worker.stop()
+        forget_queue(settings.broker_url, settings.celery_queue)
+
+
 def test_a_job_whose_message_was_lost_is_sent_again(
     postgres: PostgresDatabases, tmp_path: Path, weeks: list[dict[str, Any]]
 ) -> None:
