@@ -82,6 +82,7 @@ def optimise(
     work = scaled(data, SECONDS) if fractional else data
     engine = Engine(work, team_pull(data, teams) if teams else None)
     engine.construct()
+    constructed = engine.objective
 
     # The floor the progress reports carry (visits nobody can staff, coordinator visits nobody
     # could make), as the CP-SAT search computes it; a twentieth of the time at most.
@@ -106,8 +107,7 @@ def optimise(
         should_stop=should_stop,
         improved=improved,
     )
-    if options.log:
-        engine.log_stats()
+    engine.log_stats(constructed, detail=options.log)
     best = to_minutes(sol, work.unit)
     remaining = options.time_limit - (time.monotonic() - t0)
     if remaining < 1.0 or engine.stopped:
@@ -123,7 +123,9 @@ def optimise(
     search = Search(data, rest, progress, t0, should_stop)
     out, status, found = search.run(best)
     bound = bound if found is None else max(bound, found)
-    if account(data, out).objective <= account(data, best).objective:
+    annealed, intensified = account(data, best).objective, account(data, out).objective
+    log.info("CP-SAT after the engine: %.0f from %.0f (%s)", intensified, annealed, status)
+    if intensified <= annealed:
         best = out
     else:
         status = "feasible"

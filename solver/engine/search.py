@@ -200,21 +200,29 @@ class Engine:
         scale = max(float(w[k.T_DISTINCT]), float(w[k.T_UNFAMILIAR]) / 2, typical_leg * w[1])
         return float(max(1.0, 0.5 * scale))
 
-    def log_stats(self) -> None:
+    def log_stats(self, constructed: float, *, detail: bool) -> None:
+        """One line on what the engine did (the log of the CLI and of the service's solve
+        processes); with ``detail``, one more per move kind."""
         st = self.stats
+        accepted = sum(row[2] for row in st.per_move.values())
         log.info(
-            "engine: %d moves in %.1f s (%.0f a second); construction %s",
+            "engine: construction %.0f (staffed %s), annealing %.0f: %d moves in %.1f s "
+            "(%.0f a second), %d accepted",
+            constructed,
+            st.construction,
+            self.objective,
             st.moves,
             st.seconds,
             st.moves_per_second,
-            st.construction,
+            accepted,
         )
-        for name, (tried, feasible, accepted, better) in st.per_move.items():
-            log.info(
+        for name, (tried, feasible, took, better) in st.per_move.items():
+            log.log(
+                logging.INFO if detail else logging.DEBUG,
                 "engine: %-11s tried %d, feasible %d, accepted %d, improving %d",
                 name,
                 tried,
                 feasible,
-                accepted,
+                took,
                 better,
             )
