@@ -19,7 +19,7 @@ from icalendar import Calendar, Event
 from icalendar.enums import STATUS
 
 from solver.checker import check
-from solver.contract import Problem, Rota, Worker
+from solver.contract import Problem, Rota, Worker, tel_uri
 from solver.explain import LABELS, explain
 
 BREACHES_SHOWN: Final = 20
@@ -127,6 +127,7 @@ def run_sheets(problem: Problem, rota: Rota) -> dict[str, dict[str, Any]]:
                         "id": client.id,
                         "name": client.name,
                         "address": address,
+                        "phone": client.phone,
                         "location": client.location.model_dump(),
                         "care_plan": client.care_plan,
                         "team": [_person(workers[w]) for w in teams.get(client.id, [])],
@@ -251,7 +252,10 @@ def _card(stop: dict[str, Any]) -> str:
         f'<p><a class="button" href="{_e(map_url(client["location"]))}">Map</a>',
     ]
     if client.get("phone"):
-        parts.append(f'<a class="button" href="tel:{_e(client["phone"])}">Call {name}</a>')
+        parts.append(
+            f'<a class="button call" href="{_e(tel_uri(client["phone"]))}">'
+            f"Call {_e(client['phone'])}</a>"
+        )
     parts.append("</p>")
     if stop["with"]:
         others = ", ".join(_e(p.get("name") or p["id"]) for p in stop["with"])
@@ -265,6 +269,13 @@ def _card(stop: dict[str, Any]) -> str:
         parts.append(f'<p class="team">Regular team: {team}</p>')
     parts.append("</article>")
     return "".join(parts)
+
+
+def _phone_line(client: dict[str, Any]) -> str:
+    """The client's number under the address on the printed table, dialled from a screen."""
+    if not client.get("phone"):
+        return ""
+    return f'<br><a href="{_e(tel_uri(client["phone"]))}">{_e(client["phone"])}</a>'
 
 
 def _table(day: dict[str, Any]) -> list[str]:
@@ -283,7 +294,7 @@ def _table(day: dict[str, Any]) -> list[str]:
             f'<tr class="{_e(stop["mode"])}">'
             f'<td class="time">{_clock(stop["start"])}&ndash;{_clock(stop["end"])}</td>'
             f"<td>{_e(client.get('name') or client['id'])}{label}<br>{_e(client['address'])}"
-            f"</td><td>{stop['travel_minutes_before']:g} min</td>"
+            f"{_phone_line(client)}</td><td>{stop['travel_minutes_before']:g} min</td>"
             f"<td>{others}{_e(double)}</td>"
             f'<td class="plan">{_e(client.get("care_plan") or "")}{skills}</td></tr>'
         )
@@ -376,6 +387,8 @@ def event_description(stop: dict[str, Any]) -> str:
     if stop["skills"]:
         lines.append(f"Skills: {', '.join(stop['skills'])}")
     lines.append(f"Travel before: {stop['travel_minutes_before']:g} min")
+    if stop["client"].get("phone"):
+        lines.append(f"Phone: {stop['client']['phone']}")
     if stop["client"].get("care_plan"):
         lines.append(f"Care plan: {stop['client']['care_plan']}")
     return "\n".join(lines)

@@ -255,7 +255,7 @@ def week_problem(
             "preferred_workers": [w for w in client.preferred_workers if w in worker_ids],
             "excluded_workers": [w for w in client.excluded_workers if w in worker_ids],
         }
-        for field in ("name", "address", "gender_preference", "care_plan"):
+        for field in ("name", "address", "phone", "gender_preference", "care_plan"):
             value = getattr(client, field)
             if value is not None:
                 out[field] = value

@@ -71,6 +71,7 @@ COLUMNS: Final[dict[Sheet, dict[str, tuple[bool, str]]]] = {
         "lat": (True, "latitude of their home"),
         "lon": (True, "longitude of their home"),
         "address": (False, "street address for run sheets"),
+        "phone": (False, "telephone number carers can call from the run sheet"),
         "coordinator": (False, "the id of the coordinator who oversees them"),
         "preferred": (False, "ids of carers they know and like, separated by ';'"),
         "excluded": (False, "ids of carers never to send, separated by ';'"),
@@ -133,6 +134,7 @@ EXAMPLES: Final[dict[Sheet, dict[str, str]]] = {
         "lat": "53.806",
         "lon": "-1.548",
         "address": "12 Vicarage View",
+        "phone": "0113 496 0123",
         "coordinator": "",
         "preferred": "w001",
         "excluded": "",
@@ -384,7 +386,15 @@ def _carer(row: _Row) -> dict[str, Any]:
 
 def _client(row: _Row) -> dict[str, Any]:
     body: dict[str, Any] = {"id": row.text("id"), "location": _place(row)}
-    for name in ("name", "area", "address", "coordinator", "gender_preference", "care_plan"):
+    for name in (
+        "name",
+        "area",
+        "address",
+        "phone",
+        "coordinator",
+        "gender_preference",
+        "care_plan",
+    ):
         if row.text(name):
             body[name] = row.text(name)
     body["preferred_workers"] = _list(row.text("preferred"))
@@ -639,6 +649,7 @@ def rows_of(sheet: Sheet, records: Sequence[Any]) -> list[list[str]]:
                 "lat": f"{r.location.lat:.6f}",
                 "lon": f"{r.location.lon:.6f}",
                 "address": r.address or "",
+                "phone": r.phone or "",
                 "coordinator": r.coordinator or "",
                 "preferred": LIST_SEPARATOR.join(r.preferred_workers),
                 "excluded": LIST_SEPARATOR.join(r.excluded_workers),

@@ -110,6 +110,12 @@ export function h(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** A phone number as a link a phone dials: its leading + and digits (solver/contract.py tel_uri). */
+export function telLink(phone) {
+  const number = (phone.startsWith("+") ? "+" : "") + phone.replace(/\D/g, "");
+  return h("a", { href: `tel:${number}`, class: "tel", text: phone });
+}
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 /** An SVG element with attributes and children. */

@@ -126,6 +126,7 @@ export function clientForm(client = {}, workers = []) {
     lat: input("lat", client.location?.lat, { type: "number", step: "any", required: true }),
     lon: input("lon", client.location?.lon, { type: "number", step: "any", required: true }),
     address: input("address", client.address),
+    phone: input("phone", client.phone, { type: "tel" }),
     coordinator: workerSelect("coordinator", coordinators, client.coordinator ? [client.coordinator] : [], { blank: "nobody" }),
     preferred: workerSelect("preferred_workers", carers, client.preferred_workers || [], { multiple: true }),
     excluded: workerSelect("excluded_workers", carers, client.excluded_workers || [], { multiple: true }),
@@ -136,7 +137,7 @@ export function clientForm(client = {}, workers = []) {
   const node = h("div", { class: "record-form" }, h("div", { class: "new-form" },
     field("Reference", f.id, { hint: "short, no spaces, e.g. c0042" }), field("Name", f.name, { wide: true }), field("Area", f.area),
     field("Latitude", f.lat), field("Longitude", f.lon), field("Address", f.address, { wide: true }),
-    field("Coordinator", f.coordinator), field("Carers they prefer", f.preferred, { hint: "Ctrl-click for several" }),
+    field("Phone", f.phone, { hint: "e.g. 0113 496 0123" }), field("Coordinator", f.coordinator), field("Carers they prefer", f.preferred, { hint: "Ctrl-click for several" }),
     field("Never send", f.excluded), field("Only carers who are", f.gender, { hint: "e.g. female" }),
     field("Care plan", f.plan, { wide: true })));
   const read = () => {
@@ -147,7 +148,7 @@ export function clientForm(client = {}, workers = []) {
       excluded_workers: picked(f.excluded),
     };
     if (f.coordinator.value) body.coordinator = f.coordinator.value;
-    for (const [key, el] of [["name", f.name], ["area", f.area], ["address", f.address], ["gender_preference", f.gender], ["care_plan", f.plan]]) {
+    for (const [key, el] of [["name", f.name], ["area", f.area], ["address", f.address], ["phone", f.phone], ["gender_preference", f.gender], ["care_plan", f.plan]]) {
       if (el.value.trim()) body[key] = el.value.trim();
     }
     return body;

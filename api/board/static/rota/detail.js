@@ -1,4 +1,4 @@
-import { api, clock, dayLabel, fmt, h, minuteOfDay, s } from "../api.js";
+import { api, clock, dayLabel, fmt, h, minuteOfDay, s, telLink } from "../api.js";
 import { markActive } from "./grid.js";
 import { addPin } from "./pins.js";
 import { $, clientName, ix, nameOf, rotaId, state, visitDay } from "./state.js";
@@ -149,6 +149,7 @@ export function renderDetail() {
       h("h3", { text: "Client" }),
       facts([
         ["Address", client.address || `${client.location.lat.toFixed(5)}, ${client.location.lon.toFixed(5)}`],
+        ["Phone", client.phone ? telLink(client.phone) : null],
         ["Coordinator", client.coordinator ? nameOf(client.coordinator) : null],
         ["Preferred", (client.preferred_workers ?? []).map(nameOf).join(", ") || null],
         ["Never send", (client.excluded_workers ?? []).map(nameOf).join(", ") || null],
