@@ -181,6 +181,7 @@ th, td { border-bottom: 1px solid #bbb; padding: .35em .4em; text-align: left;
   vertical-align: top; }
 th { font-size: 9pt; text-transform: uppercase; color: #555; }
 td.time { white-space: nowrap; font-weight: 600; } td.plan { font-size: 10pt; }
+a.phone { white-space: nowrap; }
 tr { page-break-inside: avoid; } .shadow { color: #555; font-style: italic; }
 .notice { border: 2px solid #b45309; background: #fffbeb; padding: .6em .8em; margin: .8em 0;
   border-radius: 6px; } .notice ul { margin: .3em 0 0; padding-left: 1.2em; }
@@ -275,7 +276,7 @@ def _phone_line(client: dict[str, Any]) -> str:
     """The client's number under the address on the printed table, dialled from a screen."""
     if not client.get("phone"):
         return ""
-    return f'<br><a href="{_e(tel_uri(client["phone"]))}">{_e(client["phone"])}</a>'
+    return f'<br><a class="phone" href="{_e(tel_uri(client["phone"]))}">{_e(client["phone"])}</a>'
 
 
 def _table(day: dict[str, Any]) -> list[str]:

@@ -22,8 +22,9 @@ from pydantic import BaseModel, ValidationError
 from solver.checker import check, format_report
 from solver.contract import Problem, Rota, parse_local_datetime
 from solver.explain import explain, format_explanation
-from solver.options import MOVES_PER_SECOND, SolveOptions
+from solver.options import MOVES_PER_SECOND, Figures, SolveOptions
 from solver.solve import solve
+from solver.words import plural
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -108,10 +109,21 @@ class StatusLine:
 
 
 class ProgressLine(StatusLine):
-    """The search's progress in words: the best rota's cost so far, and how far it may still be
-    from the best possible."""
+    """The search's progress in words: the best rota so far's visits staffed, carers per client
+    and travel where the search reports them; else its cost and how far it may still be from
+    the best possible."""
 
-    def __call__(self, elapsed: float, objective: float, bound: float) -> None:
+    def __call__(
+        self, elapsed: float, objective: float, bound: float, figures: Figures | None = None, /
+    ) -> None:
+        if figures is not None:
+            self.show(
+                f"  {elapsed:6.1f} s: best rota so far staffs {figures.visits_staffed:,} of "
+                f"{plural(figures.visits_total, 'visit')}, "
+                f"{figures.carers_per_client:.1f} carers per client, "
+                f"{plural(round(figures.travel_minutes), 'minute')} of travel"
+            )
+            return
         gap = (objective - bound) / objective * 100 if objective > 0 else 0.0
         self.show(
             f"  {elapsed:6.1f} s: best rota so far costs {objective:,.0f}, "

@@ -136,6 +136,16 @@ export function s(tag, attrs = {}, ...children) {
 
 const number = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 1 });
 export const fmt = (value) => (value === null || value === undefined ? "–" : number.format(value));
+/** "1 visit", "3 visits", "2 people" (`many` for a plural that is not word + s): solver/words.py. */
+export const plural = (count, word, many) => `${fmt(count)} ${count === 1 ? word : many ?? `${word}s`}`;
+
+/** Minutes as a coordinator reads them: "45 min", "3 h 05 min". */
+export function duration(minutes) {
+  const total = Math.round(minutes);
+  if (total < 60) return `${total} min`;
+  return `${Math.floor(total / 60)} h ${String(total % 60).padStart(2, "0")} min`;
+}
+
 export const pct = (value) => (value === null || value === undefined ? "–" : `${Math.round(value * 100)}%`);
 
 const DAY_NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];

@@ -1,0 +1,59 @@
+"""The board speaks to coordinators in names, counts and times: a solve's progress as visits
+staffed, carers per client and travel (the optimiser's figures folded in a details panel), the
+rota list as weeks and visits staffed, unstaffed blocks labelled with the client, each client's
+care team, and counts with their right plural. At desktop and phone widths; screenshots go to
+``out/board/``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.browser.board import Board, BoardService, expect
+
+# Words that belong to the optimiser, not on a coordinator's first screen.
+OPTIMISER_WORDS = re.compile(r"objective|bound|\bgap\b", re.IGNORECASE)
+
+
+def overflow(page: Any) -> int:
+    """How many CSS pixels the page is wider than the screen (0: nothing to scroll sideways)."""
+    width: int = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    return width
+
+
+def test_a_solve_in_progress_shows_visits_staffed_carers_and_travel(
+    board: Board, phone_board: Board, board_service: BoardService, week: dict[str, Any]
+) -> None:
+    rota_id = board_service.submit(week, time_limit=60, seed=4)
+    try:
+        for b, name in ((board, "progress-words"), (phone_board, "progress-words-phone")):
+            b.goto(f"/board/rotas/{rota_id}")
+            page = b.page
+            staffed = page.locator("#progress-stats [data-stat=staffed]")
+            # "5 of 43": the best rota so far's visits with a carer, of all the week's visits.
+            expect(staffed).to_have_text(
+                re.compile(rf"^\d+ of {len(week['visits'])}$"), timeout=60_000
+            )
+            expect(page.locator("#progress-stats [data-stat=carers]")).to_have_text(
+                re.compile(r"^\d+(\.\d)?$")
+            )
+            expect(page.locator("#progress-stats [data-stat=travel]")).to_have_text(
+                re.compile(r"^(\d+ min|\d+ h \d\d min)$")
+            )
+            # The optimiser's figures are in the folded details panel, and only there.
+            shown = page.locator("#progress-stats").inner_text()
+            assert not OPTIMISER_WORDS.search(shown), shown
+            details = page.locator("#progress-details")
+            assert details.get_attribute("open") is None
+            assert page.locator("#spark").is_hidden()
+            if b is phone_board:
+                assert overflow(page) == 0
+            b.shot(name, full_page=False)
+            details.locator("summary").click()
+            expect(details.locator("[data-stat=objective]")).to_have_text(re.compile(r"\d"))
+            assert page.locator("#spark").is_visible()
+            b.shot(f"{name}-details", full_page=False)
+    finally:
+        board_service.client.delete(f"/v1/rotas/{rota_id}", headers=board_service.headers)
+    assert board.errors == [] and phone_board.errors == []
