@@ -8,6 +8,7 @@ care team, and counts with their right plural. At desktop and phone widths; scre
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from tests.browser.board import Board, BoardService, expect
@@ -56,4 +57,38 @@ def test_a_solve_in_progress_shows_visits_staffed_carers_and_travel(
             b.shot(f"{name}-details", full_page=False)
     finally:
         board_service.client.delete(f"/v1/rotas/{rota_id}", headers=board_service.headers)
+    assert board.errors == [] and phone_board.errors == []
+
+
+def week_label(start: str, end: str) -> str:
+    """The period as the board writes it: "Mon 30 Nov - Sun 6 Dec", with an en dash."""
+    days = [date.fromisoformat(d) for d in (start, end)]
+    return " \N{EN DASH} ".join(f"{d:%a} {d.day} {d:%b}" for d in days)
+
+
+def test_the_rota_list_names_the_week_and_counts_visits_staffed(
+    board: Board, phone_board: Board, solved: dict[str, Any]
+) -> None:
+    metrics = solved["rota"]["metrics"]
+    for b, name in ((board, "rota-list"), (phone_board, "rota-list-phone")):
+        b.goto("/board/")
+        page = b.page
+        row = page.locator(f"#rotas tr[data-rota={solved['id']}]")
+        row.wait_for()
+        label = week_label(solved["period"]["start"], solved["period"]["end"])
+        assert row.locator("a").inner_text() == label
+        expect(row.locator("[data-col=staffed]")).to_contain_text(
+            f"{metrics['visits_assigned']} of {metrics['visits_total']} visits"
+        )
+        expect(row.locator("[data-col=carers]")).to_contain_text(
+            re.compile(r"\d"), use_inner_text=True
+        )
+        # No reference or optimiser figure in sight until the details are opened.
+        table = page.locator("#rotas").inner_text()
+        assert solved["id"] not in table and not OPTIMISER_WORDS.search(table), table
+        if b is phone_board:
+            assert overflow(page) == 0
+        b.shot(name, full_page=False)
+        row.locator("details summary").click()
+        assert solved["id"] in row.inner_text() and "Objective" in row.inner_text()
     assert board.errors == [] and phone_board.errors == []

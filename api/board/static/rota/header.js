@@ -9,9 +9,11 @@ export function renderHeader() {
   document.title = `${sum.agency || "Rota"} ${sum.period.start} · carerota`;
   $("title").textContent = `${sum.agency || "Rota"} · ${dayLabel(sum.period.start)} – ${dayLabel(sum.period.end)}`;
   const sub = $("subtitle");
-  sub.replaceChildren(`${sum.id} · ${sum.visits} visits`);
+  // The reference stays reachable (hover), not in the coordinator's line.
+  sub.title = sum.id;
+  sub.replaceChildren(plural(sum.visits, "visit"));
   if (sum.parent) {
-    sub.append(" · a new version of ", h("a", { href: `/board/rotas/${encodeURIComponent(sum.parent)}`, text: sum.parent }));
+    sub.append(" · a changed version of ", h("a", { href: `/board/rotas/${encodeURIComponent(sum.parent)}`, title: sum.parent, text: "the earlier rota" }));
   }
   const chips = [];
   const solver = sum.solver_status;
