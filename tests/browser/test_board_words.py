@@ -11,7 +11,7 @@ import re
 from datetime import date
 from typing import Any
 
-from tests.browser.board import Board, BoardService, expect
+from tests.browser.board import SHOTS, UNSTAFFABLE, Board, BoardService, expect
 
 # Words that belong to the optimiser, not on a coordinator's first screen.
 OPTIMISER_WORDS = re.compile(r"objective|bound|\bgap\b", re.IGNORECASE)
@@ -91,4 +91,40 @@ def test_the_rota_list_names_the_week_and_counts_visits_staffed(
         b.shot(name, full_page=False)
         row.locator("details summary").click()
         assert solved["id"] in row.inner_text() and "Objective" in row.inner_text()
+    assert board.errors == [] and phone_board.errors == []
+
+
+def initials(name: str) -> str:
+    """The board's short label: "C3" for "Client 3", "MP" for "Mrs Patel" (grid.js)."""
+    words = name.split()
+    if len(words) == 2 and words[1].isdigit():
+        return words[0][0] + words[1]
+    return "".join(w[0] for w in words)[:3].upper()
+
+
+LABEL_FITS = """(b) => [...b.querySelectorAll('.name, .name > span')]
+  .filter((s) => getComputedStyle(s).display !== 'none' && s.children.length === 0)
+  .map((s) => [s.textContent, s.scrollWidth <= b.clientWidth])"""
+
+
+def test_unstaffed_visits_show_their_client_readably_in_the_week_and_the_day(
+    board: Board, phone_board: Board, solved: dict[str, Any], week: dict[str, Any]
+) -> None:
+    visit = next(v for v in week["visits"] if v["id"] == UNSTAFFABLE)
+    client = next(c for c in week["clients"] if c["id"] == visit["client"])
+    name = client.get("name") or client["id"]
+    for b, shot in ((board, "unstaffed-week"), (phone_board, "unstaffed-week-phone")):
+        b.open_rota(solved["id"])
+        page = b.page
+        block = page.locator(f"#grid .visit.unstaffed[data-visit={UNSTAFFABLE}]")
+        # The week: the window's start and the client's initials, whole.
+        shown = block.evaluate(LABEL_FITS)
+        assert shown == [[f"{visit['earliest_start'][11:16]} {initials(name)}", True]], shown
+        page.locator("#grid-card").screenshot(path=str(SHOTS / f"{shot}.png"))
+        # The day: at its window, the name where it fits, else the initials; never cut.
+        page.click(f"#views button[data-view='{visit['earliest_start'][:10]}']")
+        page.wait_for_selector("#grid.day-view")
+        shown = block.evaluate(LABEL_FITS)
+        assert shown in ([[name, True]], [[initials(name), True]]), shown
+        page.locator("#grid-card").screenshot(path=str(SHOTS / f"{shot}-day.png"))
     assert board.errors == [] and phone_board.errors == []
