@@ -21,6 +21,7 @@ from icalendar.enums import STATUS
 from solver.checker import check
 from solver.contract import Problem, Rota, Worker, tel_uri
 from solver.explain import LABELS, explain
+from solver.words import plural
 
 BREACHES_SHOWN: Final = 20
 CLIENTS_SHOWN: Final = 20
@@ -223,10 +224,6 @@ def _weekday(day: str) -> str:
     return f"{moment:%A} {moment.day} {moment:%B %Y}"
 
 
-def _plural(count: float, word: str) -> str:
-    return f"{count:g} {word}" if count == 1 else f"{count:g} {word}s"
-
-
 def map_url(location: dict[str, float]) -> str:
     """A map of the place, opened by any phone's browser (or its maps app)."""
     lat, lon = location["lat"], location["lon"]
@@ -238,7 +235,7 @@ def map_url(location: dict[str, float]) -> str:
 def _travel(minutes: float) -> str:
     if minutes < 0.5:
         return "no travel before"
-    return f"{_plural(round(minutes), 'minute')} of travel before"
+    return f"{plural(round(minutes), 'minute')} of travel before"
 
 
 def _card(stop: dict[str, Any]) -> str:
@@ -339,8 +336,8 @@ def runsheet_html(
         f"<title>{_e(title)}: {_e(who)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(who)}</h1>",
         f'<p class="meta">{_e(first["agency"])}: {_e(periods)} ({_e(first["timezone"])} time). '
-        f"{_e(_plural(visits, 'visit'))}, {_e(_plural(care, 'minute'))} of care, "
-        f"{_e(_plural(round(travel, 1), 'minute'))} of travel between visits.</p>",
+        f"{_e(plural(visits, 'visit'))}, {_e(plural(care, 'minute'))} of care, "
+        f"{_e(plural(round(travel, 1), 'minute'))} of travel between visits.</p>",
     ]
     if notice is not None:
         parts.append(f'<div class="notice" role="alert"><strong>{_e(notice.headline)}</strong>')

@@ -117,6 +117,7 @@ def test_unstaffed_visits_show_their_client_readably_in_the_week_and_the_day(
         b.open_rota(solved["id"])
         page = b.page
         block = page.locator(f"#grid .visit.unstaffed[data-visit={UNSTAFFABLE}]")
+        expect(page.locator("#grid .unstaffed-row .who-meta")).to_have_text("1 visit")
         # The week: the window's start and the client's initials, whole.
         shown = block.evaluate(LABEL_FITS)
         assert shown == [[f"{visit['earliest_start'][11:16]} {initials(name)}", True]], shown
@@ -128,3 +129,16 @@ def test_unstaffed_visits_show_their_client_readably_in_the_week_and_the_day(
         assert shown in ([[name, True]], [[initials(name), True]]), shown
         page.locator("#grid-card").screenshot(path=str(SHOTS / f"{shot}-day.png"))
     assert board.errors == [] and phone_board.errors == []
+
+
+def test_the_boards_plural_is_the_run_sheets(board: Board) -> None:
+    """api.js's ``plural`` says what solver/words.py says (tests/solver/test_words.py)."""
+    board.goto("/board/")
+    said = board.page.evaluate(
+        """async () => {
+          const { plural } = await import("/board/static/api.js");
+          return [plural(1, "visit"), plural(0, "visit"), plural(1240, "minute"),
+                  plural(1, "rule breach", "rule breaches"), plural(2, "person", "people")];
+        }"""
+    )
+    assert said == ["1 visit", "0 visits", "1,240 minutes", "1 rule breach", "2 people"]

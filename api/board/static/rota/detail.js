@@ -1,4 +1,4 @@
-import { api, clock, dayLabel, fmt, h, minuteOfDay, s, telLink } from "../api.js";
+import { api, clock, dayLabel, fmt, h, minuteOfDay, plural, s, telLink } from "../api.js";
 import { markActive } from "./grid.js";
 import { addPin } from "./pins.js";
 import { $, clientName, ix, nameOf, rotaId, state, visitDay } from "./state.js";
@@ -35,7 +35,7 @@ export function whyChips(visit, workerId) {
   const client = ix.clients.get(visit.client);
   const chips = [];
   const before = ix.familiar.get(`${client.id}|${workerId}`) ?? 0;
-  if (before) chips.push(h("span", { class: "chip chip-ok", text: `familiar: ${before} visit${before > 1 ? "s" : ""} before` }));
+  if (before) chips.push(h("span", { class: "chip chip-ok", text: `familiar: ${plural(before, "visit")} before` }));
   if ((client.preferred_workers ?? []).includes(workerId)) chips.push(h("span", { class: "chip chip-ok", text: "preferred by the client" }));
   if (!before && !(client.preferred_workers ?? []).includes(workerId)) chips.push(h("span", { class: "chip chip-warn", text: "new to this client" }));
   if ((visit.pinned_workers ?? []).includes(workerId)) chips.push(h("span", { class: "chip", text: "pinned" }));

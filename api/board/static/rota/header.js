@@ -22,7 +22,7 @@ export function renderHeader() {
     chips.push(
       sum.check.ok
         ? h("span", { class: "chip chip-ok", text: "every hard rule kept" })
-        : h("span", { class: "chip chip-bad", text: `${sum.check.breaches} rule breaches` }),
+        : h("span", { class: "chip chip-bad", text: plural(sum.check.breaches, "rule breach", "rule breaches") }),
     );
   }
   if (sum.published) chips.push(h("span", { class: "chip chip-published", id: "published-chip", text: "published" }));
