@@ -21,7 +21,7 @@ from icalendar.enums import STATUS
 from solver.checker import check
 from solver.contract import Problem, Rota, Worker, tel_uri
 from solver.explain import LABELS, explain
-from solver.words import plural
+from solver.words import day_text, plural
 
 BREACHES_SHOWN: Final = 20
 CLIENTS_SHOWN: Final = 20
@@ -328,7 +328,11 @@ def runsheet_html(
     visits = sum(s["totals"]["visits"] for s in sheets)
     care = sum(s["totals"]["visit_minutes"] for s in sheets)
     travel = sum(s["totals"]["travel_minutes"] for s in sheets)
-    periods = "; ".join(f"{s['period']['start']} to {s['period']['end']}" for s in sheets)
+    periods = "; ".join(
+        f"{day_text(date.fromisoformat(s['period']['start']))} to "
+        f"{day_text(date.fromisoformat(s['period']['end']))} {s['period']['end'][:4]}"
+        for s in sheets
+    )
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',

@@ -110,6 +110,8 @@ def test_the_run_sheet_on_a_phone_calls_each_client_with_one_tap(
     link = agency.post(f"/v1/workers/{worker}/links").json()
     phone.goto(link["runsheet_html_url"])
     assert overflow(phone) == 0
+    # Days as every message writes them.
+    assert "Mon 30 Nov to Sun 6 Dec 2026" in phone.locator(".meta").inner_text()
     stops = [s for r in agency.rota["rota"]["routes"] if r["worker"] == worker for s in r["stops"]]
     cards = phone.locator(".cards article.stop")
     assert cards.count() == len(stops)

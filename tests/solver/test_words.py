@@ -3,9 +3,11 @@ them. Regression: "1 visits" on run sheets, "1 breaches" from ``carerota check``
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
-from solver.words import plural
+from solver.words import day_text, plural
 
 
 @pytest.mark.parametrize(
@@ -24,3 +26,8 @@ from solver.words import plural
 )
 def test_plural(count: float, word: str, many: str | None, text: str) -> None:
     assert plural(count, word, many) == text
+
+
+def test_a_day_is_written_one_way_everywhere() -> None:
+    # Messages, reasons, carers' change notices and run sheets all say "Tue 1 Dec".
+    assert day_text(date(2026, 12, 1)) == "Tue 1 Dec"
