@@ -142,3 +142,37 @@ def test_the_boards_plural_is_the_run_sheets(board: Board) -> None:
         }"""
     )
     assert said == ["1 visit", "0 visits", "1,240 minutes", "1 rule breach", "2 people"]
+
+
+def test_the_visit_detail_shows_the_clients_care_team(
+    board: Board, phone_board: Board, solved: dict[str, Any], week: dict[str, Any]
+) -> None:
+    rota = solved["rota"]
+    first = rota["assignments"][0]
+    visit = next(v for v in week["visits"] if v["id"] == first["visit"])
+    primary = first["workers"][0]
+    other = next(w["id"] for w in week["workers"] if w["id"] not in first["workers"])
+    names = {w["id"]: w.get("name") or w["id"] for w in week["workers"]}
+    # The service's rotas carry teams only when planned with them (the route engine's option);
+    # the board is shown one that does.
+    teams = [{"client": visit["client"], "workers": [primary, other]}]
+
+    def with_teams(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        body["rota"]["teams"] = teams
+        route.fulfill(response=response, json=body)
+
+    for b, shot in ((board, "care-team"), (phone_board, "care-team-phone")):
+        b.page.route(f"**/v1/rotas/{solved['id']}", with_teams)
+        b.open_rota(solved["id"])
+        b.page.locator(f"#grid .visit[data-visit='{first['visit']}']").first.click()
+        team = b.page.locator("#care-team")
+        expect(team).to_have_text(f"{names[primary]} (primary), {names[other]}")
+        chips = b.page.locator(f"#why li[data-worker='{primary}']")
+        expect(chips).to_contain_text("primary carer in the care team")
+        if b is phone_board:
+            assert overflow(b.page) == 0
+        team.scroll_into_view_if_needed()
+        b.page.locator("#detail").screenshot(path=str(SHOTS / f"{shot}.png"))
+    assert board.errors == [] and phone_board.errors == []
