@@ -89,7 +89,7 @@ def explanation(problem: Problem, rota: Rota, breaches: Any = ()) -> dict[str, A
 
 
 def _person(worker: Worker) -> dict[str, str | None]:
-    return {"id": worker.id, "name": worker.name, "role": worker.role}
+    return {"id": worker.id, "name": worker.name, "role": worker.role, "phone": worker.phone}
 
 
 def run_sheets(problem: Problem, rota: Rota) -> dict[str, dict[str, Any]]:
@@ -257,7 +257,15 @@ def _card(stop: dict[str, Any]) -> str:
     parts.append("</p>")
     if stop["with"]:
         others = ", ".join(_e(p.get("name") or p["id"]) for p in stop["with"])
-        parts.append(f"<p>With {others}{' (double-up)' if stop['double_up'] else ''}</p>")
+        parts.append(f"<p>With {others}{' (double-up)' if stop['double_up'] else ''}")
+        # On a double-up the other carer is the one to ring when running late.
+        parts.extend(
+            f'<br><a class="button call-carer" href="{_e(tel_uri(p["phone"]))}">'
+            f"Call {_e(p.get('name') or p['id'])}</a>"
+            for p in stop["with"]
+            if p.get("phone")
+        )
+        parts.append("</p>")
     if stop["skills"]:
         parts.append(f"<p>Skills: {_e(', '.join(stop['skills']))}</p>")
     if client.get("care_plan"):

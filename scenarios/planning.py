@@ -235,6 +235,8 @@ def week_problem(
             entry["name"] = worker.name
         if worker.gender is not None:
             entry["gender"] = worker.gender
+        if worker.phone is not None:
+            entry["phone"] = worker.phone
         for field, hours in (
             ("max_minutes_per_week", worker.max_hours_per_week),
             ("max_minutes_per_day", worker.max_hours_per_day),

@@ -93,6 +93,7 @@ class WorkerRecord(_Record):
     max_hours_per_day: float | None = Field(default=None, ge=0, le=24)
     availability: list[Available] = Field(default_factory=list)
     away: list[Away] = Field(default_factory=list, description="leave, training, sickness")
+    phone: Phone | None = None
 
     @field_validator("skills", "areas")
     @classmethod

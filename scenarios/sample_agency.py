@@ -210,6 +210,7 @@ def sample_records(clients: int = CLIENTS, seed: int = SEED) -> Records:
                 max_hours_per_week=_hours(w.get("max_minutes_per_week")),
                 max_hours_per_day=_hours(w.get("max_minutes_per_day")),
                 availability=[Available(day=d, start=a, end=b) for d, a, b in pattern],
+                phone=f"0113 496 {500 + len(workers):04d}",  # drama numbers, as the clients'
             )
         )
     client_records = [

@@ -45,6 +45,7 @@ COLUMNS: Final[dict[Sheet, dict[str, tuple[bool, str]]]] = {
         "areas": (False, "areas they work in, separated by ';' (empty: every area)"),
         "lat": (True, "home latitude (WGS84 degrees)"),
         "lon": (True, "home longitude"),
+        "phone": (False, "telephone number, for the carer beside them on a double-up"),
         "travel_mode": (False, "car (default), walk, bike or public_transport"),
         "skills": (False, "e.g. medication;hoist;dementia;catheter"),
         "gender": (False, "e.g. female"),
@@ -112,6 +113,7 @@ EXAMPLES: Final[dict[Sheet, dict[str, str]]] = {
         "areas": "North",
         "lat": "53.812",
         "lon": "-1.561",
+        "phone": "0113 496 0500",
         "travel_mode": "car",
         "skills": "medication;hoist",
         "gender": "female",
@@ -362,7 +364,7 @@ def _place(row: _Row) -> dict[str, float] | None:
 
 def _carer(row: _Row) -> dict[str, Any]:
     body: dict[str, Any] = {"id": row.text("id"), "home": _place(row)}
-    for name in ("name", "role", "travel_mode", "gender"):
+    for name in ("name", "role", "phone", "travel_mode", "gender"):
         if row.text(name):
             body[name] = row.text(name)
     body["areas"] = _list(row.text("areas"))
@@ -626,6 +628,7 @@ def rows_of(sheet: Sheet, records: Sequence[Any]) -> list[list[str]]:
                 "areas": LIST_SEPARATOR.join(r.areas),
                 "lat": f"{r.home.lat:.6f}",
                 "lon": f"{r.home.lon:.6f}",
+                "phone": r.phone or "",
                 "travel_mode": r.travel_mode,
                 "skills": LIST_SEPARATOR.join(r.skills),
                 "gender": r.gender or "",

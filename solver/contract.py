@@ -213,6 +213,7 @@ class Worker(_Input):
     max_minutes_per_week: int | None = Field(default=None, ge=0, le=MAX_EXACT)
     max_minutes_per_day: int | None = Field(default=None, ge=0, le=MAX_EXACT)
     contracted_minutes_per_week: int | None = Field(default=None, ge=0, le=MAX_EXACT)
+    phone: Phone | None = None
 
 
 class Client(_Input):

@@ -93,9 +93,11 @@ def test_the_run_sheet_on_a_phone_is_one_column_today_first_with_maps(
 
 
 def with_phones(problem: dict[str, Any]) -> dict[str, Any]:
-    """``problem`` with a phone number on every client (Ofcom's drama range, 0113 496 0xxx)."""
+    """``problem`` with a phone number on every client and worker (Ofcom's drama range,
+    0113 496 0xxx: clients from 0000, workers from 0500)."""
     clients = [c | {"phone": f"0113 496 0{i:03d}"} for i, c in enumerate(problem["clients"])]
-    return problem | {"clients": clients}
+    workers = [w | {"phone": f"0113 496 0{500 + i:03d}"} for i, w in enumerate(problem["workers"])]
+    return problem | {"clients": clients, "workers": workers}
 
 
 def test_the_run_sheet_on_a_phone_calls_each_client_with_one_tap(
@@ -130,6 +132,15 @@ def test_the_run_sheet_on_a_phone_calls_each_client_with_one_tap(
         assert call.get_attribute("href") == "tel:" + number.replace(" ", "")
         dialled.append(number)
     assert sorted(dialled) == sorted(phones[client_of[s["visit"]]] for s in stops)
+    # Beside each other person on a visit (a double-up's carer, a shadowing coordinator), a
+    # button to ring them.
+    rota = agency.rota["rota"]
+    crew = {a["visit"]: a["workers"] for a in rota["assignments"]}
+    for cv in rota["coordinator_visits"]:
+        if cv["mode"] == "shadow":
+            crew[cv["visit"]] = [*crew.get(cv["visit"], []), cv["coordinator"]]
+    others = sum(len(set(crew.get(s["visit"], [])) - {worker}) for s in stops)
+    assert phone.locator('.cards a.call-carer[href^="tel:"]').count() == others
     SHOTS.mkdir(parents=True, exist_ok=True)
     phone.screenshot(path=str(SHOTS / "runsheet-phone-call.png"), full_page=True)
 
