@@ -176,3 +176,18 @@ def test_the_visit_detail_shows_the_clients_care_team(
         team.scroll_into_view_if_needed()
         b.page.locator("#detail").screenshot(path=str(SHOTS / f"{shot}.png"))
     assert board.errors == [] and phone_board.errors == []
+
+
+def test_a_finished_rotas_page_keeps_the_optimisers_figures_in_details(
+    board: Board, phone_board: Board, solved: dict[str, Any]
+) -> None:
+    for b in (board, phone_board):
+        b.open_rota(solved["id"])
+        # What is rendered (innerText leaves out folded details): names, counts, times.
+        shown = b.page.evaluate(
+            "document.querySelector('header').innerText + document.querySelector('main').innerText"
+        )
+        assert not OPTIMISER_WORDS.search(shown), OPTIMISER_WORDS.findall(shown)
+        b.page.locator("#cost-details summary").click()
+        assert "Objective" in b.page.locator("#cost-details").inner_text()
+    assert board.errors == [] and phone_board.errors == []
