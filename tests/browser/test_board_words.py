@@ -173,7 +173,8 @@ def test_the_visit_detail_shows_the_clients_care_team(
         expect(chips).to_contain_text("primary carer in the care team")
         if b is phone_board:
             assert overflow(b.page) == 0
-        team.scroll_into_view_if_needed()
+        # The panel draws again when the pin candidates arrive: wait for them, then take it.
+        expect(b.page.locator("#pin-worker option")).to_have_count(len(week["workers"]))
         b.page.locator("#detail").screenshot(path=str(SHOTS / f"{shot}.png"))
     assert board.errors == [] and phone_board.errors == []
 
