@@ -189,6 +189,10 @@ def test_a_finished_rotas_page_keeps_the_optimisers_figures_in_details(
             "document.querySelector('header').innerText + document.querySelector('main').innerText"
         )
         assert not OPTIMISER_WORDS.search(shown), OPTIMISER_WORDS.findall(shown)
+        # Its state in words ("feasible" and "optimal" are the optimiser's, in the tooltip).
+        chip = b.page.locator("#chips .chip").first
+        expect(chip).to_have_text(re.compile(r"^ready(, the best possible)?$"))
+        assert chip.get_attribute("title") == f"optimiser: {solved['solver_status']}"
         b.page.locator("#cost-details summary").click()
         assert "Objective" in b.page.locator("#cost-details").inner_text()
     assert board.errors == [] and phone_board.errors == []

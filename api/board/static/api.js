@@ -139,6 +139,12 @@ export const fmt = (value) => (value === null || value === undefined ? "–" : n
 /** "1 visit", "3 visits", "2 people" (`many` for a plural that is not word + s): solver/words.py. */
 export const plural = (count, word, many) => `${fmt(count)} ${count === 1 ? word : many ?? `${word}s`}`;
 
+/** A rota job's state as a coordinator says it (the optimiser's own status goes in details). */
+export function statusWords(status, solverStatus) {
+  if (status === "done") return solverStatus === "optimal" ? "ready, the best possible" : "ready";
+  return { queued: "waiting to start", solving: "being made", cancelled: "cancelled, best rota kept", failed: "failed" }[status] ?? status;
+}
+
 /** Minutes as a coordinator reads them: "45 min", "3 h 05 min". */
 export function duration(minutes) {
   const total = Math.round(minutes);

@@ -1,5 +1,5 @@
 // The board's front page: sign in with the agency key, request a rota, list the rotas.
-import { api, apiKey, dayLabel, fmt, h, plural, say, setApiKey, signOut, when } from "./api.js";
+import { api, apiKey, dayLabel, fmt, h, plural, say, setApiKey, signOut, statusWords, when } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 let nextPage = null;
@@ -29,18 +29,9 @@ async function signIn(event) {
   else showHome();
 }
 
-// A job's state as a coordinator says it; the optimiser's own status is in the details.
-const STATUS_WORDS = {
-  queued: "waiting to start",
-  solving: "being made",
-  done: "ready",
-  cancelled: "stopped early, best kept",
-  failed: "failed",
-};
-
 function statusCell(item) {
   const bad = item.status === "failed" || (item.check && !item.check.ok);
-  const chips = [h("span", { class: `chip ${bad ? "chip-bad" : `chip-${item.status}`}`, text: STATUS_WORDS[item.status] ?? item.status })];
+  const chips = [h("span", { class: `chip ${bad ? "chip-bad" : `chip-${item.status}`}`, text: statusWords(item.status, item.solver_status) })];
   if (item.check && !item.check.ok) chips.push(" ", h("span", { class: "chip chip-bad", text: plural(item.check.breaches, "rule breach", "rule breaches") }));
   if (item.published) chips.push(" ", h("span", { class: "chip chip-published", text: "published" }));
   return h("td", {}, chips);

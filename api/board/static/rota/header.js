@@ -1,4 +1,4 @@
-import { dayLabel, duration, fmt, h, pct, plural, s, say, toLogin } from "../api.js";
+import { dayLabel, duration, fmt, h, pct, plural, s, say, statusWords, toLogin } from "../api.js";
 import { $, FINAL, state } from "./state.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -17,7 +17,7 @@ export function renderHeader() {
   }
   const chips = [];
   const solver = sum.solver_status;
-  chips.push(h("span", { class: `chip chip-${sum.status}`, text: sum.status === "done" && solver ? solver : sum.status }));
+  chips.push(h("span", { class: `chip chip-${sum.status}`, title: solver ? `optimiser: ${solver}` : "", text: statusWords(sum.status, solver) }));
   if (sum.check) {
     chips.push(
       sum.check.ok
