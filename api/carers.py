@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from api.db import CarerToken, Publication, RunSheet, utcnow
 from api.documents import CalendarBuilder, visit_uid
+from solver.words import day_text
 
 # Weeks a carer's run and calendar cover: the latest published periods, newest first.
 FEED_PERIODS: Final = 8
@@ -142,7 +143,7 @@ def _stops(sheet: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _when(moment: str) -> str:
     """``2026-12-01T09:00:00`` as ``Tue 1 Dec 09:00``, the one format carers see dates in."""
     at = datetime.fromisoformat(moment)
-    return f"{at:%a} {at.day} {at:%b %H:%M}"
+    return f"{day_text(at.date())} {at:%H:%M}"
 
 
 def changes_for(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:

@@ -160,6 +160,11 @@ class Job(Base):
     elapsed: Mapped[float | None] = mapped_column(Float)
     objective: Mapped[float | None] = mapped_column(Float)
     bound: Mapped[float | None] = mapped_column(Float)
+    # The best rota so far in a coordinator's words (solver.options.Figures); the board shows
+    # these while a solve runs, and the rota list once it is done.
+    visits_staffed: Mapped[int | None] = mapped_column(Integer)
+    travel_minutes: Mapped[float | None] = mapped_column(Float)
+    carers_per_client: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
     # "solve", or "resolve": an absence's re-solve of the published rota (see api.absences).

@@ -19,8 +19,9 @@ from icalendar import Calendar, Event
 from icalendar.enums import STATUS
 
 from solver.checker import check
-from solver.contract import Problem, Rota, Worker
+from solver.contract import Problem, Rota, Worker, tel_uri
 from solver.explain import LABELS, explain
+from solver.words import day_text, plural
 
 BREACHES_SHOWN: Final = 20
 CLIENTS_SHOWN: Final = 20
@@ -88,7 +89,7 @@ def explanation(problem: Problem, rota: Rota, breaches: Any = ()) -> dict[str, A
 
 
 def _person(worker: Worker) -> dict[str, str | None]:
-    return {"id": worker.id, "name": worker.name, "role": worker.role}
+    return {"id": worker.id, "name": worker.name, "role": worker.role, "phone": worker.phone}
 
 
 def run_sheets(problem: Problem, rota: Rota) -> dict[str, dict[str, Any]]:
@@ -127,6 +128,7 @@ def run_sheets(problem: Problem, rota: Rota) -> dict[str, dict[str, Any]]:
                         "id": client.id,
                         "name": client.name,
                         "address": address,
+                        "phone": client.phone,
                         "location": client.location.model_dump(),
                         "care_plan": client.care_plan,
                         "team": [_person(workers[w]) for w in teams.get(client.id, [])],
@@ -180,6 +182,7 @@ th, td { border-bottom: 1px solid #bbb; padding: .35em .4em; text-align: left;
   vertical-align: top; }
 th { font-size: 9pt; text-transform: uppercase; color: #555; }
 td.time { white-space: nowrap; font-weight: 600; } td.plan { font-size: 10pt; }
+a.phone { white-space: nowrap; }
 tr { page-break-inside: avoid; } .shadow { color: #555; font-style: italic; }
 .notice { border: 2px solid #b45309; background: #fffbeb; padding: .6em .8em; margin: .8em 0;
   border-radius: 6px; } .notice ul { margin: .3em 0 0; padding-left: 1.2em; }
@@ -221,10 +224,6 @@ def _weekday(day: str) -> str:
     return f"{moment:%A} {moment.day} {moment:%B %Y}"
 
 
-def _plural(count: float, word: str) -> str:
-    return f"{count:g} {word}" if count == 1 else f"{count:g} {word}s"
-
-
 def map_url(location: dict[str, float]) -> str:
     """A map of the place, opened by any phone's browser (or its maps app)."""
     lat, lon = location["lat"], location["lon"]
@@ -236,7 +235,7 @@ def map_url(location: dict[str, float]) -> str:
 def _travel(minutes: float) -> str:
     if minutes < 0.5:
         return "no travel before"
-    return f"{_plural(round(minutes), 'minute')} of travel before"
+    return f"{plural(round(minutes), 'minute')} of travel before"
 
 
 def _card(stop: dict[str, Any]) -> str:
@@ -251,11 +250,22 @@ def _card(stop: dict[str, Any]) -> str:
         f'<p><a class="button" href="{_e(map_url(client["location"]))}">Map</a>',
     ]
     if client.get("phone"):
-        parts.append(f'<a class="button" href="tel:{_e(client["phone"])}">Call {name}</a>')
+        parts.append(
+            f'<a class="button call" href="{_e(tel_uri(client["phone"]))}">'
+            f"Call {_e(client['phone'])}</a>"
+        )
     parts.append("</p>")
     if stop["with"]:
         others = ", ".join(_e(p.get("name") or p["id"]) for p in stop["with"])
-        parts.append(f"<p>With {others}{' (double-up)' if stop['double_up'] else ''}</p>")
+        parts.append(f"<p>With {others}{' (double-up)' if stop['double_up'] else ''}")
+        # On a double-up the other carer is the one to ring when running late.
+        parts.extend(
+            f'<br><a class="button call-carer" href="{_e(tel_uri(p["phone"]))}">'
+            f"Call {_e(p.get('name') or p['id'])}</a>"
+            for p in stop["with"]
+            if p.get("phone")
+        )
+        parts.append("</p>")
     if stop["skills"]:
         parts.append(f"<p>Skills: {_e(', '.join(stop['skills']))}</p>")
     if client.get("care_plan"):
@@ -265,6 +275,13 @@ def _card(stop: dict[str, Any]) -> str:
         parts.append(f'<p class="team">Regular team: {team}</p>')
     parts.append("</article>")
     return "".join(parts)
+
+
+def _phone_line(client: dict[str, Any]) -> str:
+    """The client's number under the address on the printed table, dialled from a screen."""
+    if not client.get("phone"):
+        return ""
+    return f'<br><a class="phone" href="{_e(tel_uri(client["phone"]))}">{_e(client["phone"])}</a>'
 
 
 def _table(day: dict[str, Any]) -> list[str]:
@@ -283,7 +300,7 @@ def _table(day: dict[str, Any]) -> list[str]:
             f'<tr class="{_e(stop["mode"])}">'
             f'<td class="time">{_clock(stop["start"])}&ndash;{_clock(stop["end"])}</td>'
             f"<td>{_e(client.get('name') or client['id'])}{label}<br>{_e(client['address'])}"
-            f"</td><td>{stop['travel_minutes_before']:g} min</td>"
+            f"{_phone_line(client)}</td><td>{stop['travel_minutes_before']:g} min</td>"
             f"<td>{others}{_e(double)}</td>"
             f'<td class="plan">{_e(client.get("care_plan") or "")}{skills}</td></tr>'
         )
@@ -319,7 +336,11 @@ def runsheet_html(
     visits = sum(s["totals"]["visits"] for s in sheets)
     care = sum(s["totals"]["visit_minutes"] for s in sheets)
     travel = sum(s["totals"]["travel_minutes"] for s in sheets)
-    periods = "; ".join(f"{s['period']['start']} to {s['period']['end']}" for s in sheets)
+    periods = "; ".join(
+        f"{day_text(date.fromisoformat(s['period']['start']))} to "
+        f"{day_text(date.fromisoformat(s['period']['end']))} {s['period']['end'][:4]}"
+        for s in sheets
+    )
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -327,8 +348,8 @@ def runsheet_html(
         f"<title>{_e(title)}: {_e(who)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(who)}</h1>",
         f'<p class="meta">{_e(first["agency"])}: {_e(periods)} ({_e(first["timezone"])} time). '
-        f"{_e(_plural(visits, 'visit'))}, {_e(_plural(care, 'minute'))} of care, "
-        f"{_e(_plural(round(travel, 1), 'minute'))} of travel between visits.</p>",
+        f"{_e(plural(visits, 'visit'))}, {_e(plural(care, 'minute'))} of care, "
+        f"{_e(plural(round(travel, 1), 'minute'))} of travel between visits.</p>",
     ]
     if notice is not None:
         parts.append(f'<div class="notice" role="alert"><strong>{_e(notice.headline)}</strong>')
@@ -376,6 +397,8 @@ def event_description(stop: dict[str, Any]) -> str:
     if stop["skills"]:
         lines.append(f"Skills: {', '.join(stop['skills'])}")
     lines.append(f"Travel before: {stop['travel_minutes_before']:g} min")
+    if stop["client"].get("phone"):
+        lines.append(f"Phone: {stop['client']['phone']}")
     if stop["client"].get("care_plan"):
         lines.append(f"Care plan: {stop['client']['care_plan']}")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from api.cli_options import database_option, input_error, settings_from
+from solver.words import plural
 
 _SHEETS = ("carers", "clients", "packages", "history")
 
@@ -131,9 +132,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
             raise input_error(e.message) from None
         print(
             f"carerota: {args.agency}: week of {week}{' in ' + args.area if args.area else ''}: "
-            f"{len(problem.visits)} visits, {len(problem.workers)} workers, "
-            f"{len(problem.history.visits)} past visits (built in {seconds:.2f} s); solving as "
-            f"{rota_id}",
+            f"{plural(len(problem.visits), 'visit')}, {plural(len(problem.workers), 'worker')}, "
+            f"{plural(len(problem.history.visits), 'past visit')} (built in {seconds:.2f} s); "
+            f"solving as {rota_id}",
             file=sys.stderr,
         )
         if args.problem_out:

@@ -54,6 +54,19 @@ class Progress(BaseModel):
     objective: float | None = Field(description="the best rota's objective so far")
     bound: float | None = Field(description="a proven lower bound on the objective")
     gap: float | None = Field(description="(objective - bound) / objective")
+    visits_staffed: int | None = Field(
+        default=None,
+        description="visits the best rota so far staffs (the rota's own count once done); "
+        "none until the search reports it",
+    )
+    visits_total: int = Field(default=0, description="visits in the problem")
+    travel_minutes: float | None = Field(
+        default=None, description="the best rota so far's travel between visits, every worker"
+    )
+    carers_per_client: float | None = Field(
+        default=None,
+        description="the best rota so far's mean different carers per client with a visit staffed",
+    )
 
 
 class PeriodOut(BaseModel):

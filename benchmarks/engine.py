@@ -84,7 +84,7 @@ def _solve(size: str, seed: int, method: str, limit: float) -> dict[str, Any]:
     )
     t0 = time.monotonic()
     c0 = time.process_time()
-    rota = solve(problem, options, lambda t, obj, _bound: trace.append((t, obj)))
+    rota = solve(problem, options, lambda t, obj, _bound, _figures=None, /: trace.append((t, obj)))
     wall = time.monotonic() - t0
     cpu = time.process_time() - c0
     final = rota.objective if rota.objective is not None else float("inf")

@@ -58,7 +58,7 @@ def run_one(size: str, seed: int, time_limit: float) -> dict[str, Any]:
     rota = solve(
         problem,
         SolveOptions(time_limit=time_limit, seed=seed, workers=1),
-        progress=lambda _e, o, _b: trace.append((time.monotonic() - t0, o)),
+        progress=lambda _e, o, _b, _f=None, /: trace.append((time.monotonic() - t0, o)),
     )
     total_s = time.monotonic() - t0
     report = check(problem, rota)

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from solver.bounds import coordinator_reach
 from solver.contract import Problem
 from solver.data import ProblemData, build
+from solver.words import plural
 
 STEP = 15  # minutes: budgets are searched to the quarter hour
 
@@ -77,9 +78,10 @@ class Caseload(BaseModel):
         c = self.capacity
         hedge = "" if c.proven else "at least "
         return (
-            f"{self.coordinator} can oversee {hedge}{c.per_month} clients "
-            f"({c.per_period} different clients in the {self.period_days}-day period, "
-            f"{self.month_days} days a month, with {self.budget_minutes} minutes of field time)."
+            f"{self.coordinator} can oversee {hedge}{plural(c.per_month, 'client')} "
+            f"({plural(c.per_period, 'different client')} in the {self.period_days}-day period, "
+            f"{self.month_days} days a month, with {plural(self.budget_minutes, 'minute')} of "
+            "field time)."
         )
 
 
@@ -243,13 +245,14 @@ def format_caseload(answer: Caseload) -> str:
     lines = [
         f"Coordinator {answer.coordinator}"
         + (f" ({answer.name})" if answer.name else "")
-        + f": {answer.shifts} shifts in the {answer.period_days}-day period "
-        f"({answer.shift_minutes} shift minutes), field-time budget {answer.budget_minutes} "
-        f"minutes, oversees {answer.current_caseload} clients now.",
+        + f": {plural(answer.shifts, 'shift')} in the {answer.period_days}-day period "
+        f"({plural(answer.shift_minutes, 'shift minute')}), field-time budget "
+        f"{plural(answer.budget_minutes, 'minute')}, oversees "
+        f"{plural(answer.current_caseload, 'client')} now.",
         f"Within those shifts and that budget, travel included, {answer.coordinator} can see "
-        f"{c.per_period} different clients in the period"
+        f"{plural(c.per_period, 'different client')} in the period"
         + (" (proven best)" if c.proven else f" (at most {c.per_period_bound})")
-        + f": {c.per_month} clients in a {answer.month_days}-day month.",
+        + f": {plural(c.per_month, 'client')} in a {answer.month_days}-day month.",
         answer.sentence(),
         "",
         f"{'caseload':>8}  {'field time needed':>17}  {'change':>14}",

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from scenarios.generator import CALLS_PER_DAY_WEIGHTS, PACKAGES, _Agency, _Client, _offset
 from solver.contract import Problem, TravelMode
+from solver.words import plural
 
 Raw = dict[str, Any]
 Loc = tuple[str | int, ...]
@@ -138,7 +139,7 @@ def _without_workers(raw: Raw, gone: set[str]) -> Raw:
     if overseen:
         boss = next(c["coordinator"] for c in raw["clients"] if c["id"] == overseen[0])
         raise ChangeError(
-            f"coordinator {boss!r} oversees {len(overseen)} clients; move them first "
+            f"coordinator {boss!r} oversees {plural(len(overseen), 'client')}; move them first "
             "(reassign_clients)",
             ("ids",),
         )
@@ -547,7 +548,8 @@ def reassign_clients(problem: Problem, change: ReassignClients, _rng: random.Ran
         )
         if change.count is not None and change.count > len(theirs):
             raise ChangeError(
-                f"{change.from_!r} oversees {len(theirs)} clients, not {change.count}", ("count",)
+                f"{change.from_!r} oversees {plural(len(theirs), 'client')}, not {change.count}",
+                ("count",),
             )
         chosen = [c["id"] for c in theirs[: change.count]]
     for ident in chosen:

@@ -25,6 +25,7 @@ from solver.cli import (
     write_json,
 )
 from solver.contract import Problem, Rota
+from solver.words import plural
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -39,8 +40,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.output != "-":
         period = problem["period"]
         print(
-            f"carerota: wrote {args.output}: {len(problem['clients'])} clients, "
-            f"{len(problem['workers'])} workers, {len(problem['visits'])} visits, "
+            f"carerota: wrote {args.output}: {plural(len(problem['clients']), 'client')}, "
+            f"{plural(len(problem['workers']), 'worker')}, "
+            f"{plural(len(problem['visits']), 'visit')}, "
             f"{period['start']} to {period['end']}",
             file=sys.stderr,
         )
@@ -93,7 +95,7 @@ class VariantBar(StatusLine):
         share = max(done / total, min(0.99, elapsed / expected) if expected > 0 else 0.0)
         filled = round(30 * share)
         self.show(
-            f"  [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} variants solved"
+            f"  [{'#' * filled}{'.' * (30 - filled)}] {done}/{plural(total, 'variant')} solved"
             f"  {elapsed:5.0f} s of about {expected:.0f} s",
             final=done == total,
         )

@@ -235,6 +235,8 @@ def week_problem(
             entry["name"] = worker.name
         if worker.gender is not None:
             entry["gender"] = worker.gender
+        if worker.phone is not None:
+            entry["phone"] = worker.phone
         for field, hours in (
             ("max_minutes_per_week", worker.max_hours_per_week),
             ("max_minutes_per_day", worker.max_hours_per_day),
@@ -255,7 +257,7 @@ def week_problem(
             "preferred_workers": [w for w in client.preferred_workers if w in worker_ids],
             "excluded_workers": [w for w in client.excluded_workers if w in worker_ids],
         }
-        for field in ("name", "address", "gender_preference", "care_plan"):
+        for field in ("name", "address", "phone", "gender_preference", "care_plan"):
             value = getattr(client, field)
             if value is not None:
                 out[field] = value

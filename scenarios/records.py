@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from solver.contract import Place, TravelMode
+from solver.contract import Phone, Place, TravelMode
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: Final[tuple[Weekday, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -93,6 +93,7 @@ class WorkerRecord(_Record):
     max_hours_per_day: float | None = Field(default=None, ge=0, le=24)
     availability: list[Available] = Field(default_factory=list)
     away: list[Away] = Field(default_factory=list, description="leave, training, sickness")
+    phone: Phone | None = None
 
     @field_validator("skills", "areas")
     @classmethod
@@ -108,6 +109,7 @@ class ClientRecord(_Record):
     area: str | None = Field(default=None, max_length=200)
     location: Place
     address: str | None = Field(default=None, max_length=500)
+    phone: Phone | None = None
     coordinator: str | None = None
     preferred_workers: list[str] = Field(default_factory=list)
     excluded_workers: list[str] = Field(default_factory=list)

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from scenarios.whatif import BASE, Comparison, Kpis, VariantResult
 from solver.contract import Problem, Rota
+from solver.words import plural
 
 log = logging.getLogger("carerota.scenarios")
 
@@ -177,7 +178,10 @@ def to_markdown(comparison: Comparison, diffs: dict[str, list[VisitChange]] | No
     for v in comparison.variants:
         what = "; ".join(v.changes) if v.changes else "no changes"
         note = f" {v.description}." if v.description and v.name != BASE else ""
-        out.append(f"- **{v.name}** ({v.workers} workers, {v.clients} clients):{note} `{what}`")
+        out.append(
+            f"- **{v.name}** ({plural(v.workers, 'worker')}, {plural(v.clients, 'client')}):"
+            f"{note} `{what}`"
+        )
         if v.drawn:
             out.append(f"  - drew: {', '.join(v.drawn)}")
     rows = table(comparison)
@@ -410,7 +414,8 @@ def format_diff(changes: list[VisitChange], limit: int | None = 40) -> str:
     """A readable list: the counts, then one line per changed visit (up to ``limit``)."""
     n = summarise(changes)
     lines = [
-        f"{len(changes)} visits differ: {n['workers']} changed worker, {n['time']} changed time, "
+        f"{plural(len(changes), 'visit')} differ: {n['workers']} changed worker, "
+        f"{n['time']} changed time, "
         f"{n['both']} both, {n['staffed']} newly staffed, {n['unstaffed']} newly unstaffed, "
         f"{n['added']} added, {n['removed']} removed"
     ]

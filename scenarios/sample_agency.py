@@ -210,6 +210,7 @@ def sample_records(clients: int = CLIENTS, seed: int = SEED) -> Records:
                 max_hours_per_week=_hours(w.get("max_minutes_per_week")),
                 max_hours_per_day=_hours(w.get("max_minutes_per_day")),
                 availability=[Available(day=d, start=a, end=b) for d, a, b in pattern],
+                phone=f"0113 496 {500 + len(workers):04d}",  # drama numbers, as the clients'
             )
         )
     client_records = [
@@ -219,13 +220,15 @@ def sample_records(clients: int = CLIENTS, seed: int = SEED) -> Records:
             area=_area(c["location"]["lat"]),
             location=c["location"],
             address=c.get("address"),
+            # Ofcom's numbers for drama (0113 496 0000-0999): they look real and reach nobody.
+            phone=f"0113 496 {i:04d}",
             coordinator=c.get("coordinator"),
             preferred_workers=c.get("preferred_workers", []),
             excluded_workers=c.get("excluded_workers", []),
             gender_preference=c.get("gender_preference"),
             care_plan=c.get("care_plan"),
         )
-        for c in problem["clients"]
+        for i, c in enumerate(problem["clients"])
     ]
     # A call is the same package on every day it recurs: same client, window, length and needs.
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)

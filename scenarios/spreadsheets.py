@@ -45,6 +45,7 @@ COLUMNS: Final[dict[Sheet, dict[str, tuple[bool, str]]]] = {
         "areas": (False, "areas they work in, separated by ';' (empty: every area)"),
         "lat": (True, "home latitude (WGS84 degrees)"),
         "lon": (True, "home longitude"),
+        "phone": (False, "telephone number, for the carer beside them on a double-up"),
         "travel_mode": (False, "car (default), walk, bike or public_transport"),
         "skills": (False, "e.g. medication;hoist;dementia;catheter"),
         "gender": (False, "e.g. female"),
@@ -71,6 +72,7 @@ COLUMNS: Final[dict[Sheet, dict[str, tuple[bool, str]]]] = {
         "lat": (True, "latitude of their home"),
         "lon": (True, "longitude of their home"),
         "address": (False, "street address for run sheets"),
+        "phone": (False, "telephone number carers can call from the run sheet"),
         "coordinator": (False, "the id of the coordinator who oversees them"),
         "preferred": (False, "ids of carers they know and like, separated by ';'"),
         "excluded": (False, "ids of carers never to send, separated by ';'"),
@@ -111,6 +113,7 @@ EXAMPLES: Final[dict[Sheet, dict[str, str]]] = {
         "areas": "North",
         "lat": "53.812",
         "lon": "-1.561",
+        "phone": "0113 496 0500",
         "travel_mode": "car",
         "skills": "medication;hoist",
         "gender": "female",
@@ -133,6 +136,7 @@ EXAMPLES: Final[dict[Sheet, dict[str, str]]] = {
         "lat": "53.806",
         "lon": "-1.548",
         "address": "12 Vicarage View",
+        "phone": "0113 496 0123",
         "coordinator": "",
         "preferred": "w001",
         "excluded": "",
@@ -360,7 +364,7 @@ def _place(row: _Row) -> dict[str, float] | None:
 
 def _carer(row: _Row) -> dict[str, Any]:
     body: dict[str, Any] = {"id": row.text("id"), "home": _place(row)}
-    for name in ("name", "role", "travel_mode", "gender"):
+    for name in ("name", "role", "phone", "travel_mode", "gender"):
         if row.text(name):
             body[name] = row.text(name)
     body["areas"] = _list(row.text("areas"))
@@ -384,7 +388,15 @@ def _carer(row: _Row) -> dict[str, Any]:
 
 def _client(row: _Row) -> dict[str, Any]:
     body: dict[str, Any] = {"id": row.text("id"), "location": _place(row)}
-    for name in ("name", "area", "address", "coordinator", "gender_preference", "care_plan"):
+    for name in (
+        "name",
+        "area",
+        "address",
+        "phone",
+        "coordinator",
+        "gender_preference",
+        "care_plan",
+    ):
         if row.text(name):
             body[name] = row.text(name)
     body["preferred_workers"] = _list(row.text("preferred"))
@@ -616,6 +628,7 @@ def rows_of(sheet: Sheet, records: Sequence[Any]) -> list[list[str]]:
                 "areas": LIST_SEPARATOR.join(r.areas),
                 "lat": f"{r.home.lat:.6f}",
                 "lon": f"{r.home.lon:.6f}",
+                "phone": r.phone or "",
                 "travel_mode": r.travel_mode,
                 "skills": LIST_SEPARATOR.join(r.skills),
                 "gender": r.gender or "",
@@ -639,6 +652,7 @@ def rows_of(sheet: Sheet, records: Sequence[Any]) -> list[list[str]]:
                 "lat": f"{r.location.lat:.6f}",
                 "lon": f"{r.location.lon:.6f}",
                 "address": r.address or "",
+                "phone": r.phone or "",
                 "coordinator": r.coordinator or "",
                 "preferred": LIST_SEPARATOR.join(r.preferred_workers),
                 "excluded": LIST_SEPARATOR.join(r.excluded_workers),

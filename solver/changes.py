@@ -12,6 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from solver.contract import Client, Problem, Rota, format_local_datetime
+from solver.words import day_text
 
 
 class Attendance(BaseModel):
@@ -76,7 +77,7 @@ class ChangeList(BaseModel):
 
 
 def _day(moment: datetime) -> str:
-    return f"{moment:%a} {moment.day} {moment:%b}"
+    return day_text(moment.date())
 
 
 def _attendance(rota: Rota) -> dict[str, Attendance]:

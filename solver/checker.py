@@ -26,6 +26,7 @@ from solver.contract import (
     Visit,
     Worker,
 )
+from solver.words import plural
 
 EARTH_RADIUS_KM = 6371.0088
 # Rule 4 is checked "to within a second": a start less than a second before the exact arrival
@@ -821,8 +822,9 @@ def check(problem: Problem, rota: Rota) -> Report:
 def format_report(report: Report) -> str:
     """Render a report as plain text for a coordinator or a test failure message."""
     lines = [
-        f"rota is {'valid' if report.ok else 'INVALID'}: {len(report.breaches)} breaches, "
-        f"{len(report.shortfalls)} coordinator-rule shortfalls"
+        f"rota is {'valid' if report.ok else 'INVALID'}: "
+        f"{plural(len(report.breaches), 'breach', 'breaches')}, "
+        f"{plural(len(report.shortfalls), 'coordinator-rule shortfall')}"
     ]
     if report.breaches:
         lines.append("breaches:")

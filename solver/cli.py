@@ -22,8 +22,9 @@ from pydantic import BaseModel, ValidationError
 from solver.checker import check, format_report
 from solver.contract import Problem, Rota, parse_local_datetime
 from solver.explain import explain, format_explanation
-from solver.options import MOVES_PER_SECOND, SolveOptions
+from solver.options import MOVES_PER_SECOND, Figures, SolveOptions
 from solver.solve import solve
+from solver.words import plural
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -108,10 +109,21 @@ class StatusLine:
 
 
 class ProgressLine(StatusLine):
-    """The search's progress in words: the best rota's cost so far, and how far it may still be
-    from the best possible."""
+    """The search's progress in words: the best rota so far's visits staffed, carers per client
+    and travel where the search reports them; else its cost and how far it may still be from
+    the best possible."""
 
-    def __call__(self, elapsed: float, objective: float, bound: float) -> None:
+    def __call__(
+        self, elapsed: float, objective: float, bound: float, figures: Figures | None = None, /
+    ) -> None:
+        if figures is not None:
+            self.show(
+                f"  {elapsed:6.1f} s: best rota so far staffs {figures.visits_staffed:,} of "
+                f"{plural(figures.visits_total, 'visit')}, "
+                f"{figures.carers_per_client:.1f} carers per client, "
+                f"{plural(round(figures.travel_minutes), 'minute')} of travel"
+            )
+            return
         gap = (objective - bound) / objective * 100 if objective > 0 else 0.0
         self.show(
             f"  {elapsed:6.1f} s: best rota so far costs {objective:,.0f}, "
@@ -257,9 +269,9 @@ def summary(problem: Problem, rota: Rota) -> str:
     visit_day = {v.id: v.earliest_start.date() for v in problem.visits}
     lines = [
         f"{problem.agency}: {problem.period.start} to {problem.period.end}, "
-        f"{len(problem.workers)} workers, {len(problem.clients)} clients",
+        f"{plural(len(problem.workers), 'worker')}, {plural(len(problem.clients), 'client')}",
         f"Status {rota.status}, objective {rota.objective:.1f} (bound {rota.best_bound})",
-        f"Staffed {m.visits_assigned} of {m.visits_total} visits "
+        f"Staffed {m.visits_assigned:,} of {plural(m.visits_total, 'visit')} "
         f"({m.visits_assigned / max(1, m.visits_total):.1%})",
         f"Travel between visits {m.travel_minutes / 60:.1f} h; carers' visit time "
         f"{sum(r.visit_minutes for r in rota.routes) / 60:.1f} h",
@@ -268,8 +280,8 @@ def summary(problem: Problem, rota: Rota) -> str:
     ]
     due = sum(1 for v in rota.violations if v.rule == "coordinator_monthly_visit")
     lines.append(
-        f"Coordinator rule: {len(rota.coordinator_visits)} coordinator visits, "
-        f"{due} required visits missing"
+        f"Coordinator rule: {plural(len(rota.coordinator_visits), 'coordinator visit')}, "
+        f"{plural(due, 'required visit')} missing"
     )
     for v in rota.violations[:5]:
         lines.append(f"  - {v.coordinator} / {v.client} ({v.month}): {v.detail}")
@@ -285,7 +297,11 @@ def summary(problem: Problem, rota: Rota) -> str:
             lines.append(f"  ... and {len(rota.unassigned) - 8} more in the rota's 'unassigned'")
     lines.append(
         "Independent check: "
-        + ("every hard rule holds" if report.ok else f"{len(report.breaches)} breaches!")
+        + (
+            "every hard rule holds"
+            if report.ok
+            else f"{plural(len(report.breaches), 'breach', 'breaches')}!"
+        )
     )
     return "\n".join(lines)
 
@@ -363,9 +379,9 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     report = check(situation, done.rota)
     print(format_changes(done.changes, situation))
     print(
-        f"{len(done.orphaned)} visits orphaned, {len(done.changes.visits)} changed, "
+        f"{plural(len(done.orphaned), 'visit')} orphaned, {len(done.changes.visits):,} changed, "
         f"{done.frozen} frozen before {now:%a %d %b %H:%M}; objective {done.rota.objective}; "
-        f"checker: {'ok' if report.ok else f'{len(report.breaches)} breaches'}; "
+        f"checker: {'ok' if report.ok else plural(len(report.breaches), 'breach', 'breaches')}; "
         f"{done.elapsed:.1f} s",
         file=sys.stderr,
     )

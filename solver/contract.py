@@ -16,6 +16,7 @@ from typing import Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -45,6 +46,35 @@ MAX_WEIGHT: Final = 1_000_000.0
 MAX_PERIOD_DAYS: Final = 366
 
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
+
+_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{2,39}$")
+
+
+def _phone(value: str) -> str:
+    if not _PHONE_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a telephone number: digits, with an optional leading + and "
+            "spaces, brackets or dashes, 3 to 40 characters"
+        )
+    return value
+
+
+Phone = Annotated[
+    str,
+    AfterValidator(_phone),
+    Field(
+        description="optional: a telephone number, digits with an optional leading +, spaces, "
+        "brackets and dashes as people write it (e.g. +44 113 496 0123); run sheets dial it",
+        json_schema_extra={"pattern": _PHONE_RE.pattern},
+    ),
+]
+"""A telephone number as an office writes it; :func:`tel_uri` is what a phone dials."""
+
+
+def tel_uri(phone: str) -> str:
+    """The ``tel:`` link of a phone number: its leading + and digits only (RFC 3966 drops the
+    spaces, brackets and dashes people write for reading)."""
+    return "tel:" + ("+" if phone.startswith("+") else "") + re.sub(r"\D", "", phone)
 
 
 def _parse_local_datetime(value: Any) -> datetime:
@@ -183,6 +213,7 @@ class Worker(_Input):
     max_minutes_per_week: int | None = Field(default=None, ge=0, le=MAX_EXACT)
     max_minutes_per_day: int | None = Field(default=None, ge=0, le=MAX_EXACT)
     contracted_minutes_per_week: int | None = Field(default=None, ge=0, le=MAX_EXACT)
+    phone: Phone | None = None
 
 
 class Client(_Input):
@@ -195,6 +226,7 @@ class Client(_Input):
     gender_preference: str | None = None
     care_plan: str | None = None
     address: str | None = Field(default=None, description="optional: street address for run sheets")
+    phone: Phone | None = None
 
 
 class After(_Input):

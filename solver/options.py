@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 # Engine move evaluations per second of time limit when no ``moves`` are given: below what one
 # core of a 2-core machine does on the medium agency with the other core busy, so the effort,
@@ -17,8 +18,27 @@ MOVES_PER_SECOND = 8_000
 # here, so the deterministic budget, not the wall clock, normally ends the search (reproducible).
 DTIME_PER_SECOND = 0.6
 
-# (elapsed seconds, objective, best bound) on every improvement.
-Progress = Callable[[float, float, float], None]
+
+@dataclass(frozen=True)
+class Figures:
+    """The best rota so far in a coordinator's words: what the board shows while a solve runs
+    (the objective and bound are the optimiser's, for a details panel)."""
+
+    visits_staffed: int
+    visits_total: int
+    travel_minutes: float  # between visits, every worker
+    carers_per_client: float  # mean different workers attending a client who has a visit staffed
+
+
+class Progress(Protocol):
+    """Told of every improvement: (elapsed seconds, objective, best bound, and the figures
+    where the search has the rota at hand; the route engine reports without them)."""
+
+    def __call__(
+        self, elapsed: float, objective: float, bound: float, figures: Figures | None = None, /
+    ) -> None: ...
+
+
 # Asked between search steps: True ends the search early with the best rota so far.
 StopRequest = Callable[[], bool]
 

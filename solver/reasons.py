@@ -13,6 +13,7 @@ import numpy as np
 from solver.contract import Violation
 from solver.data import ProblemData
 from solver.heuristic import Builder
+from solver.words import day_text
 
 
 def _skills_phrase(names: list[str]) -> str:
@@ -27,7 +28,7 @@ def _when(data: ProblemData, v: int) -> str:
     clock = data.clock
     first = clock.local(int(data.earliest[v]))
     last = clock.local(int(data.latest[v] + data.late_allowed[v] + data.duration[v]))
-    return f"{first:%H:%M}-{last:%H:%M} on {first:%a} {first.day} {first:%b}"
+    return f"{first:%H:%M}-{last:%H:%M} on {day_text(first.date())}"
 
 
 def _names(data: ProblemData, workers: list[int], limit: int = 4) -> str:

@@ -23,6 +23,7 @@ from solver.contract import (
     Violation,
 )
 from solver.data import ProblemData
+from solver.options import Figures
 
 
 @dataclass
@@ -97,6 +98,24 @@ class Account:
     @property
     def objective(self) -> float:
         return float(sum(self.terms.values()))
+
+
+def _carers_per_client(data: ProblemData, sol: Solution) -> float:
+    """Mean different workers (counted or shadowing) attending each client with a staffed visit."""
+    attend: dict[int, set[int]] = defaultdict(set)
+    for v, ws in sol.workers.items():
+        attend[int(data.visit_client[v])].update(ws + sol.shadows.get(v, []))
+    return sum(len(ws) for ws in attend.values()) / len(attend) if attend else 0.0
+
+
+def figures(data: ProblemData, sol: Solution, acc: Account) -> Figures:
+    """``sol`` in the words a coordinator reads while a solve runs (the rota's metrics, early)."""
+    return Figures(
+        visits_staffed=len(sol.start),
+        visits_total=data.n_visits,
+        travel_minutes=_round(acc.travel),
+        carers_per_client=_carers_per_client(data, sol),
+    )
 
 
 def account(data: ProblemData, sol: Solution) -> Account:
@@ -287,20 +306,16 @@ def to_rota(
                     visit_minutes=sum(leg.end - leg.start for leg in day_legs),
                 )
             )
-    attend: dict[int, set[int]] = defaultdict(set)
     pairs = familiar_pairs = 0
     for v, ws in sol.workers.items():
         c = int(data.visit_client[v])
-        attend[c].update(ws + sol.shadows.get(v, []))
         pairs += len(ws)
         familiar_pairs += sum(1 for w in ws if data.familiar[c, w])
     metrics = Metrics(
         visits_total=data.n_visits,
         visits_assigned=len(sol.start),
         travel_minutes=_round(acc.travel),
-        mean_distinct_workers_per_client=(
-            sum(len(ws) for ws in attend.values()) / len(attend) if attend else 0.0
-        ),
+        mean_distinct_workers_per_client=_carers_per_client(data, sol),
         familiar_visit_share=familiar_pairs / pairs if pairs else 1.0,
         objective_terms={k: _round(x) for k, x in acc.terms.items()},
     )

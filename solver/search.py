@@ -30,7 +30,7 @@ from solver.contract import Status
 from solver.data import FloatArray, ProblemData, scaled
 from solver.model import SCALE, Neighbourhood, RotaModel
 from solver.options import DTIME_PER_SECOND, Progress, SolveOptions, StopRequest
-from solver.rota import Account, Solution, account
+from solver.rota import Account, Solution, account, figures
 
 log = logging.getLogger("carerota.search")
 
@@ -292,7 +292,7 @@ class Search:
         # A twentieth of the time limit at most goes to proving coordinator visits impossible.
         share = 0.05 * opts.time_limit / max(1, len(d.requirements))
         bound = lower_bound(d, time_limit=min(0.5, share))
-        self.report(best_acc.objective, bound)
+        self.report(best, best_acc, bound)
         every = frozenset(range(d.n_visits))
         all_workers = frozenset(range(d.n_workers))
         budget = opts.effort if opts.effort is not None else opts.time_limit * DTIME_PER_SECOND
@@ -325,7 +325,7 @@ class Search:
                 offset = obj - solver.objective_value / scale
                 model_bound = solver.best_objective_bound / scale + offset
                 bound = max(bound, min(model_bound, best_obj)) if not fractional else bound
-                self.report(best_obj, bound)
+                self.report(best, best_acc, bound)
                 return best, "optimal" if proven else "feasible", bound
             return best, "feasible", bound
         size, stale = HOOD_WORKERS, 0
@@ -371,8 +371,9 @@ class Search:
                 if gain > 1e-9 or (gain >= 0 and sol.start != best.start):
                     if gain > 1e-9:
                         stale = 0
-                        self.report(acc.objective, bound)
                     best, best_acc = sol, acc
+                    if gain > 1e-9:
+                        self.report(best, best_acc, bound)
             if kind >= 0:
                 paid[kind] = 0.8 * paid[kind] + 0.2 * (1.0 if gain > 1e-9 else 0.0)
         if opts.log:
@@ -384,9 +385,9 @@ class Search:
             )
         return best, "feasible", bound
 
-    def report(self, objective: float, bound: float) -> None:
+    def report(self, best: Solution, acc: Account, bound: float) -> None:
         if self.progress is not None:
-            self.progress(self.elapsed(), objective, bound)
+            self.progress(self.elapsed(), acc.objective, bound, figures(self.data, best, acc))
 
 
 def optimise(

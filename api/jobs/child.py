@@ -16,11 +16,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from api.jobs.claims import internal_error
 from solver.contract import Problem, Rota
-from solver.options import SolveOptions
+from solver.options import Figures, SolveOptions
 
 # Other work for the child in place of the solve: called with the problem, the options and the
 # function that sends a message to the supervisor (a what-if scenario's variants).
@@ -30,8 +31,9 @@ Work = Callable[[Problem, SolveOptions, Callable[[dict[str, Any]], None]], None]
 class SolveProcess:
     """``solve(problem, options)`` in a forked child that reports over a pipe, one JSON a line.
 
-    Messages: ``{"progress": [elapsed, objective, bound]}`` on every improvement, then either
-    ``{"rota": {...}}`` or ``{"error": "..."}``; with ``work``, whatever the work sends (an
+    Messages: ``{"progress": [elapsed, objective, bound], "figures": {...}}`` on every
+    improvement (``figures``: :class:`~solver.options.Figures`, when the search has them), then
+    either ``{"rota": {...}}`` or ``{"error": "..."}``; with ``work``, whatever the work sends (an
     exception still ends as ``{"error": ...}``). Fork (not spawn) because the supervisor has the
     solver imported already, so the child starts in milliseconds; it is safe because the child
     touches nothing it inherited (no database connection) and leaves with ``os._exit``.
@@ -172,7 +174,14 @@ def _child(
         if repair is not None:
             send(_repair(problem, options, repair))
             return
-        rota = solve(problem, options, lambda e, o, b: send({"progress": [e, o, b]}), stop.is_set)
+
+        def progress(e: float, o: float, b: float, figures: Figures | None = None, /) -> None:
+            message: dict[str, Any] = {"progress": [e, o, b]}
+            if figures is not None:
+                message["figures"] = asdict(figures)
+            send(message)
+
+        rota = solve(problem, options, progress, stop.is_set)
         send({"rota": rota.model_dump(mode="json", exclude_none=True)})
     except Exception:
         send({"error": internal_error()})

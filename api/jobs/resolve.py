@@ -139,7 +139,7 @@ def supervise_resolve(
             elapsed=time.monotonic() - began,
             repair=repaired,
         )
-        notify(db, settings, c, published)
+        notify(db, settings, c, published, message["changes"])
         return DONE
 
     return watch(

@@ -80,6 +80,12 @@ def save(
                 objective=rota.objective,
                 bound=rota.best_bound,
                 elapsed=elapsed,
+                # The rota's own figures replace the last progress report's.
+                visits_staffed=rota.metrics.visits_assigned if rota.metrics else None,
+                travel_minutes=rota.metrics.travel_minutes if rota.metrics else None,
+                carers_per_client=(
+                    rota.metrics.mean_distinct_workers_per_client if rota.metrics else None
+                ),
                 # A retried job keeps its note ("the worker died during attempt 1...").
                 note=note if note is not None else Job.note,
                 progress_seq=Job.progress_seq + 1,

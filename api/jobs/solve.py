@@ -43,15 +43,19 @@ def supervise_solve(
     )
     began = time.monotonic()
     proc = SolveProcess(c.problem_body, options)
-    # (elapsed, objective, bound): the latest the child sent, and the latest written.
+    # (elapsed, objective, bound): the latest the child sent, and the latest written; with the
+    # figures in words that came with the latest (none from the route engine's reports).
     latest: list[float] | None = None
     written: list[float] | None = None
+    figures: dict[str, Any] = {}
     last_write = began - PROGRESS_SECONDS  # the first progress is written at once
 
     def on_message(message: dict[str, Any]) -> str | None:
         nonlocal latest
         if "progress" in message:
             latest = message["progress"]
+            if "figures" in message:
+                figures.update(message["figures"])
             return None
         if "rota" not in message:
             return None
@@ -71,6 +75,9 @@ def supervise_solve(
             elapsed=elapsed,
             objective=objective,
             bound=bound,
+            visits_staffed=figures.get("visits_staffed"),
+            travel_minutes=figures.get("travel_minutes"),
+            carers_per_client=figures.get("carers_per_client"),
             progress_seq=Job.progress_seq + 1,
         )
         written, last_write = latest, now

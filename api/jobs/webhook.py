@@ -23,22 +23,45 @@ log = logging.getLogger("carerota.jobs")
 WEBHOOK_BACKOFF: Final = (1.0, 3.0, 9.0)
 
 
-def payload(settings: Settings, c: Claim, published: bool) -> dict[str, Any]:
-    """What the call says: which rota and absence, whether it was published, and where to read
-    the rest with the agency's key. Never a name, an address or a care plan: the receiver may
-    log every call, and the rota itself is a key's read, recorded in the access log."""
+def payload(
+    settings: Settings, c: Claim, published: bool, changes: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the call says: which rota and absence, whether it was published, where to read the
+    rest with the agency's key, and the change list's shape by id: who is to be told, one entry
+    per day with the visits of that day's message (``changes.workers[].days``), and the visits
+    still unstaffed. Never a name, an address, a time or a care plan: the receiver may log every
+    call, and the words are a key's read of ``links.changes``, recorded in the access log."""
     rota = f"{(settings.public_url or '').rstrip('/')}/v1/rotas/{c.job_id}"
+    cl = changes or {}
     return {
         "event": "rota.resolved",
         "rota": c.job_id,
         "absence": c.absence_id,
         "published": published,
         "links": {"rota": rota, "changes": f"{rota}/changes"},
+        "messages": [
+            {
+                "worker": wm["worker"],
+                "days": [
+                    {"date": day["date"], "visits": [line["visit"] for line in day["lines"]]}
+                    for day in wm["days"]
+                ],
+            }
+            for wm in cl.get("workers", [])
+        ],
+        "unstaffed": [u["visit"] for u in cl.get("unstaffed", [])],
     }
 
 
-def notify(db: Database, settings: Settings, c: Claim, published: bool) -> threading.Thread | None:
-    """POST the news to the agency's webhook, if it has one, retrying in the background.
+def notify(
+    db: Database,
+    settings: Settings,
+    c: Claim,
+    published: bool,
+    changes: dict[str, Any] | None = None,
+) -> threading.Thread | None:
+    """POST the news (and ``changes``' shape, :func:`payload`) to the agency's webhook, if it
+    has one, retrying in the background.
 
     The job is done whatever the webhook does: a receiver that is down must not hold the
     supervisor, so delivery runs in a thread of its own. A webhook set before calls were signed
@@ -54,7 +77,7 @@ def notify(db: Database, settings: Settings, c: Claim, published: bool) -> threa
         log.warning("job %s: the webhook has no signing secret; set it again", c.job_id)
         return None
     delivery = webhook_rules.prepare(
-        row.webhook_url, row.webhook_secret, payload(settings, c, published)
+        row.webhook_url, row.webhook_secret, payload(settings, c, published, changes)
     )
 
     def deliver() -> None:

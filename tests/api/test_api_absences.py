@@ -8,6 +8,7 @@ list against an independent diff of the two versions.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -143,20 +144,35 @@ def test_absence_resolves_publishes_and_tells_who(
     cl = service.client.get(f"/v1/rotas/{job['id']}/changes", headers=headers).json()
     assert {c["visit"] for c in cl["visits"]} == diff(base, body["rota"])
     assert worker in {w["worker"] for w in cl["workers"]}
-    # The webhook got the same change list.
+    # The webhook got the same change list's shape: one entry per worker and day with that
+    # day's visits, and the visits still unstaffed, by id only (no names, times or addresses),
+    # signed with the agency's secret.
     assert hook.arrived.wait(30)
-    # The webhook was told, with ids and links only (no names, times or addresses), signed
-    # with the agency's secret.
     assert hook.received[0] == {
         "event": "rota.resolved",
         "rota": job["id"],
         "absence": created["absence"]["id"],
         "published": True,
         "links": {"rota": f"/v1/rotas/{job['id']}", "changes": f"/v1/rotas/{job['id']}/changes"},
+        "messages": [
+            {
+                "worker": w["worker"],
+                "days": [
+                    {"date": d["date"], "visits": [line["visit"] for line in d["lines"]]}
+                    for d in w["days"]
+                ],
+            }
+            for w in cl["workers"]
+        ],
+        "unstaffed": [u["visit"] for u in cl["unstaffed"]],
     }
+    assert hook.received[0]["messages"], "the absent carer at least is told"
     sent, signature = hook.raw[0]
     assert signature == sign(webhook["secret"], int(signature[2:].partition(",")[0]), sent)
-    assert worker.encode() not in sent and b"Client" not in sent
+    names = [w["name"] for w in small_problem["workers"] if w.get("name")]
+    places = [c["address"] for c in small_problem["clients"] if c.get("address")]
+    assert not [text for text in names + places if text.encode() in sent]
+    assert b"Client" not in sent and not re.search(rb"\d\d:\d\d", sent)
 
     # Cover requests were counted for December, one per worker asked.
     counts = service.client.get(

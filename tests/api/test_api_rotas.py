@@ -59,6 +59,14 @@ def test_a_solved_rota_keeps_every_rule(solved: Solved) -> None:
     # The final progress is the rota's own objective and bound.
     assert body["progress"]["objective"] == pytest.approx(rota.objective)
     assert body["progress"]["bound"] <= body["progress"]["objective"] + 1e-6
+    # And its figures in words are the rota's own metrics.
+    assert rota.metrics is not None
+    assert body["progress"]["visits_staffed"] == rota.metrics.visits_assigned
+    assert body["progress"]["visits_total"] == rota.metrics.visits_total
+    assert body["progress"]["travel_minutes"] == pytest.approx(rota.metrics.travel_minutes)
+    assert body["progress"]["carers_per_client"] == pytest.approx(
+        rota.metrics.mean_distinct_workers_per_client
+    )
     assert body["attempts"] == 1
     assert body["finished_at"] >= body["started_at"] >= body["created_at"]
 
@@ -87,6 +95,14 @@ def test_progress_streams_as_server_sent_events(
     objectives = [d["progress"]["objective"] for n, d in events if n == "progress"]
     # The search only ever reports improvements.
     assert objectives == sorted(objectives, reverse=True)
+    # Each report carries the best rota so far in words: visits staffed of the total, travel,
+    # carers per client.
+    for n, d in events:
+        if n == "progress":
+            p = d["progress"]
+            assert p["visits_total"] == len(small_problem["visits"])
+            assert 0 <= p["visits_staffed"] <= p["visits_total"]
+            assert p["travel_minutes"] >= 0 and p["carers_per_client"] >= 0
     final = events[-1][1]
     assert final["status"] == "done" and final["check"]["ok"]
 

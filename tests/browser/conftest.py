@@ -37,6 +37,7 @@ CHROMIUM_ARGS = [
 ]
 LAPTOP = {"width": 1440, "height": 900}
 TABLET = {"width": 820, "height": 1180}
+PHONE = {"width": 375, "height": 812}
 
 
 @pytest.fixture(scope="session")
@@ -112,6 +113,12 @@ def fresh_board(browser: Any, board_service: BoardService) -> Iterator[Board]:
 def tablet_board(browser: Any, board_service: BoardService) -> Iterator[Board]:
     """A tablet-sized page (820 x 1180, portrait) whose tab holds the agency's key."""
     yield from _open_board(browser, board_service, TABLET, signed_in=True)
+
+
+@pytest.fixture
+def phone_board(browser: Any, board_service: BoardService) -> Iterator[Board]:
+    """A phone-sized page (375 x 812) whose tab holds the agency's key."""
+    yield from _open_board(browser, board_service, PHONE, signed_in=True)
 
 
 @pytest.fixture(scope="session")

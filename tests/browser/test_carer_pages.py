@@ -92,6 +92,71 @@ def test_the_run_sheet_on_a_phone_is_one_column_today_first_with_maps(
         context.close()
 
 
+def with_phones(problem: dict[str, Any]) -> dict[str, Any]:
+    """``problem`` with a phone number on every client and worker (Ofcom's drama range,
+    0113 496 0xxx: clients from 0000, workers from 0500)."""
+    clients = [c | {"phone": f"0113 496 0{i:03d}"} for i, c in enumerate(problem["clients"])]
+    workers = [w | {"phone": f"0113 496 0{500 + i:03d}"} for i, w in enumerate(problem["workers"])]
+    return problem | {"clients": clients, "workers": workers}
+
+
+def test_the_run_sheet_on_a_phone_calls_each_client_with_one_tap(
+    board_service: Any, week: dict[str, Any], phone: Any, browser: Any
+) -> None:
+    key = board_service.new_agency(f"Carer Pages Phones {time.monotonic_ns()}")
+    problem = with_phones(week)
+    agency = Agency(board_service.client, key, problem)
+    phones = {c["id"]: c["phone"] for c in problem["clients"]}
+    client_of = {v["id"]: v["client"] for v in problem["visits"]}
+    worker = agency.busiest_on_day2()
+    link = agency.post(f"/v1/workers/{worker}/links").json()
+    phone.goto(link["runsheet_html_url"])
+    assert overflow(phone) == 0
+    # Days as every message writes them.
+    assert "Mon 30 Nov to Sun 6 Dec 2026" in phone.locator(".meta").inner_text()
+    stops = [s for r in agency.rota["rota"]["routes"] if r["worker"] == worker for s in r["stops"]]
+    cards = phone.locator(".cards article.stop")
+    assert cards.count() == len(stops)
+    # Cards are in page order (today first), so match each one to its client by the number.
+    dialled = []
+    for i in range(cards.count()):
+        call = cards.nth(i).locator("a.call")
+        assert call.is_visible()
+        box = call.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+        # A thumb's target: at least 32 px high.
+        assert box["height"] >= 32
+        text = call.inner_text()
+        assert text.startswith("Call 0113 496 0")
+        number = text.removeprefix("Call ")
+        assert call.get_attribute("href") == "tel:" + number.replace(" ", "")
+        dialled.append(number)
+    assert sorted(dialled) == sorted(phones[client_of[s["visit"]]] for s in stops)
+    # Beside each other person on a visit (a double-up's carer, a shadowing coordinator), a
+    # button to ring them.
+    rota = agency.rota["rota"]
+    crew = {a["visit"]: a["workers"] for a in rota["assignments"]}
+    for cv in rota["coordinator_visits"]:
+        if cv["mode"] == "shadow":
+            crew[cv["visit"]] = [*crew.get(cv["visit"], []), cv["coordinator"]]
+    others = sum(len(set(crew.get(s["visit"], [])) - {worker}) for s in stops)
+    assert phone.locator('.cards a.call-carer[href^="tel:"]').count() == others
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(SHOTS / "runsheet-phone-call.png"), full_page=True)
+
+    # On a desktop the table carries the number under the address, dialled from a screen too.
+    context = browser.new_context(viewport=LAPTOP)
+    try:
+        page = context.new_page()
+        page.goto(link["runsheet_html_url"])
+        links = page.locator('.table a[href^="tel:"]')
+        assert links.count() == len(stops)
+        assert links.first.is_visible()
+        page.screenshot(path=str(SHOTS / "runsheet-desktop-call.png"), full_page=True)
+    finally:
+        context.close()
+
+
 def test_a_carers_link_after_a_resolve_shows_the_new_rota_and_the_old_page_says_so(
     agency: Agency, phone: Any
 ) -> None:

@@ -190,6 +190,6 @@ def test_check_fails_a_worker_without_the_skill(
     rota = write(tmp_path / "rota.json", valid_rota)
     assert main(["check", str(TINY), rota]) == 1
     out, err = capsys.readouterr()
-    assert out.startswith("rota is INVALID: 1 breaches")
+    assert out.startswith("rota is INVALID: 1 breach,")
     assert "[skills] w-bob lacks medication for v-ann-mon-am" in out
     assert err == ""

@@ -20,7 +20,7 @@ import pytest
 from pydantic import ValidationError
 
 from carerota.cli import main
-from solver.contract import Loc, Problem, Rota
+from solver.contract import Loc, Problem, Rota, tel_uri
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT.parent / "shared" / "examples"
@@ -325,6 +325,21 @@ def test_workers_required_two_is_valid(base: Raw) -> None:
 )
 def test_coordinates_out_of_range(base: Raw, path: Loc, value: float, message: str) -> None:
     rejects(put(base, path, value), path, message)
+
+
+def test_a_client_phone_as_people_write_it_is_dialled_as_digits(base: Raw) -> None:
+    problem = Problem.model_validate(put(base, ("clients", 0, "phone"), "+44 (0113) 496-0123"))
+    assert problem.clients[0].phone == "+44 (0113) 496-0123"
+    assert tel_uri("+44 (0113) 496-0123") == "tel:+4401134960123"
+    assert tel_uri("0113 496 0123") == "tel:01134960123"
+
+
+def test_a_client_phone_with_letters_is_refused(base: Raw) -> None:
+    rejects(
+        put(base, ("clients", 0, "phone"), "call the son"),
+        ("clients", 0, "phone"),
+        "is not a telephone number",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

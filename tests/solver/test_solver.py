@@ -10,7 +10,7 @@ import pytest
 
 from scenarios.generator import SIZES, generate
 from solver.contract import Problem
-from solver.options import SolveOptions
+from solver.options import Figures, SolveOptions
 from solver.solve import solve
 from tests.builders import MONDAY, TUESDAY, carer, client, coordinator, knows, problem, visit
 from tests.helpers import verified
@@ -242,14 +242,25 @@ def test_tiny_example_matches_its_readme() -> None:
 def test_optimiser_beats_the_heuristic(name: str) -> None:
     problem = load(EXAMPLES / f"{name}.json")
     base = solve(problem, quick("heuristic"))
-    seen: list[tuple[float, float, float]] = []
-    best = solve(problem, quick(time_limit=8), progress=lambda *p: seen.append(p))
+    seen: list[tuple[float, float, float, Figures | None]] = []
+
+    def progress(e: float, o: float, b: float, figures: Figures | None = None, /) -> None:
+        seen.append((e, o, b, figures))
+
+    best = solve(problem, quick(time_limit=8), progress=progress)
     verified(problem, best)
     assert best.objective is not None and base.objective is not None
     assert best.objective < base.objective
     assert best.best_bound is not None and best.best_bound <= best.objective
-    objectives = [o for _, o, _ in seen]
+    objectives = [o for _, o, _, _ in seen]
     assert objectives == sorted(objectives, reverse=True) and len(objectives) >= 2
+    # The CP-SAT search reports the best rota so far in words too; its last report is the
+    # rota it hands back.
+    assert all(f is not None for *_, f in seen)
+    last = seen[-1][3]
+    assert last is not None and best.metrics is not None
+    assert last.visits_staffed == best.metrics.visits_assigned
+    assert last.visits_total == len(problem.visits)
 
 
 def test_same_seed_same_rota() -> None:

@@ -110,6 +110,12 @@ export function h(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** A phone number as a link a phone dials: its leading + and digits (solver/contract.py tel_uri). */
+export function telLink(phone) {
+  const number = (phone.startsWith("+") ? "+" : "") + phone.replace(/\D/g, "");
+  return h("a", { href: `tel:${number}`, class: "tel", text: phone });
+}
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 /** An SVG element with attributes and children. */
@@ -130,6 +136,22 @@ export function s(tag, attrs = {}, ...children) {
 
 const number = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 1 });
 export const fmt = (value) => (value === null || value === undefined ? "–" : number.format(value));
+/** "1 visit", "3 visits", "2 people" (`many` for a plural that is not word + s): solver/words.py. */
+export const plural = (count, word, many) => `${fmt(count)} ${count === 1 ? word : many ?? `${word}s`}`;
+
+/** A rota job's state as a coordinator says it (the optimiser's own status goes in details). */
+export function statusWords(status, solverStatus) {
+  if (status === "done") return solverStatus === "optimal" ? "ready, the best possible" : "ready";
+  return { queued: "waiting to start", solving: "being made", cancelled: "cancelled, best rota kept", failed: "failed" }[status] ?? status;
+}
+
+/** Minutes as a coordinator reads them: "45 min", "3 h 05 min". */
+export function duration(minutes) {
+  const total = Math.round(minutes);
+  if (total < 60) return `${total} min`;
+  return `${Math.floor(total / 60)} h ${String(total % 60).padStart(2, "0")} min`;
+}
+
 export const pct = (value) => (value === null || value === undefined ? "–" : `${Math.round(value * 100)}%`);
 
 const DAY_NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];

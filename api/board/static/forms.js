@@ -52,6 +52,7 @@ export function workerForm(worker = {}) {
     contracted: input("contracted_hours_per_week", worker.contracted_hours_per_week, { type: "number", step: "0.5" }),
     maxWeek: input("max_hours_per_week", worker.max_hours_per_week, { type: "number", step: "0.5" }),
     maxDay: input("max_hours_per_day", worker.max_hours_per_day, { type: "number", step: "0.5" }),
+    phone: input("phone", worker.phone, { type: "tel" }),
   };
   const hours = Object.fromEntries(DAYS.map((d) => [d, input(`hours-${d}`, dayHours(worker, d), { placeholder: "07:00-14:00" })]));
   const away = [...(worker.away || [])];
@@ -75,6 +76,7 @@ export function workerForm(worker = {}) {
       field("Reference", f.id, { hint: "short, no spaces, e.g. w017" }), field("Name", f.name, { wide: true }), field("Role", f.role),
       field("Areas", f.areas, { hint: "separated by ;, empty: every area" }),
       field("Skills", f.skills, { wide: true, hint: "e.g. medication; hoist" }), field("Gender", f.gender),
+      field("Phone", f.phone, { hint: "e.g. 0113 496 0500" }),
       field("Home latitude", f.lat), field("Home longitude", f.lon), field("Travels by", f.travel),
       field("Contracted hours a week", f.contracted), field("Most hours a week", f.maxWeek),
       field("Most hours a day", f.maxDay)),
@@ -97,6 +99,7 @@ export function workerForm(worker = {}) {
     };
     if (f.name.value.trim()) body.name = f.name.value.trim();
     if (f.gender.value.trim()) body.gender = f.gender.value.trim();
+    if (f.phone.value.trim()) body.phone = f.phone.value.trim();
     for (const [key, el] of [["contracted_hours_per_week", f.contracted], ["max_hours_per_week", f.maxWeek], ["max_hours_per_day", f.maxDay]]) {
       const value = numberOrNull(el.value);
       if (value !== null) body[key] = value;
@@ -126,6 +129,7 @@ export function clientForm(client = {}, workers = []) {
     lat: input("lat", client.location?.lat, { type: "number", step: "any", required: true }),
     lon: input("lon", client.location?.lon, { type: "number", step: "any", required: true }),
     address: input("address", client.address),
+    phone: input("phone", client.phone, { type: "tel" }),
     coordinator: workerSelect("coordinator", coordinators, client.coordinator ? [client.coordinator] : [], { blank: "nobody" }),
     preferred: workerSelect("preferred_workers", carers, client.preferred_workers || [], { multiple: true }),
     excluded: workerSelect("excluded_workers", carers, client.excluded_workers || [], { multiple: true }),
@@ -136,7 +140,7 @@ export function clientForm(client = {}, workers = []) {
   const node = h("div", { class: "record-form" }, h("div", { class: "new-form" },
     field("Reference", f.id, { hint: "short, no spaces, e.g. c0042" }), field("Name", f.name, { wide: true }), field("Area", f.area),
     field("Latitude", f.lat), field("Longitude", f.lon), field("Address", f.address, { wide: true }),
-    field("Coordinator", f.coordinator), field("Carers they prefer", f.preferred, { hint: "Ctrl-click for several" }),
+    field("Phone", f.phone, { hint: "e.g. 0113 496 0123" }), field("Coordinator", f.coordinator), field("Carers they prefer", f.preferred, { hint: "Ctrl-click for several" }),
     field("Never send", f.excluded), field("Only carers who are", f.gender, { hint: "e.g. female" }),
     field("Care plan", f.plan, { wide: true })));
   const read = () => {
@@ -147,7 +151,7 @@ export function clientForm(client = {}, workers = []) {
       excluded_workers: picked(f.excluded),
     };
     if (f.coordinator.value) body.coordinator = f.coordinator.value;
-    for (const [key, el] of [["name", f.name], ["area", f.area], ["address", f.address], ["gender_preference", f.gender], ["care_plan", f.plan]]) {
+    for (const [key, el] of [["name", f.name], ["area", f.area], ["address", f.address], ["phone", f.phone], ["gender_preference", f.gender], ["care_plan", f.plan]]) {
       if (el.value.trim()) body[key] = el.value.trim();
     }
     return body;

@@ -1,5 +1,5 @@
 // The board's front page: sign in with the agency key, request a rota, list the rotas.
-import { api, apiKey, fmt, h, say, setApiKey, signOut, when } from "./api.js";
+import { api, apiKey, dayLabel, fmt, h, plural, say, setApiKey, signOut, statusWords, when } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 let nextPage = null;
@@ -30,24 +30,36 @@ async function signIn(event) {
 }
 
 function statusCell(item) {
-  const label = item.status === "done" && item.solver_status ? item.solver_status : item.status;
   const bad = item.status === "failed" || (item.check && !item.check.ok);
-  return h("td", {}, h("span", { class: `chip ${bad ? "chip-bad" : `chip-${item.status}`}`, text: label }));
+  const chips = [h("span", { class: `chip ${bad ? "chip-bad" : `chip-${item.status}`}`, text: statusWords(item.status, item.solver_status) })];
+  if (item.check && !item.check.ok) chips.push(" ", h("span", { class: "chip chip-bad", text: plural(item.check.breaches, "rule breach", "rule breaches") }));
+  if (item.published) chips.push(" ", h("span", { class: "chip chip-published", text: "published" }));
+  return h("td", {}, chips);
 }
 
 function row(item) {
-  const link = h("a", { href: `/board/rotas/${encodeURIComponent(item.id)}`, text: item.id });
+  const p = item.progress;
+  const week = `${dayLabel(item.period.start)} – ${dayLabel(item.period.end)}`;
+  const link = h("a", { href: `/board/rotas/${encodeURIComponent(item.id)}`, text: week });
+  const origin = item.parent ? "a changed version" : item.agency;
+  // Ids, the optimiser's status and its objective are for whoever asks, folded away.
+  const details = h(
+    "details",
+    { class: "details" },
+    h("summary", { text: "Details" }),
+    h("dl", { class: "facts small" },
+      [["Reference", item.id], ["Optimiser", item.solver_status ?? "–"], ["Objective", fmt(p.objective)], ["Seed", String(item.options.seed)]]
+        .flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])),
+  );
   return h(
     "tr",
-    {},
-    h("td", { text: when(item.created_at) }),
-    h("td", { text: item.agency }),
-    h("td", { text: `${item.period.start} – ${item.period.end}` }),
-    h("td", { class: "num", text: String(item.visits) }),
+    { "data-rota": item.id },
+    h("td", {}, link, h("div", { class: "muted small", text: origin })),
     statusCell(item),
-    h("td", { class: "num", text: fmt(item.progress.objective) }),
-    h("td", {}, item.published ? h("span", { class: "chip chip-published", text: "published" }) : ""),
-    h("td", {}, link, item.parent ? h("span", { class: "muted small", text: " (changed version)" }) : ""),
+    h("td", { class: "num", "data-col": "staffed", "data-label": "Visits staffed", text: p.visits_staffed === null ? "–" : `${fmt(p.visits_staffed)} of ${plural(item.visits, "visit")}` }),
+    h("td", { class: "num", "data-col": "carers", "data-label": "Carers per client", text: p.carers_per_client === null ? "–" : fmt(p.carers_per_client) }),
+    h("td", { "data-col": "made", "data-label": "Made", text: when(item.created_at) }),
+    h("td", {}, details),
   );
 }
 

@@ -1,6 +1,6 @@
 // The records page: import spreadsheets (preview first), and see, add and edit carers and
 // clients. A client's own page (client.js) has their packages and recent carers.
-import { apiKey, h, say, toLogin } from "./api.js";
+import { apiKey, h, plural, say, toLogin } from "./api.js";
 import { DAYS, allRecords, clientForm, editor, packageForm, saveRecord, workerForm } from "./forms.js";
 
 const $ = (id) => document.getElementById(id);
@@ -38,7 +38,7 @@ function reportNode(reports, dryRun) {
   const verb = dryRun ? "Would add" : "Added";
   return h("div", { class: dryRun ? "banner banner-ok" : "banner banner-ok", id: dryRun ? "preview-summary" : "import-summary" },
     h("p", { text: `${verb} ${sum("added")}, ${dryRun ? "change" : "changed"} ${sum("changed")}, ${dryRun ? "remove" : "removed"} ${sum("removed")}; `
-      + `${sum("unchanged")} unchanged; ${sum("history_added")} past visits ${dryRun ? "to add" : "added"}.` }),
+      + `${sum("unchanged")} unchanged; ${plural(sum("history_added"), "past visit")} ${dryRun ? "to add" : "added"}.` }),
     lines(dryRun ? "To add" : "Added", "added"), lines(dryRun ? "To change" : "Changed", "changed"),
     lines(dryRun ? "To remove" : "Removed", "removed"));
 }

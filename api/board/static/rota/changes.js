@@ -1,4 +1,4 @@
-import { api, clock, dayLabel, h, say, toLogin } from "../api.js";
+import { api, clock, dayLabel, fmt, h, plural, say, toLogin } from "../api.js";
 import { openVisit } from "./detail.js";
 import { $, clientName, ix, nameOf, rotaId, state, visitDay } from "./state.js";
 
@@ -45,7 +45,7 @@ export function renderChanges() {
       "div",
       { class: "card-head" },
       h("h2", { id: "changes-title" }, "What changed from ", h("a", { href: `/board/rotas/${encodeURIComponent(parent)}`, text: "the previous version" })),
-      h("span", { class: "muted small", text: `${list.visits.length} visits changed · ${list.workers.length} people to tell · ${newly} newly unstaffed` }),
+      h("span", { class: "muted small", text: `${plural(list.visits.length, "visit")} changed · ${plural(list.workers.length, "person", "people")} to tell · ${fmt(newly)} newly unstaffed` }),
     ),
     h(
       "div",

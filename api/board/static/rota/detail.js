@@ -1,4 +1,4 @@
-import { api, clock, dayLabel, fmt, h, minuteOfDay, s } from "../api.js";
+import { api, clock, dayLabel, fmt, h, minuteOfDay, plural, s, telLink } from "../api.js";
 import { markActive } from "./grid.js";
 import { addPin } from "./pins.js";
 import { $, clientName, ix, nameOf, rotaId, state, visitDay } from "./state.js";
@@ -35,13 +35,27 @@ export function whyChips(visit, workerId) {
   const client = ix.clients.get(visit.client);
   const chips = [];
   const before = ix.familiar.get(`${client.id}|${workerId}`) ?? 0;
-  if (before) chips.push(h("span", { class: "chip chip-ok", text: `familiar: ${before} visit${before > 1 ? "s" : ""} before` }));
+  if (before) chips.push(h("span", { class: "chip chip-ok", text: `familiar: ${plural(before, "visit")} before` }));
   if ((client.preferred_workers ?? []).includes(workerId)) chips.push(h("span", { class: "chip chip-ok", text: "preferred by the client" }));
   if (!before && !(client.preferred_workers ?? []).includes(workerId)) chips.push(h("span", { class: "chip chip-warn", text: "new to this client" }));
+  const team = ix.teams.get(client.id) ?? [];
+  if (team[0] === workerId) chips.push(h("span", { class: "chip chip-ok", text: "primary carer in the care team" }));
+  else if (team.includes(workerId)) chips.push(h("span", { class: "chip chip-ok", text: "in the care team" }));
   if ((visit.pinned_workers ?? []).includes(workerId)) chips.push(h("span", { class: "chip", text: "pinned" }));
   const week = ix.attends.get(`${client.id}|${workerId}`) ?? 0;
   if (week > 1) chips.push(h("span", { class: "chip", text: `${week} of this client's visits this period` }));
   return chips;
+}
+
+/** The client's care team by name, primary carer first and marked; null when the rota has none. */
+function careTeam(clientId) {
+  const team = ix.teams.get(clientId);
+  if (!team?.length) return null;
+  return h(
+    "span",
+    { id: "care-team" },
+    team.flatMap((w, i) => [i ? ", " : "", h("span", { class: "member", "data-worker": w, text: i === 0 ? `${nameOf(w)} (primary)` : nameOf(w) })]),
+  );
 }
 
 export function carerItem(visit, workerId, mode) {
@@ -149,6 +163,8 @@ export function renderDetail() {
       h("h3", { text: "Client" }),
       facts([
         ["Address", client.address || `${client.location.lat.toFixed(5)}, ${client.location.lon.toFixed(5)}`],
+        ["Phone", client.phone ? telLink(client.phone) : null],
+        ["Care team", careTeam(client.id)],
         ["Coordinator", client.coordinator ? nameOf(client.coordinator) : null],
         ["Preferred", (client.preferred_workers ?? []).map(nameOf).join(", ") || null],
         ["Never send", (client.excluded_workers ?? []).map(nameOf).join(", ") || null],

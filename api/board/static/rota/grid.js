@@ -1,4 +1,4 @@
-import { clock, dayLabel, fmt, h, minuteOfDay } from "../api.js";
+import { clock, dayLabel, fmt, h, minuteOfDay, plural } from "../api.js";
 import { openVisit } from "./detail.js";
 import { meterFill } from "./kpis.js";
 import { renderMap, selectWorker } from "./map.js";
@@ -146,18 +146,51 @@ export function workerRow(worker, days, dayView) {
   return h("tr", { "data-worker": worker.id, class: state.mapWorker === worker.id ? "selected" : "" }, head, cells);
 }
 
-export function unstaffedRow(days) {
+// An unstaffed block's least width in a day (board.css, .visit.unstaffed) and the names column
+// beside the day's (at most --name-col), in CSS pixels.
+const LABEL_PX = 40;
+const NAME_COLUMN_PX = 184;
+
+/** A client's name where it fits in its block and initials where it does not (as a carer's). */
+function nameLabel(client) {
+  return h("span", { class: "line name" }, h("span", { class: "full", text: client }), h("span", { class: "short", text: initials(client) }));
+}
+
+/**
+ * The unstaffed visits by day. In a day, each sits at its window (name or initials, whichever
+ * fits). In the week a window is a few pixels wide, too narrow for any label, so each day lists
+ * its unstaffed visits instead: window start and initials, readable, in time order.
+ */
+export function unstaffedRow(days, dayView) {
   const head = h(
     "th",
     { scope: "row", class: "who" },
     h("span", { class: "who-name", text: "Unstaffed" }),
-    h("span", { class: "who-meta", text: `${state.rota.unassigned.length} visits, at their windows` }),
+    h("span", { class: "who-meta", text: `${plural(state.rota.unassigned.length, "visit")}${dayView ? ", at their windows" : ""}` }),
   );
   const cells = days.map((day) => {
     const items = state.rota.unassigned
       .map((u) => ix.visits.get(u.visit))
       .filter((v) => visitDay(v) === day)
       .sort((a, b) => a.earliest_start.localeCompare(b.earliest_start));
+    const block = (v, extra, ...children) => {
+      const client = clientName(v.client);
+      const label = `Unstaffed: ${client}, window ${clock(v.earliest_start)}–${clock(v.latest_start)}, ${v.duration_minutes} min · ${ix.unassigned.get(v.id)}`;
+      return h(
+        "button",
+        { type: "button", class: `visit unstaffed ${extra}`, "data-visit": v.id, "aria-label": label, title: label, onclick: (e) => openVisit(v.id, e.currentTarget) },
+        ...children,
+      );
+    };
+    if (!dayView) {
+      const list = items.map((v) => block(v, "listed", h("span", { class: "line name", text: `${clock(v.earliest_start)} ${initials(clientName(v.client))}` })));
+      return h("td", {}, h("div", { class: "unstaffed-list" }, list));
+    }
+    // A block is at least wide enough for initials (CSS min-width), which on a phone is more
+    // than a short window: lanes are packed by what is drawn. The day's one column is the card
+    // less the names column.
+    const cellPx = Math.max(100, $("grid-card").clientWidth - NAME_COLUMN_PX);
+    const labelMinutes = (LABEL_PX * (ix.hours.to - ix.hours.from)) / cellPx;
     const laneEnds = [];
     const lane = h("div", { class: "lane" });
     for (const v of items) {
@@ -165,25 +198,13 @@ export function unstaffedRow(days) {
       const to = minuteOfDay(v.latest_start) + v.duration_minutes;
       let row = laneEnds.findIndex((end) => end <= from);
       if (row < 0) row = laneEnds.push(0) - 1;
-      laneEnds[row] = to;
-      const label = `Unstaffed: ${clientName(v.client)}, window ${clock(v.earliest_start)}–${clock(v.latest_start)}, ${v.duration_minutes} min · ${ix.unassigned.get(v.id)}`;
-      const block = h(
-        "button",
-        {
-          type: "button",
-          class: "visit unstaffed",
-          "data-visit": v.id,
-          "aria-label": label,
-          title: label,
-          onclick: (e) => openVisit(v.id, e.currentTarget),
-        },
-        h("span", { class: "line", text: clientName(v.client) }),
-      );
-      lanePosition(block, from, to - from);
-      block.style.top = `${3 + row * 22}px`;
-      block.style.height = "19px";
-      block.style.bottom = "auto";
-      lane.append(block);
+      laneEnds[row] = Math.max(to, from + labelMinutes);
+      const node = block(v, "", nameLabel(clientName(v.client)));
+      lanePosition(node, from, to - from);
+      node.style.top = `${3 + row * 22}px`;
+      node.style.height = "19px";
+      node.style.bottom = "auto";
+      lane.append(node);
     }
     lane.style.height = `${Math.max(1, laneEnds.length) * 22 + 6}px`;
     return h("td", {}, lane);
@@ -231,7 +252,7 @@ export function renderGrid() {
     ),
   );
   const rows = [];
-  if (state.rota.unassigned.length) rows.push(unstaffedRow(days));
+  if (state.rota.unassigned.length) rows.push(unstaffedRow(days, dayView));
   const carers = state.problem.workers.filter((w) => w.role !== "coordinator");
   const coordinators = state.problem.workers.filter((w) => w.role === "coordinator");
   rows.push(...carers.map((w) => workerRow(w, days, dayView)));

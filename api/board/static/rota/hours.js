@@ -48,6 +48,12 @@ export function renderCost() {
         h("span", { class: "num", text: `${pct(t.share)}` }),
       );
     }),
-    h("p", { class: "muted small", text: `Objective ${fmt(state.explain.objective)}; each unstaffed visit costs ${fmt(state.problem.weights?.unassigned_visit ?? 10000)}.` }),
+    // The optimiser's own number, for whoever asks: the shares above are what a coordinator reads.
+    h(
+      "details",
+      { class: "details", id: "cost-details" },
+      h("summary", { class: "muted small", text: "Details" }),
+      h("p", { class: "muted small", text: `Objective ${fmt(state.explain.objective)}; each unstaffed visit costs ${fmt(state.problem.weights?.unassigned_visit ?? 10000)}.` }),
+    ),
   );
 }

@@ -1,4 +1,4 @@
-import { fmt, h, pct } from "../api.js";
+import { fmt, h, pct, plural } from "../api.js";
 import { $, ix, state } from "./state.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -76,13 +76,13 @@ export function renderKpis() {
     kpi(
       "Coordinator rule",
       pct(coverage),
-      `${short.size} short · ${seen.size} of ${overseen.length} clients seen by their coordinator this period`,
+      `${fmt(short.size)} short · ${fmt(seen.size)} of ${plural(overseen.length, "client")} seen by their coordinator this period`,
       { tone: short.size ? "kpi-warn" : "", meter: coverage, id: "kpi-coordinator" },
     ),
     kpi(
       "Contract hours",
       pct(contracted ? workedOnContract / contracted : 1),
-      `of contracted hours worked · ${under} carers more than 10% short`,
+      `of contracted hours worked · ${plural(under, "carer")} more than 10% short`,
       { tone: under ? "kpi-warn" : "", meter: contracted ? workedOnContract / contracted : 1, id: "kpi-contract" },
     ),
   ];

@@ -1,4 +1,4 @@
-import { clock, dayLabel, h, s } from "../api.js";
+import { clock, dayLabel, fmt, h, plural, s } from "../api.js";
 import { $, clientName, ix, nameOf, state, visitDay } from "./state.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ export function renderMap() {
             points: points.map((p) => p.map((v) => v.toFixed(1)).join(",")).join(" "),
             "data-worker": w.id,
           },
-          s("title", {}, `${w.name || w.id}: ${part.length} visits, ${clock(part[0].stop.start)}–${clock(part[part.length - 1].stop.end)}`),
+          s("title", {}, `${w.name || w.id}: ${plural(part.length, "visit")}, ${clock(part[0].stop.start)}–${clock(part[part.length - 1].stop.end)}`),
         ),
       );
       if (on) {
@@ -132,6 +132,6 @@ export function renderMap() {
     s("text", { class: "label", x: 12, y: H - 20 }, `${km} km`),
   );
   svg.replaceChildren(s("title", {}, "Client locations and each carer's day"), ...paths, ...clients, ...homes, ...numbers, scaleBar);
-  const who = chosen ? `${nameOf(chosen)}'s day in order (numbers), others faint` : `${shown} carers' days`;
+  const who = chosen ? `${nameOf(chosen)}'s day in order (numbers), others faint` : shown === 1 ? "1 carer's day" : `${fmt(shown)} carers' days`;
   $("map-caption").textContent = `${dayLabel(day)}: ${who}. Circles are clients (red ring: a visit unstaffed that day), squares are carers' homes.`;
 }

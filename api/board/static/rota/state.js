@@ -73,9 +73,11 @@ export function buildIndex(problem, rota) {
     );
   }
   const days = daysBetween(problem.period.start, problem.period.end);
+  // Each client's care team (rota.teams, optional: rotas planned with teams), primary carer first.
+  const teams = new Map((rota.teams ?? []).map((t) => [t.client, t.workers]));
   return {
     workers, clients, visits, clientColour, workerColour, assigned, unassigned,
-    coordinatorVisits, familiar, stops, stopOf, attends, worked, days, hours: hourRange(problem, rota),
+    coordinatorVisits, familiar, stops, stopOf, attends, worked, days, teams, hours: hourRange(problem, rota),
   };
 }
 
