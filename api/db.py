@@ -146,7 +146,7 @@ class Job(Base):
     status: Mapped[str] = mapped_column(String(16), default=QUEUED)
     time_limit: Mapped[float] = mapped_column(Float)
     seed: Mapped[int] = mapped_column(Integer, default=0)
-    method: Mapped[str] = mapped_column(String(16), default="cpsat")
+    method: Mapped[str] = mapped_column(String(16), default="engine")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

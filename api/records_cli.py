@@ -194,7 +194,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--timezone", default="Europe/London", metavar="ZONE")
     p.add_argument("--time-limit", type=float, metavar="S", help="seconds of search")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--method", choices=("cpsat", "heuristic"), default="cpsat")
+    p.add_argument("--method", choices=("engine", "cpsat", "heuristic"), default="engine")
     p.add_argument("-o", "--output", metavar="ROTA.json", help="write the rota here")
     p.add_argument("--problem-out", metavar="PROBLEM.json", help="write the week's problem here")
     p.add_argument("--publish", action="store_true", help="publish the rota if it keeps the rules")

@@ -22,9 +22,10 @@ class SolveOptionsIn(BaseModel):
         default=None, gt=0, description="seconds of search; the service's default when omitted"
     )
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    method: Literal["cpsat", "heuristic"] = Field(
-        default="cpsat",
-        description="cpsat: the optimiser; heuristic: the fast construction alone",
+    method: Literal["engine", "cpsat", "heuristic"] = Field(
+        default="engine",
+        description="engine: the optimiser (the route engine, then CP-SAT); cpsat: CP-SAT's "
+        "neighbourhood search alone; heuristic: the fast construction alone",
     )
 
 

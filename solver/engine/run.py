@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -25,7 +26,7 @@ from solver.contract import Status
 from solver.data import ProblemData, scaled
 from solver.engine.search import Engine
 from solver.options import DTIME_PER_SECOND, Progress, SolveOptions, StopRequest, engine_moves
-from solver.rota import Solution, account
+from solver.rota import Solution, account, figures
 from solver.teams import Teams
 
 log = logging.getLogger("carerota.engine")
@@ -36,6 +37,9 @@ ENGINE_SHARE_LNS = 0.85
 ENGINE_SHARE_WHOLE = 0.3
 # Steps a minute where travel is fractional: the engine then works in seconds.
 SECONDS = 60
+# A coordinator's progress figures (visits staffed, travel...) cost a pass over the rota: the
+# engine reports a new best at most this often.
+FIGURES_SECONDS = 2.0
 
 
 # A team member's pull on an insertion, as a share of what a new face costs (the primary carer
@@ -89,11 +93,19 @@ def optimise(
     share_bound = 0.05 * options.time_limit / max(1, len(data.requirements))
     bound = lower_bound(data, time_limit=min(0.5, share_bound))
 
-    def improved(objective: float) -> None:
-        if progress is not None:
-            progress(time.monotonic() - t0, objective, bound)
+    reported = [-float("inf")]  # when figures were last built
 
-    improved(engine.objective)
+    def improved(objective: float, best: Callable[[], Solution]) -> None:
+        if progress is None:
+            return
+        now = time.monotonic()
+        if now - reported[0] < FIGURES_SECONDS:
+            return  # the next report (or the rota itself) carries this one's gain
+        reported[0] = now
+        sol = to_minutes(best(), work.unit)
+        progress(now - t0, objective, bound, figures(data, sol, account(data, sol)))
+
+    improved(engine.objective, engine.solution)
     whole = (
         estimated_arcs(data, list(range(data.n_visits)), set(range(data.n_workers)))
         <= FULL_MODEL_ARCS

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -83,6 +84,13 @@ class Engine:
     def solution(self) -> Solution:
         return _solution_of(self.data, self.c, self.s)
 
+    def solution_of(self, route: np.ndarray, rlen: np.ndarray) -> Solution:
+        """The solution of routes ``route`` (lengths ``rlen``), leaving the state alone."""
+        scratch = empty_state(self.data, self.c)
+        ok = fill(self.c, scratch, [list(route[h, : rlen[h]]) for h in range(len(rlen))])
+        assert ok, "routes the engine held are feasible"
+        return _solution_of(self.data, self.c, scratch)
+
     @property
     def objective(self) -> float:
         return float(k.objective(self.c, self.s))
@@ -142,9 +150,12 @@ class Engine:
         t1: float | None = None,
         deadline: float | None = None,
         should_stop: Callable[[], bool] | None = None,
-        improved: Callable[[float], None] | None = None,
+        improved: Callable[[float, Callable[[], Solution]], None] | None = None,
     ) -> Solution:
-        """Simulated annealing for ``moves`` evaluations; the state ends on the best found."""
+        """Simulated annealing for ``moves`` evaluations; the state ends on the best found.
+
+        ``improved`` hears of each new best between chunks: its objective, and a function that
+        builds it as a solution (built only if asked: it costs a pass over the routes)."""
         c, s = self.c, self.s
         k.seed(seed)
         t0 = t0 if t0 is not None else self.start_temperature()
@@ -169,7 +180,9 @@ class Engine:
             done += n
             if improved is not None and best_obj[0] < last_best - 1e-9:
                 last_best = best_obj[0]
-                improved(float(best_obj[0]))
+                # Until the search leaves the best state it is the current one (never saved).
+                routes, rlen = (best_routes, best_rlen) if saved[0] else (s.route, s.rlen)
+                improved(float(best_obj[0]), partial(self.solution_of, routes, rlen))
             if deadline is not None and time.monotonic() > deadline:
                 break
             if should_stop is not None and should_stop():
