@@ -131,20 +131,25 @@ class ProgressLine(StatusLine):
         )
 
 
+def options_of(args: argparse.Namespace) -> SolveOptions:
+    return SolveOptions(
+        time_limit=args.time_limit,
+        seed=args.seed,
+        workers=args.workers,
+        effort=args.effort,
+        moves=args.moves,
+        method=args.method,
+        log=args.log,
+        teams=args.teams,
+    )
+
+
 def solve_with_progress(problem: Problem, args: argparse.Namespace) -> Rota:
     progress = ProgressLine(not args.quiet)
     try:
         return solve(
             problem,
-            SolveOptions(
-                time_limit=args.time_limit,
-                seed=args.seed,
-                workers=args.workers,
-                effort=args.effort,
-                moves=args.moves,
-                method=args.method,
-                log=args.log,
-            ),
+            options_of(args),
             progress,
         )
     finally:
@@ -176,15 +181,7 @@ def cmd_solve_weeks(problem: Problem, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
 
-    options = SolveOptions(
-        time_limit=args.time_limit,
-        seed=args.seed,
-        workers=args.workers,
-        effort=args.effort,
-        moves=args.moves,
-        method=args.method,
-        log=args.log,
-    )
+    options = options_of(args)
     try:
         solve_weeks(problem, args.weeks, options, on_week=written)
     except ValueError as exc:
@@ -420,6 +417,12 @@ def add_solve_options(p: argparse.ArgumentParser, time_limit: float) -> None:
         help="engine: the route engine, then CP-SAT on what is left (default); "
         "cpsat: CP-SAT's neighbourhood search alone, warm-started by the heuristic; "
         "heuristic: the construction heuristic alone",
+    )
+    p.add_argument(
+        "--teams",
+        action="store_true",
+        help="plan each client's care team first and let it guide the route engine; the rota "
+        "then lists the teams (takes seconds to a minute more; see docs/continuity.md)",
     )
     p.add_argument("--log", action="store_true", help="print CP-SAT's search log on stderr")
     p.add_argument("--quiet", action="store_true", help="no progress line")

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from carerota.cli import main
+from solver.checker import check
+from solver.contract import Problem, Rota
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -44,3 +46,22 @@ def test_progress_into_a_file_is_whole_lines_in_words(
     progress = [line for line in err.splitlines() if "best rota so far" in line]
     assert progress, err
     assert all("objective" not in line and "bound" not in line for line in progress)
+
+
+def test_teams_option_returns_each_clients_team_and_a_valid_rota(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem_path = tmp_path / "week.json"
+    main(["generate", "--clients", "4", "--seed", "2", "-o", str(problem_path)])
+    rota_path = tmp_path / "rota.json"
+    args = ["solve", str(problem_path), "-o", str(rota_path), "--time-limit", "10", "--quiet"]
+    assert main([*args, "--effort", "2", "--teams"]) == 0
+    capsys.readouterr()
+    problem = Problem.model_validate_json(problem_path.read_text())
+    rota = Rota.model_validate_json(rota_path.read_text())
+    assert check(problem, rota).ok
+    assert rota.teams, "a rota planned with --teams lists the care teams"
+    clients = {c.id for c in problem.clients}
+    workers = {w.id for w in problem.workers}
+    for team in rota.teams:
+        assert team.client in clients and team.workers and set(team.workers) <= workers
