@@ -15,7 +15,18 @@ import numpy as np
 
 from solver.data import ProblemData
 from solver.engine import kernels as k
-from solver.engine.state import TERMS, Consts, State, consts, empty_state, fill, routes_of
+from solver.engine.state import (
+    RESOLVE_TERMS,
+    TERMS,
+    Anchor,
+    Consts,
+    State,
+    anchored,
+    consts,
+    empty_state,
+    fill,
+    routes_of,
+)
 from solver.engine.state import solution_of as _solution_of
 from solver.rota import Solution
 
@@ -66,6 +77,11 @@ class Engine:
     def reset(self) -> None:
         self.s = empty_state(self.data, self.c)
 
+    def anchor(self, a: Anchor) -> None:
+        """Hold the engine to a published rota for a re-solve (the state is emptied)."""
+        self.c = anchored(self.c, a)
+        self.reset()
+
     def load(self, sol: Solution) -> bool:
         """Replace the state with ``sol`` (starts in the data's units); False if it is not
         feasible in the engine's eyes (then the state is empty)."""
@@ -88,7 +104,7 @@ class Engine:
         return float(k.objective(self.c, self.s))
 
     def terms(self) -> dict[str, float]:
-        return {name: float(self.s.terms[i]) for i, name in enumerate(TERMS)}
+        return {name: float(self.s.terms[i]) for i, name in enumerate((*TERMS, *RESOLVE_TERMS))}
 
     # -- construction --------------------------------------------------------------------------
 
@@ -126,10 +142,11 @@ class Engine:
         assert loaded, "a constructed rota is feasible by construction"
         return best[2]
 
-    def insert_unstaffed(self) -> int:
-        """Cheapest feasible insertion of every unstaffed visit that now fits."""
-        order = np.array(sorted(self.s.unst[: self.s.n_unst[0]]), dtype=np.int64)
-        return int(k.construct(self.c, self.s, order, 3))
+    def insert_unstaffed(self, order: list[int] | None = None) -> int:
+        """Cheapest feasible insertion of every unstaffed visit that now fits (of ``order``, in
+        that order, if given); how many it staffed."""
+        todo = sorted(self.s.unst[: self.s.n_unst[0]]) if order is None else order
+        return int(k.construct(self.c, self.s, np.array(todo, dtype=np.int64), 3))
 
     # -- annealing -----------------------------------------------------------------------------
 
