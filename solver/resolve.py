@@ -36,7 +36,7 @@ from ortools.sat.python import cp_model
 from solver.changes import ChangeList, changes
 from solver.contract import Problem, Rota, Shift, format_local_datetime
 from solver.data import ProblemData, build, not_before
-from solver.engine.search import Engine
+from solver.engine.search import RESOLVE_MOVE_WEIGHTS, Engine
 from solver.engine.state import Anchor
 from solver.heuristic import Builder
 from solver.model import Neighbourhood, RotaModel
@@ -394,7 +394,7 @@ SPAN = 180
 STEP_SECONDS = 3.0
 # The engine's default effort, in move evaluations: on the medium agency a one-day sick call
 # takes about a second of it (benchmarks/results/sickcall.md).
-RESOLVE_MOVES = 30_000
+RESOLVE_MOVES = 6_000
 # Share of the time limit the engine's annealing may take; CP-SAT has what is left.
 ENGINE_SHARE = 0.5
 # CP-SAT's deterministic time per neighbourhood after the engine: an intensifier, not the search.
@@ -576,21 +576,22 @@ def _engine_repair(
     seed: int,
     deadline: float,
     stages: list[str],
-) -> Solution | None:
+) -> tuple[Solution, float] | None:
     """The engine's repair of ``current`` (the kept rota): orphans inserted at their cheapest
-    places, then ``moves`` of annealing on their days under the re-solve's objective and cap.
-    None if the engine cannot hold the kept rota (a start its whole-minute travel would push)."""
+    places, then ``moves`` of annealing on their days under the re-solve's objective and cap;
+    the rota and that objective (:meth:`Costs.total`, kept exact by the engine). None if the
+    engine cannot hold the kept rota (a start its whole-minute travel would push)."""
     engine = Engine(data)
     engine.anchor(anchor_of(data, costs, frozen))
-    if not engine.load(current):
+    if not engine.load(current) or engine.solution().start != current.start:
         stages.append("engine: the kept rota does not fit its schedule, construction instead")
         return None
     order = sorted(costs.orphans, key=lambda v: (int(data.latest[v]), v))
     placed = engine.insert_unstaffed(order)
     stages.append(f"engine insertion: {placed} of {len(order)} orphans, {engine.objective:.1f}")
-    sol = engine.anneal(moves, seed, deadline=deadline)
+    sol = engine.anneal(moves, seed, deadline=deadline, weights=RESOLVE_MOVE_WEIGHTS)
     stages.append(f"engine annealing: {engine.stats.moves} moves, {engine.objective:.1f}")
-    return sol
+    return sol, engine.objective
 
 
 def situation(
@@ -642,10 +643,10 @@ def resolve(
         )
     if repaired is None:
         current = _builder_repair(data, current, orphans)
-        stages.append(f"construction: {costs.total(data, current):.1f}")
+        best = costs.total(data, current)
+        stages.append(f"construction: {best:.1f}")
     else:
-        current = repaired
-    best = costs.total(data, current)
+        current, best = repaired
 
     # Writing the rota and its reasons afterwards costs about what reading the problem and
     # building the first answer did: keep that much back, so the whole call fits the limit.

@@ -15,8 +15,10 @@ laid out by :mod:`solver.engine.state`; the names below follow it:
   :mod:`solver.engine.state`), then the sick-call re-solve's own two (visits changed against the
   published rota, workers asked to cover), kept exact by every primitive, so a move's delta is
   read off them;
-- a re-solve *locks* the visits it may not touch (``lock``: started before now, or outside the
-  affected days) and draws moves only from the rest (``mov``); a normal solve locks nothing.
+- a re-solve holds each published visit's start as its window's opening (a move may push it
+  later, as a priced change), *locks* the visits it may not touch (``lock``: started before
+  now, or outside the affected days) and draws moves only from the rest (``mov``); a normal
+  solve locks nothing.
 
 A move is applied, rescheduled and then kept or undone: the journal records every primitive and
 every start it changed, and :func:`undo_to` replays it backwards.
@@ -183,19 +185,29 @@ def _count_client(c: Arrays, s: Arrays, v: int, w: int, sign: int, counted: bool
 
 
 @jit
+def _refresh_change(c: Arrays, s: Arrays, v: int) -> None:
+    """Whether published visit ``v`` is changed (``chg``, and the count in ``terms``): it is
+    unchanged while exactly its published crew and shadow are on it at its published start."""
+    if c.anc_n[v] == 0:
+        return
+    now = s.match[v] != c.anc_n[v] or s.extra[v] > 0 or s.start[v] != c.anc_s[v]
+    if int(now) != s.chg[v]:
+        s.terms[T_CHANGED] += int(now) - s.chg[v]
+        s.chg[v] = int(now)
+
+
+@jit
 def _count_change(c: Arrays, s: Arrays, v: int, w: int, shadow: bool, sign: int) -> None:
-    """The re-solve's terms as ``w`` joins (+1) or leaves (-1) ``v``: a published visit is
-    unchanged while exactly its published crew and shadow are on it (its start is held by its
-    window), and a worker counted on an orphan not theirs before is asked to cover."""
+    """The re-solve's terms as ``w`` joins (+1) or leaves (-1) ``v``: the published visit's
+    entries present (its crew and shadow) and others, and a worker counted on an orphan not
+    theirs before is asked to cover."""
     theirs = c.anc_w[v, 0] == w or c.anc_w[v, 1] == w
     if c.anc_n[v] > 0:
-        was = s.match[v] != c.anc_n[v] or s.extra[v] > 0
         if (c.anc_k[v] == w) if shadow else theirs:
             s.match[v] += sign
         else:
             s.extra[v] += sign
-        now = s.match[v] != c.anc_n[v] or s.extra[v] > 0
-        s.terms[T_CHANGED] += int(now) - int(was)
+        _refresh_change(c, s, v)
     if c.orphan[v] and not shadow and not theirs:
         n = s.asked[w]
         s.asked[w] = n + sign
@@ -237,6 +249,7 @@ def _set_start(c: Arrays, s: Arrays, v: int, value: int, late: float) -> None:
     s.terms[T_LATE] += late - s.late[v]
     s.late[v] = late
     s.late_dirty[0] = 1
+    _refresh_change(c, s, v)
 
 
 @jit
@@ -549,6 +562,7 @@ def undo_to(c: Arrays, s: Arrays, nops: int, nslog: int) -> None:
         s.start[v] = s.slog[k, 1]
         s.terms[T_LATE] += s.slog_late[k] - s.late[v]
         s.late[v] = s.slog_late[k]
+        _refresh_change(c, s, v)
     s.nslog[0] = nslog
     s.late_dirty[0] = 1
 
@@ -566,13 +580,37 @@ def settle(c: Arrays, s: Arrays) -> bool:
 
     A re-solve's change cap refuses a move that takes the changed visits above it (one that
     starts above it, because a published shadow can no longer be kept, may still lower it)."""
+    if not reschedule(c, s) or not caps_ok(c, s):
+        return False
     changed = s.terms[T_CHANGED]
     if changed > c.max_changes + EPS and changed > s.saved_terms[T_CHANGED] + EPS:
         return False
-    if not reschedule(c, s) or not caps_ok(c, s):
-        return False
     refresh_max_late(c, s)
     return True
+
+
+@jit
+def fill_routes(c: Arrays, s: Arrays, route: Any, rlen: Any) -> bool:
+    """Put ``route[h, :rlen[h]]`` into the empty state ``s`` and schedule every route, a batch
+    of dirty routes at a time; False if they do not make a feasible rota."""
+    begin(s)
+    for h in range(rlen.shape[0]):
+        for pos in range(rlen[h]):
+            insert_entry(c, s, h, pos, route[h, pos], False)
+    s.ndirty[0] = 0
+    s.overflow[0] = 0
+    ok = True
+    for h in range(rlen.shape[0]):
+        if rlen[h] == 0:
+            continue
+        s.dirty[s.ndirty[0]] = h
+        s.ndirty[0] += 1
+        if s.ndirty[0] == s.dirty.shape[0]:
+            s.nslog[0] = 0
+            ok = ok and settle(c, s)
+            s.ndirty[0] = 0
+    s.nslog[0] = 0
+    return ok and settle(c, s)
 
 
 # -- insertion -----------------------------------------------------------------------------------

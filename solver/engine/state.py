@@ -97,6 +97,7 @@ class Consts(NamedTuple):
     faces_cap: int
     primary_share: float
     # The re-solve's anchor (see :func:`anchored`); empty in a normal solve.
+    anc_s: I64
     anc_w: I64
     anc_k: I64
     anc_n: I64
@@ -160,6 +161,7 @@ class State(NamedTuple):
     # present; per worker, the orphans they cover.
     match: I64
     extra: I64
+    chg: I64
     asked: I64
 
 
@@ -296,6 +298,7 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
         ruin_max=RUIN_MAX,
         faces_cap=-1 if wt.faces_cap is None else int(wt.faces_cap),
         primary_share=float(wt.primary_carer_share),
+        anc_s=np.full(nv, -1, dtype=np.int64),
         anc_w=np.full((nv, 2), -1, dtype=np.int64),
         anc_k=np.full(nv, -1, dtype=np.int64),
         anc_n=np.zeros(nv, dtype=np.int64),
@@ -311,8 +314,8 @@ class Anchor(NamedTuple):
     """What a sick-call re-solve holds the engine to: the published rota and its prices.
 
     Per visit: the published start (-1 unstaffed), crew and shadow (workers, -1 none). A
-    *tracked* visit (published, not orphaned) costs ``change_penalty`` whenever its crew or
-    shadow differ from the published ones; its start is held to the published one. An orphan
+    *tracked* visit (published, not orphaned) costs ``change_penalty`` whenever its crew,
+    shadow or start differ from the published ones; it never starts earlier. An orphan
     costs ``cover_price[w]`` once per worker ``w`` counted on orphans not theirs before. A
     *locked* visit never moves and an unstaffed locked one stays so. At most ``max_changes``
     tracked visits change.
@@ -330,7 +333,11 @@ class Anchor(NamedTuple):
 
 
 def anchored(c: Consts, a: Anchor) -> Consts:
-    """``c`` for a re-solve around ``a``: published starts held, the re-solve's terms priced."""
+    """``c`` for a re-solve around ``a``: published starts held, the re-solve's terms priced.
+
+    A published visit's window opens at its published start, so the earliest schedule keeps
+    that start unless a move pushes the visit later (a change); a locked one's window closes
+    there too."""
     held = (a.start >= 0) & (a.tracked | a.lock)
     outside = np.flatnonzero(held & ((a.start < c.earliest) | (a.start > c.last)))
     if len(outside):
@@ -340,13 +347,15 @@ def anchored(c: Consts, a: Anchor) -> Consts:
     earliest = c.earliest.copy()
     last = c.last.copy()
     earliest[held] = a.start[held]
-    last[held] = a.start[held]
+    fixed = held & a.lock
+    last[fixed] = a.start[fixed]
     weights = c.weights.copy()
     weights[k.T_CHANGED] = a.change_penalty
     counted = (a.crew >= 0).sum(axis=1) + (a.shadow >= 0)
     return c._replace(
         earliest=earliest,
         last=last,
+        anc_s=a.start.astype(np.int64),
         anc_w=a.crew.astype(np.int64),
         anc_k=a.shadow.astype(np.int64),
         anc_n=np.where(a.tracked, counted, 0).astype(np.int64),
@@ -434,6 +443,7 @@ def empty_state(data: ProblemData, c: Consts) -> State:
         bonus_scale=np.ones(1, dtype=np.float64),
         match=np.zeros(nv, dtype=np.int64),
         extra=np.zeros(nv, dtype=np.int64),
+        chg=(c.anc_n > 0).astype(np.int64),
         asked=np.zeros(nw, dtype=np.int64),
     )
 
@@ -442,25 +452,16 @@ def fill(c: Consts, s: State, routes: list[list[int]]) -> bool:
     """Put ``routes`` (entries per shift, in order) into the empty state ``s`` and schedule them.
 
     Returns False if the routes do not make a feasible rota (a window, shift, link or cap)."""
-    k.begin(s)
+    cap = s.route.shape[1]
+    route = np.full((len(routes), cap), -1, dtype=np.int64)
+    rlen = np.array([len(entries) for entries in routes], dtype=np.int64)
+    if len(rlen) and rlen.max() > cap:
+        h = int(rlen.argmax())
+        raise ValueError(f"route {h} has {rlen[h]} stops, more than its {cap} candidate visits")
     for h, entries in enumerate(routes):
-        for pos, e in enumerate(entries):
-            k.insert_entry(c, s, h, pos, e, False)
-    # Every route is dirty: the schedule is computed for them a batch at a time.
-    s.ndirty[0] = 0
-    s.overflow[0] = 0
-    ok = True
-    for h, entries in enumerate(routes):
-        if entries:
-            s.dirty[s.ndirty[0]] = h
-            s.ndirty[0] += 1
-            if s.ndirty[0] == len(s.dirty):
-                s.nslog[0] = 0
-                ok = ok and k.settle(c, s)
-                s.ndirty[0] = 0
-    s.nslog[0] = 0
-    ok = ok and k.settle(c, s)
-    half = [v for v in range(len(c.req)) if 0 < s.ncrew[v] < c.req[v]]
+        route[h, : len(entries)] = entries
+    ok = k.fill_routes(c, s, route, rlen)
+    half = bool(np.any((s.ncrew > 0) & (s.ncrew < c.req)))
     s.saved_routes[:] = s.route
     s.saved_rlen[:] = s.rlen
     s.late_dirty[0] = 1
