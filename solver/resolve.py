@@ -7,14 +7,16 @@ the worker's shifts), so the new rota is checked against the very problem it is 
 1. Visits that started before ``now`` are frozen, and nothing may start before ``now``.
 2. Every other assignment that the new problem still allows is kept; the rest are *orphaned*.
 3. The route engine (:mod:`solver.engine`) loads the kept rota with the frozen visits and every
-   visit off the affected days locked and every kept visit's start held, inserts the orphans at
-   their cheapest places and anneals the affected days. Its objective is the re-solve's whole
+   visit off the affected days locked, and every kept visit starting no earlier than it did (a
+   later start is a change), inserts the orphans at their cheapest places and anneals the
+   affected days. Its objective is the re-solve's whole
    objective (:class:`Costs`): the contract's, plus a penalty per changed visit and a fairness
    cost per worker asked to cover, higher for those already asked often this month; a move that
    would take the changed visits above the change cap is refused.
-4. CP-SAT (:class:`ResolveModel`, same objective, same cap) then takes the orphans the engine
-   left unstaffed, first with the carers nearest them, then with every carer who could take
-   them: it may also move a kept visit's start, which the engine never does.
+4. With ``ResolveOptions.intensify``, CP-SAT (:class:`ResolveModel`, same objective, same cap)
+   then takes the orphans the engine left unstaffed, first with the carers nearest them, then
+   with every carer who could take them: it may also move a kept start earlier, or several
+   starts at once, which the engine does not.
 
 ``ResolveOptions.method = "cpsat"`` keeps the previous design for comparison: a construction
 pass gives each orphan the cheapest familiar crew it can, and CP-SAT works on every orphan.
@@ -79,6 +81,10 @@ class ResolveOptions:
     # The engine's effort in move evaluations (:data:`RESOLVE_MOVES` if None): with the seed, it
     # fixes the rota; the time limit only cuts a run on a machine much busier than this one.
     moves: int | None = None
+    # After the engine, CP-SAT neighbourhoods for the orphans it left unstaffed. Off by default:
+    # on the medium agency they staffed 2 more of 127 orphans over ten sick calls for about a
+    # second more each (benchmarks/results/sickcall.md).
+    intensify: bool = False
 
 
 @dataclass
@@ -392,9 +398,9 @@ BAND = 90
 SPAN = 180
 # Seconds at most for one neighbourhood.
 STEP_SECONDS = 3.0
-# The engine's default effort, in move evaluations: on the medium agency a one-day sick call
-# takes about a second of it (benchmarks/results/sickcall.md).
-RESOLVE_MOVES = 6_000
+# The engine's default effort, in move evaluations: about a second on the medium agency, and
+# twice as many staffed no more orphans over ten sick calls (benchmarks/results/sickcall.md).
+RESOLVE_MOVES = 10_000
 # Share of the time limit the engine's annealing may take; CP-SAT has what is left.
 ENGINE_SHARE = 0.5
 # CP-SAT's deterministic time per neighbourhood after the engine: an intensifier, not the search.
@@ -656,7 +662,7 @@ def resolve(
     todo = [
         v
         for v in orphans
-        if (repaired is None or v not in current.start)
+        if (repaired is None or (options.intensify and v not in current.start))
         and len(data.candidates[v]) >= int(data.required[v])
     ]
     dtime = None if repaired is None else INTENSIFY_DTIME

@@ -439,12 +439,14 @@ def test_the_engine_prices_changes_and_covers_as_the_costs_do(
     assert accepted > 50
 
 
+@pytest.mark.parametrize("intensify", [False, True])
 def test_the_engine_resolve_keeps_the_past_and_restaffs_within_the_cap(
-    sick_call: tuple[Problem, Rota, Problem, datetime, str],
+    sick_call: tuple[Problem, Rota, Problem, datetime, str], intensify: bool
 ) -> None:
+    # With or without CP-SAT after the engine.
     _, rota, situation, now, busiest = sick_call
     before = {a.visit: a for a in rota.assignments}
-    done = resolve(situation, rota, now, QUICK)
+    done = resolve(situation, rota, now, replace(QUICK, intensify=intensify))
     verified(situation, done.rota)
     assert any(line.startswith("engine annealing") for line in done.stages)
     after = {a.visit: a for a in done.rota.assignments}
