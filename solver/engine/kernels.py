@@ -37,8 +37,8 @@ T_SHORTFALL, T_LATE, T_MAX_LATE, T_COORD = 5, 6, 7, 8
 # The agency's continuity policy (optional weights): the second faces again, at a price in
 # travel; faces above the weekly cap; the primary carer's missing visit slots.
 T_FACE_TRAVEL, T_OVER_CAP, T_PRIMARY = 9, 10, 11
-# The sick-call re-solve's terms (zero in a normal solve): published visits whose crew or shadow
-# changed (times the change penalty), and the price of each worker asked to cover an orphan.
+# The sick-call re-solve's terms (zero in a normal solve): published visits whose crew, shadow or
+# start changed (times the change penalty), and the price of each worker asked to cover an orphan.
 T_CHANGED, T_COVER = 12, 13
 N_TERMS = 14
 EPS = 1e-6

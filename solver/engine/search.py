@@ -25,6 +25,7 @@ from solver.engine.state import (
     consts,
     empty_state,
     fill,
+    route_capacity,
     routes_of,
 )
 from solver.engine.state import solution_of as _solution_of
@@ -71,7 +72,9 @@ class Engine:
     def __init__(self, data: ProblemData, team_bonus: np.ndarray | None = None) -> None:
         self.data = data
         self.c: Consts = consts(data, team_bonus)
-        self.s: State = empty_state(data, self.c)
+        # Counted once: a re-solve empties the state three times or more.
+        self.capacity = route_capacity(data)
+        self.s: State = empty_state(data, self.c, self.capacity)
         self.stats = EngineStats()
         # A stop request ended the last annealing early (the caller is not asked again).
         self.stopped = False
@@ -79,7 +82,7 @@ class Engine:
     # -- state ---------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        self.s = empty_state(self.data, self.c)
+        self.s = empty_state(self.data, self.c, self.capacity)
 
     def anchor(self, a: Anchor) -> None:
         """Hold the engine to a published rota for a re-solve (the state is emptied)."""

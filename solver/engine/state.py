@@ -377,9 +377,9 @@ def route_capacity(data: ProblemData) -> int:
     return int(per_shift.max(initial=0)) + 1
 
 
-def empty_state(data: ProblemData, c: Consts) -> State:
+def empty_state(data: ProblemData, c: Consts, cap: int) -> State:
+    """No visit staffed; routes of ``cap`` stops (:func:`route_capacity`)."""
     nv, nw, nc, nh = data.n_visits, data.n_workers, data.n_clients, len(data.shift_worker)
-    cap = route_capacity(data)
     nr = len(c.rq_n)
     weeks = (len(data.days) + 6) // 7
     terms = np.zeros(k.N_TERMS, dtype=np.float64)
