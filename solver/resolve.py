@@ -82,8 +82,8 @@ class ResolveOptions:
     # fixes the rota; the time limit only cuts a run on a machine much busier than this one.
     moves: int | None = None
     # After the engine, CP-SAT neighbourhoods for the orphans it left unstaffed. Off by default:
-    # on the medium agency they staffed 2 more of 127 orphans over ten sick calls for about a
-    # second more each (benchmarks/results/sickcall.md).
+    # on the medium agency's ten sick calls they staffed no more orphans and took about 0.7 s
+    # more each (benchmarks/results/sickcall.md).
     intensify: bool = False
 
 
@@ -586,7 +586,8 @@ def _engine_repair(
     """The engine's repair of ``current`` (the kept rota): orphans inserted at their cheapest
     places, then ``moves`` of annealing on their days under the re-solve's objective and cap;
     the rota and that objective (:meth:`Costs.total`, kept exact by the engine). None if the
-    engine cannot hold the kept rota (a start its whole-minute travel would push)."""
+    engine cannot hold the kept rota as it is (a start its whole-minute travel would push, or a
+    what-if's longer visit or tighter cap that a kept day no longer fits)."""
     engine = Engine(data)
     engine.anchor(anchor_of(data, costs, frozen))
     if not engine.load(current) or engine.solution().start != current.start:
