@@ -6,12 +6,20 @@ the worker's shifts), so the new rota is checked against the very problem it is 
 
 1. Visits that started before ``now`` are frozen, and nothing may start before ``now``.
 2. Every other assignment that the new problem still allows is kept; the rest are *orphaned*.
-3. A construction pass gives each orphan the cheapest familiar crew it can, which is the answer
-   if nothing better turns up, and the hint for CP-SAT.
-4. CP-SAT then works on the affected days only, first with the carers nearest the orphans, and
-   with every carer who could take a still-unstaffed orphan only if it must. Its objective is the
-   contract's plus a penalty per changed visit and a fairness cost per worker asked to cover,
-   higher for those already asked often this month.
+3. The route engine (:mod:`solver.engine`) loads the kept rota with the frozen visits and every
+   visit off the affected days locked, and every kept visit starting no earlier than it did (a
+   later start is a change), inserts the orphans at their cheapest places and anneals the
+   affected days. Its objective is the re-solve's whole
+   objective (:class:`Costs`): the contract's, plus a penalty per changed visit and a fairness
+   cost per worker asked to cover, higher for those already asked often this month; a move that
+   would take the changed visits above the change cap is refused.
+4. With ``ResolveOptions.intensify``, CP-SAT (:class:`ResolveModel`, same objective, same cap)
+   then takes the orphans the engine left unstaffed, first with the carers nearest them, then
+   with every carer who could take them: it may also move a kept start earlier, or several
+   starts at once, which the engine does not.
+
+``ResolveOptions.method = "cpsat"`` keeps the previous design for comparison: a construction
+pass gives each orphan the cheapest familiar crew it can, and CP-SAT works on every orphan.
 """
 
 from __future__ import annotations
@@ -22,12 +30,16 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from solver.changes import ChangeList, changes
 from solver.contract import Problem, Rota, Shift, format_local_datetime
 from solver.data import ProblemData, build, not_before
+from solver.engine.search import RESOLVE_MOVE_WEIGHTS, Engine
+from solver.engine.state import Anchor
 from solver.heuristic import Builder
 from solver.model import Neighbourhood, RotaModel
 from solver.rota import Solution, account, shift_of
@@ -63,6 +75,16 @@ class ResolveOptions:
     cover_penalty: float = 40.0
     cover_counts: Mapping[str, int] = field(default_factory=dict)
     log: bool = False
+    # "engine": the route engine repairs, CP-SAT takes what it left unstaffed; "cpsat": the
+    # construction and CP-SAT neighbourhoods alone (the previous design, kept for comparison).
+    method: Literal["engine", "cpsat"] = "engine"
+    # The engine's effort in move evaluations (:data:`RESOLVE_MOVES` if None): with the seed, it
+    # fixes the rota; the time limit only cuts a run on a machine much busier than this one.
+    moves: int | None = None
+    # After the engine, CP-SAT neighbourhoods for the orphans it left unstaffed. Off by default:
+    # on the medium agency's ten sick calls they staffed no more orphans and took about 0.7 s
+    # more each (benchmarks/results/sickcall.md).
+    intensify: bool = False
 
 
 @dataclass
@@ -376,6 +398,13 @@ BAND = 90
 SPAN = 180
 # Seconds at most for one neighbourhood.
 STEP_SECONDS = 3.0
+# The engine's default effort, in move evaluations: about a second on the medium agency, and
+# twice as many staffed no more orphans over ten sick calls (benchmarks/results/sickcall.md).
+RESOLVE_MOVES = 10_000
+# Share of the time limit the engine's annealing may take; CP-SAT has what is left.
+ENGINE_SHARE = 0.5
+# CP-SAT's deterministic time per neighbourhood after the engine: an intensifier, not the search.
+INTENSIFY_DTIME = 1.0
 
 
 def _ranked(data: ProblemData, sol: Solution, v: int) -> list[int]:
@@ -444,8 +473,12 @@ def _step(
     workers: set[int],
     options: ResolveOptions,
     seconds: float,
+    dtime: float | None = None,
 ) -> tuple[Solution, float, str]:
-    """One CP-SAT solve of a neighbourhood; its answer replaces ``current`` if it costs less."""
+    """One CP-SAT solve of a neighbourhood; its answer replaces ``current`` if it costs less.
+
+    ``dtime`` (CP-SAT's deterministic time) makes the answer the same on any machine, as long as
+    ``seconds`` of wall clock do not run out first."""
     built = time.monotonic()
     hood = _hood(data, current, orphans, frozen, workers)
     model = ResolveModel(data, current, hood, costs)
@@ -454,6 +487,8 @@ def _step(
     # The time limit covers building the model too: the caller's clock is what counts.
     solver.parameters.max_time_in_seconds = max(0.05, seconds - (time.monotonic() - built))
     solver.parameters.num_workers = options.workers
+    if dtime is not None:
+        solver.parameters.max_deterministic_time = dtime
     # Probing spends seconds on these models before the hint is even looked at; a re-solve has
     # seconds in all.
     solver.parameters.cp_model_probing_level = 0
@@ -493,20 +528,88 @@ def _kept_reasons(before: Rota, after: Rota, orphaned: set[str]) -> Rota:
     return after if kept == after.unassigned else after.model_copy(update={"unassigned": kept})
 
 
-def resolve(
-    problem: Problem,
-    before: Rota,
-    now: datetime | None,
-    options: ResolveOptions | None = None,
-) -> Resolved:
-    """Repair ``before`` (a rota of a previous version of ``problem``) for ``problem``.
+def _builder_repair(data: ProblemData, current: Solution, orphans: list[int]) -> Solution:
+    """The previous design's repair: each orphan, latest window first, gets the cheapest
+    familiar crew the construction heuristic finds."""
+    builder = Builder.loaded(data, current)
+    for v in sorted(orphans, key=lambda v: (int(data.latest[v]), v)):
+        builder.staff(v, pool=_ranked(data, current, v))
+    return builder.sol
 
-    ``problem`` usually comes from :func:`apply_absences`. Visits that started before ``now``
-    are frozen; everything else keeps its crew and start unless a change buys a better rota,
-    each change costing ``options.change_penalty``.
+
+def anchor_of(data: ProblemData, costs: Costs, frozen: set[int]) -> Anchor:
+    """The engine's view of the published rota and of ``costs``: held starts, priced changes,
+    the change cap, locked visits.
+
+    Only the orphans' days are open to the search; every visit of another day is locked, as is
+    every frozen one.
     """
-    options = options or ResolveOptions()
-    began = time.monotonic()
+    nv = data.n_visits
+    anchor, orphans = costs.anchor, sorted(costs.orphans)
+    start = np.full(nv, -1, dtype=np.int64)
+    crew = np.full((nv, 2), -1, dtype=np.int64)
+    shadow = np.full(nv, -1, dtype=np.int64)
+    for v, s in anchor.start.items():
+        start[v] = s
+        crew[v, : len(anchor.workers[v])] = anchor.workers[v]
+        # Only the client's own coordinator shadows a visit: one at most.
+        for k in anchor.shadows.get(v, [])[:1]:
+            shadow[v] = k
+    orphan = np.zeros(nv, dtype=bool)
+    orphan[orphans] = True
+    days = np.unique(data.visit_day[orphans]) if orphans else np.zeros(0, dtype=np.int64)
+    lock = ~np.isin(data.visit_day, days)
+    lock[sorted(frozen)] = True
+    return Anchor(
+        start=start,
+        crew=crew,
+        shadow=shadow,
+        tracked=(start >= 0) & ~orphan,
+        orphan=orphan,
+        lock=lock,
+        change_penalty=costs.change_penalty,
+        cover_price=np.array([costs.cover_price[w] for w in range(data.n_workers)]),
+        max_changes=costs.max_changes,
+    )
+
+
+def _engine_repair(
+    data: ProblemData,
+    current: Solution,
+    frozen: set[int],
+    costs: Costs,
+    moves: int,
+    seed: int,
+    deadline: float,
+    stages: list[str],
+) -> tuple[Solution, float] | None:
+    """The engine's repair of ``current`` (the kept rota): orphans inserted at their cheapest
+    places, then ``moves`` of annealing on their days under the re-solve's objective and cap;
+    the rota and that objective (:meth:`Costs.total`, kept exact by the engine). None if the
+    engine cannot hold the kept rota as it is (a start its whole-minute travel would push, or a
+    what-if's longer visit or tighter cap that a kept day no longer fits)."""
+    engine = Engine(data)
+    engine.anchor(anchor_of(data, costs, frozen))
+    if not engine.load(current) or engine.solution().start != current.start:
+        stages.append("engine: the kept rota does not fit its schedule, construction instead")
+        return None
+    order = sorted(costs.orphans, key=lambda v: (int(data.latest[v]), v))
+    placed = engine.insert_unstaffed(order)
+    stages.append(f"engine insertion: {placed} of {len(order)} orphans, {engine.objective:.1f}")
+    # Hot enough at first to take a change (at its penalty) that opens the way for an orphan:
+    # on the medium agency's ten sick calls this staffed 120 orphans of 127, against 114 from
+    # the normal solve's temperature (half a face), which stays on the first local optimum.
+    hot = max(costs.change_penalty, engine.start_temperature())
+    sol = engine.anneal(moves, seed, t0=hot, deadline=deadline, weights=RESOLVE_MOVE_WEIGHTS)
+    stages.append(f"engine annealing: {engine.stats.moves} moves, {engine.objective:.1f}")
+    return sol, engine.objective
+
+
+def situation(
+    problem: Problem, before: Rota, now: datetime | None, options: ResolveOptions
+) -> tuple[ProblemData, Solution, set[int], Costs]:
+    """What a re-solve starts from: the data (nothing but the frozen visits before ``now``), the
+    kept rota, the frozen visits and the re-solve's costs around the published rota."""
     full = build(problem)
     anchor = solution_of(full, before)
     moment = -(10**9) if now is None else full.clock.minute_up(now)
@@ -522,21 +625,56 @@ def resolve(
         max_changes=int(options.max_change_ratio * len(orphans)),
         cover_price={w: options.cover_penalty * (1 + n) for w, n in counts.items()},
     )
+    return data, current, frozen, costs
+
+
+def resolve(
+    problem: Problem,
+    before: Rota,
+    now: datetime | None,
+    options: ResolveOptions | None = None,
+) -> Resolved:
+    """Repair ``before`` (a rota of a previous version of ``problem``) for ``problem``.
+
+    ``problem`` usually comes from :func:`apply_absences`. Visits that started before ``now``
+    are frozen; everything else keeps its crew and start unless a change buys a better rota,
+    each change costing ``options.change_penalty``.
+    """
+    options = options or ResolveOptions()
+    began = time.monotonic()
+    data, current, frozen, costs = situation(problem, before, now, options)
+    orphans = sorted(costs.orphans)
     stages = [f"{len(frozen)} visits frozen, {len(orphans)} orphaned"]
-    builder = Builder.loaded(data, current)
-    for v in sorted(orphans, key=lambda v: (int(data.latest[v]), v)):
-        builder.staff(v, pool=_ranked(data, current, v))
-    current = builder.sol
-    best = costs.total(data, current)
-    stages.append(f"construction: {best:.1f}")
+    repaired = None
+    if options.method == "engine":
+        moves = options.moves if options.moves is not None else RESOLVE_MOVES
+        deadline = began + ENGINE_SHARE * options.time_limit
+        repaired = _engine_repair(
+            data, current, frozen, costs, moves, options.seed, deadline, stages
+        )
+    if repaired is None:
+        current = _builder_repair(data, current, orphans)
+        best = costs.total(data, current)
+        stages.append(f"construction: {best:.1f}")
+    else:
+        current, best = repaired
 
     # Writing the rota and its reasons afterwards costs about what reading the problem and
     # building the first answer did: keep that much back, so the whole call fits the limit.
     deadline = began + options.time_limit - max(0.3, 2 * (time.monotonic() - began))
+    # After the engine, CP-SAT only takes the orphans still unstaffed, for a fixed effort each.
+    # Orphans nobody can ever staff (no candidate crew) are not worth a model.
+    todo = [
+        v
+        for v in orphans
+        if (repaired is None or (options.intensify and v not in current.start))
+        and len(data.candidates[v]) >= int(data.required[v])
+    ]
+    dtime = None if repaired is None else INTENSIFY_DTIME
     # First a narrow neighbourhood per group of orphans close in time: the carers best placed
     # for them, and only their visits around that time.
     plans: list[tuple[str, list[int], set[int]]] = []
-    for group in _clusters(data, orphans):
+    for group in _clusters(data, todo):
         near: set[int] = set()
         for v in group:
             near.update(_ranked(data, current, v)[:NEAR_PER_ORPHAN])
@@ -552,14 +690,14 @@ def resolve(
             continue
         seconds = min(STEP_SECONDS, left / (1 + len(plans)))
         current, best, line = _step(
-            data, current, best, costs, group, frozen, workers, options, seconds
+            data, current, best, costs, group, frozen, workers, options, seconds, dtime
         )
         stages.append(f"{name}: {line}")
         if not plans and not widened:
             # Orphans still unstaffed that carers outside their neighbourhood could take: one
             # more pass per group, with many more carers.
             widened = True
-            for grp in _clusters(data, [v for v in orphans if v not in current.start]):
+            for grp in _clusters(data, [v for v in todo if v not in current.start]):
                 wide: set[int] = set()
                 for v in grp:
                     wide.update(_ranked(data, current, v)[:WIDE_PER_ORPHAN])

@@ -12,7 +12,13 @@ laid out by :mod:`solver.engine.state`; the names below follow it:
   and refuses the move if a window, a shift or a link cannot be met (an order that deadlocks two
   routes pushes some start past its window, so it is refused the same way);
 - ``terms`` holds the objective's raw quantities in the contract's order (:data:`TERMS` in
-  :mod:`solver.engine.state`), kept exact by every primitive, so a move's delta is read off them.
+  :mod:`solver.engine.state`), then the sick-call re-solve's own two (visits changed against the
+  published rota, workers asked to cover), kept exact by every primitive, so a move's delta is
+  read off them;
+- a re-solve holds each published visit's start as its window's opening (a move may push it
+  later, as a priced change), *locks* the visits it may not touch (``lock``: started before
+  now, or outside the affected days) and draws moves only from the rest (``mov``); a normal
+  solve locks nothing.
 
 A move is applied, rescheduled and then kept or undone: the journal records every primitive and
 every start it changed, and :func:`undo_to` replays it backwards.
@@ -31,7 +37,10 @@ T_SHORTFALL, T_LATE, T_MAX_LATE, T_COORD = 5, 6, 7, 8
 # The agency's continuity policy (optional weights): the second faces again, at a price in
 # travel; faces above the weekly cap; the primary carer's missing visit slots.
 T_FACE_TRAVEL, T_OVER_CAP, T_PRIMARY = 9, 10, 11
-N_TERMS = 12
+# The sick-call re-solve's terms (zero in a normal solve): published visits whose crew, shadow or
+# start changed (times the change penalty), and the price of each worker asked to cover an orphan.
+T_CHANGED, T_COVER = 12, 13
+N_TERMS = 14
 EPS = 1e-6
 NO = -1
 BIG = 1 << 60
@@ -176,6 +185,39 @@ def _count_client(c: Arrays, s: Arrays, v: int, w: int, sign: int, counted: bool
 
 
 @jit
+def _refresh_change(c: Arrays, s: Arrays, v: int) -> None:
+    """Whether published visit ``v`` is changed (``chg``, and the count in ``terms``): it is
+    unchanged while exactly its published crew and shadow are on it at its published start."""
+    if c.anc_n[v] == 0:
+        return
+    now = s.match[v] != c.anc_n[v] or s.extra[v] > 0 or s.start[v] != c.anc_s[v]
+    if int(now) != s.chg[v]:
+        s.terms[T_CHANGED] += int(now) - s.chg[v]
+        s.chg[v] = int(now)
+
+
+@jit
+def _count_change(c: Arrays, s: Arrays, v: int, w: int, shadow: bool, sign: int) -> None:
+    """The re-solve's terms as ``w`` joins (+1) or leaves (-1) ``v``: the published visit's
+    entries present (its crew and shadow) and others, and a worker counted on an orphan not
+    theirs before is asked to cover."""
+    theirs = c.anc_w[v, 0] == w or c.anc_w[v, 1] == w
+    if c.anc_n[v] > 0:
+        if (c.anc_k[v] == w) if shadow else theirs:
+            s.match[v] += sign
+        else:
+            s.extra[v] += sign
+        _refresh_change(c, s, v)
+    if c.orphan[v] and not shadow and not theirs:
+        n = s.asked[w]
+        s.asked[w] = n + sign
+        if sign > 0 and n == 0:
+            s.terms[T_COVER] += c.cover_price[w]
+        elif sign < 0 and n == 1:
+            s.terms[T_COVER] -= c.cover_price[w]
+
+
+@jit
 def _set_late(c: Arrays, s: Arrays, v: int, value: float, log: bool) -> None:
     if s.late[v] == value:
         return
@@ -207,6 +249,7 @@ def _set_start(c: Arrays, s: Arrays, v: int, value: int, late: float) -> None:
     s.terms[T_LATE] += late - s.late[v]
     s.late[v] = late
     s.late_dirty[0] = 1
+    _refresh_change(c, s, v)
 
 
 @jit
@@ -303,6 +346,7 @@ def insert_entry(c: Arrays, s: Arrays, h: int, pos: int, e: int, log: bool) -> N
             s.terms[T_UNASSIGNED] -= 1
             _unstaff_list(s, v, False)
     _count_client(c, s, v, w, 1, (e & 1) == 0)
+    _count_change(c, s, v, w, (e & 1) == 1, 1)
     mark_dirty(s, h)
     if log:
         _log_op(s, 0, h, pos, e)
@@ -336,6 +380,7 @@ def remove_entry(c: Arrays, s: Arrays, h: int, pos: int, log: bool) -> int:
         s.crew[v, s.ncrew[v] - 1] = NO
         s.ncrew[v] -= 1
     _count_client(c, s, v, w, -1, (e & 1) == 0)
+    _count_change(c, s, v, w, (e & 1) == 1, -1)
     mark_dirty(s, h)
     if log:
         _log_op(s, 1, h, pos, e)
@@ -517,6 +562,7 @@ def undo_to(c: Arrays, s: Arrays, nops: int, nslog: int) -> None:
         s.start[v] = s.slog[k, 1]
         s.terms[T_LATE] += s.slog_late[k] - s.late[v]
         s.late[v] = s.slog_late[k]
+        _refresh_change(c, s, v)
     s.nslog[0] = nslog
     s.late_dirty[0] = 1
 
@@ -530,11 +576,41 @@ def rollback(c: Arrays, s: Arrays) -> None:
 
 @jit
 def settle(c: Arrays, s: Arrays) -> bool:
-    """Reschedule and check caps after a move's primitives; refresh the largest lateness."""
+    """Reschedule and check caps after a move's primitives; refresh the largest lateness.
+
+    A re-solve's change cap refuses a move that takes the changed visits above it (one that
+    starts above it, because a published shadow can no longer be kept, may still lower it)."""
     if not reschedule(c, s) or not caps_ok(c, s):
+        return False
+    changed = s.terms[T_CHANGED]
+    if changed > c.max_changes + EPS and changed > s.saved_terms[T_CHANGED] + EPS:
         return False
     refresh_max_late(c, s)
     return True
+
+
+@jit
+def fill_routes(c: Arrays, s: Arrays, route: Any, rlen: Any) -> bool:
+    """Put ``route[h, :rlen[h]]`` into the empty state ``s`` and schedule every route, a batch
+    of dirty routes at a time; False if they do not make a feasible rota."""
+    begin(s)
+    for h in range(rlen.shape[0]):
+        for pos in range(rlen[h]):
+            insert_entry(c, s, h, pos, route[h, pos], False)
+    s.ndirty[0] = 0
+    s.overflow[0] = 0
+    ok = True
+    for h in range(rlen.shape[0]):
+        if rlen[h] == 0:
+            continue
+        s.dirty[s.ndirty[0]] = h
+        s.ndirty[0] += 1
+        if s.ndirty[0] == s.dirty.shape[0]:
+            s.nslog[0] = 0
+            ok = ok and settle(c, s)
+            s.ndirty[0] = 0
+    s.nslog[0] = 0
+    return ok and settle(c, s)
 
 
 # -- insertion -----------------------------------------------------------------------------------
@@ -649,7 +725,7 @@ def insert_visit(c: Arrays, s: Arrays, v: int, noise: float, tries: int) -> bool
     crews are tried, each checked by the exact schedule. Leaves everything as it was on failure.
     """
     need = c.req[v] - s.ncrew[v]
-    if need <= 0:
+    if need <= 0 or c.lock[v]:
         return False
     n0 = s.nops[0]
     l0 = s.nslog[0]
@@ -720,7 +796,8 @@ def drop_orphan_shadows(c: Arrays, s: Arrays, v: int) -> None:
 
 @jit
 def pinned_member(c: Arrays, v: int, w: int) -> bool:
-    return c.pin[v, 0] == w or c.pin[v, 1] == w
+    """Whether ``w`` may not be taken off ``v``: pinned there, or ``v`` is locked."""
+    return c.lock[v] or c.pin[v, 0] == w or c.pin[v, 1] == w
 
 
 # -- moves ---------------------------------------------------------------------------------------
@@ -728,9 +805,12 @@ def pinned_member(c: Arrays, v: int, w: int) -> bool:
 
 @jit
 def random_staffed(c: Arrays, s: Arrays) -> int:
-    nv = c.req.shape[0]
+    """A staffed visit the moves may touch (every visit, in a normal solve)."""
+    nm = c.mov.shape[0]
+    if nm == 0:
+        return NO
     for _ in range(20):
-        v = np.random.randint(nv)
+        v = c.mov[np.random.randint(nm)]
         if s.ncrew[v] == c.req[v] and c.req[v] > 0:
             return v
     return NO
@@ -741,7 +821,7 @@ def mv_insert(c: Arrays, s: Arrays) -> bool:
     if s.n_unst[0] == 0:
         return False
     v = s.unst[np.random.randint(s.n_unst[0])]
-    if c.cand_ptr[v + 1] - c.cand_ptr[v] < c.req[v]:
+    if c.cand_ptr[v + 1] - c.cand_ptr[v] < c.req[v] or c.lock[v]:
         return False
     if insert_visit(c, s, v, 2.0, 2):
         return True
@@ -760,6 +840,8 @@ def mv_insert(c: Arrays, s: Arrays) -> bool:
         return False
     u = s.route[h, best] >> 1
     if s.route[h, best] & 1:
+        if c.lock[u]:
+            return False
         remove_entry(c, s, h, best, True)
     else:
         if pinned_member(c, u, c.shift_w[h]):
@@ -970,7 +1052,8 @@ def mv_ruin(c: Arrays, s: Arrays) -> bool:
         # A linked visit comes out with it, so both ends of the link can move together.
         for q in range(c.link_ptr[u], c.link_ptr[u + 1]):
             x = c.link_to[q]
-            if nt < s.buf1.shape[0] and s.ncrew[x] == c.req[x] and c.pin[x, 0] < 0:
+            free = c.pin[x, 0] < 0 and not c.lock[x]
+            if nt < s.buf1.shape[0] and s.ncrew[x] == c.req[x] and free:
                 remove_visit(c, s, x)
                 taken[nt] = x
                 nt += 1
@@ -1125,11 +1208,11 @@ def _clear_window(c: Arrays, s: Arrays, h: int, lo: int, hi: int, out: Any) -> i
         if s.start[x] + c.dur[x] < lo or s.start[x] > hi:
             i += 1
             continue
+        if pinned_member(c, x, w):
+            return -1
         if e & 1:
             remove_entry(c, s, h, i, True)
             continue
-        if pinned_member(c, x, w):
-            return -1
         remove_visit(c, s, x)
         out[n] = x
         n += 1
@@ -1159,7 +1242,7 @@ def mv_coordinator(c: Arrays, s: Arrays) -> bool:
     u = c.rq_vis[c.rq_ptr[r] + np.random.randint(nvis)]
     k = c.rq_k[r]
     cl = c.vclient[u]
-    if s.rq_cnt[r, cl] > 0 or s.ncrew[u] != c.req[u] or has_worker(c, s, u, k):
+    if s.rq_cnt[r, cl] > 0 or s.ncrew[u] != c.req[u] or has_worker(c, s, u, k) or c.lock[u]:
         return False
     cover = c.can_h[u, k] >= 0 and (c.shad_h[u] < 0 or np.random.random() < 0.5)
     h = c.can_h[u, k] if cover else c.shad_h[u]

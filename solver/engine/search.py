@@ -16,7 +16,19 @@ import numpy as np
 
 from solver.data import ProblemData
 from solver.engine import kernels as k
-from solver.engine.state import TERMS, Consts, State, consts, empty_state, fill, routes_of
+from solver.engine.state import (
+    RESOLVE_TERMS,
+    TERMS,
+    Anchor,
+    Consts,
+    State,
+    anchored,
+    consts,
+    empty_state,
+    fill,
+    route_capacity,
+    routes_of,
+)
 from solver.engine.state import solution_of as _solution_of
 from solver.rota import Solution
 
@@ -36,6 +48,10 @@ MOVE_NAMES = (
 )
 # How often each move is drawn (see docs/search.md for the measurements behind them).
 MOVE_WEIGHTS = np.array([0.10, 0.25, 0.10, 0.08, 0.05, 0.12, 0.10, 0.05, 0.05, 0.10])
+# A sick-call re-solve's: staffing the orphans (insert, with its make-room variant) and moving
+# one crew member carry it; a ruin changes up to eight published visits at 500 each, so it is
+# almost never taken and was 80% of the time at the weights above (medium agency, one carer off).
+RESOLVE_MOVE_WEIGHTS = np.array([0.30, 0.30, 0.10, 0.05, 0.05, 0.04, 0.04, 0.04, 0.03, 0.05])
 CHUNK = 20_000
 
 
@@ -57,7 +73,9 @@ class Engine:
     def __init__(self, data: ProblemData, team_bonus: np.ndarray | None = None) -> None:
         self.data = data
         self.c: Consts = consts(data, team_bonus)
-        self.s: State = empty_state(data, self.c)
+        # Counted once: a re-solve empties the state three times or more.
+        self.capacity = route_capacity(data)
+        self.s: State = empty_state(data, self.c, self.capacity)
         self.stats = EngineStats()
         # A stop request ended the last annealing early (the caller is not asked again).
         self.stopped = False
@@ -65,7 +83,12 @@ class Engine:
     # -- state ---------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        self.s = empty_state(self.data, self.c)
+        self.s = empty_state(self.data, self.c, self.capacity)
+
+    def anchor(self, a: Anchor) -> None:
+        """Hold the engine to a published rota for a re-solve (the state is emptied)."""
+        self.c = anchored(self.c, a)
+        self.reset()
 
     def load(self, sol: Solution) -> bool:
         """Replace the state with ``sol`` (starts in the data's units); False if it is not
@@ -86,7 +109,7 @@ class Engine:
 
     def solution_of(self, route: np.ndarray, rlen: np.ndarray) -> Solution:
         """The solution of routes ``route`` (lengths ``rlen``), leaving the state alone."""
-        scratch = empty_state(self.data, self.c)
+        scratch = empty_state(self.data, self.c, self.capacity)
         ok = fill(self.c, scratch, [list(route[h, : rlen[h]]) for h in range(len(rlen))])
         assert ok, "routes the engine held are feasible"
         return _solution_of(self.data, self.c, scratch)
@@ -96,7 +119,7 @@ class Engine:
         return float(k.objective(self.c, self.s))
 
     def terms(self) -> dict[str, float]:
-        return {name: float(self.s.terms[i]) for i, name in enumerate(TERMS)}
+        return {name: float(self.s.terms[i]) for i, name in enumerate((*TERMS, *RESOLVE_TERMS))}
 
     # -- construction --------------------------------------------------------------------------
 
@@ -134,10 +157,11 @@ class Engine:
         assert loaded, "a constructed rota is feasible by construction"
         return best[2]
 
-    def insert_unstaffed(self) -> int:
-        """Cheapest feasible insertion of every unstaffed visit that now fits."""
-        order = np.array(sorted(self.s.unst[: self.s.n_unst[0]]), dtype=np.int64)
-        return int(k.construct(self.c, self.s, order, 3))
+    def insert_unstaffed(self, order: list[int] | None = None) -> int:
+        """Cheapest feasible insertion of every unstaffed visit that now fits (of ``order``, in
+        that order, if given); how many it staffed."""
+        todo = sorted(self.s.unst[: self.s.n_unst[0]]) if order is None else order
+        return int(k.construct(self.c, self.s, np.array(todo, dtype=np.int64), 3))
 
     # -- annealing -----------------------------------------------------------------------------
 
@@ -151,8 +175,10 @@ class Engine:
         deadline: float | None = None,
         should_stop: Callable[[], bool] | None = None,
         improved: Callable[[float, Callable[[], Solution]], None] | None = None,
+        weights: np.ndarray = MOVE_WEIGHTS,
     ) -> Solution:
-        """Simulated annealing for ``moves`` evaluations; the state ends on the best found.
+        """Simulated annealing for ``moves`` evaluations, moves drawn at ``weights``
+        (:data:`MOVE_NAMES` order); the state ends on the best found.
 
         ``improved`` hears of each new best between chunks: its objective, and a function that
         builds it as a solution (built only if asked: it costs a pass over the routes)."""
@@ -174,7 +200,7 @@ class Engine:
             n = min(CHUNK, moves - done)
             s.bonus_scale[0] = 1.0 - done / moves
             k.anneal(
-                c, s, n, done, moves, t0, t1, MOVE_WEIGHTS, stats, best_routes, best_rlen,
+                c, s, n, done, moves, t0, t1, weights, stats, best_routes, best_rlen,
                 best_obj, saved,
             )  # fmt: skip
             done += n

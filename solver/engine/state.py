@@ -3,7 +3,8 @@ the bridges between the state and a :class:`~solver.rota.Solution`.
 
 Times are in the data's units (minutes, or seconds for a :func:`~solver.data.scaled` copy where
 travel is fractional); travel, working minutes and lateness are priced in exact minutes as the
-contract prices them. The terms are the contract's weights, in :data:`TERMS` order.
+contract prices them. The terms are the contract's weights, in :data:`TERMS` order, then the
+sick-call re-solve's (:data:`RESOLVE_TERMS`), which :func:`anchored` switches on.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ TERMS = (
     "faces_over_cap",
     "primary_share_shortfall",
 )
+# The re-solve's terms, after the contract's: published visits changed (priced at the change
+# penalty) and the cover price of the workers asked to take an orphan (priced as it stands).
+RESOLVE_TERMS = ("changed_visit", "cover_request")
 # Granular neighbours per visit (nearest in space and time) for ruin-and-recreate.
 NEAR = 12
 # Largest ruin, in visits (linked visits come out with them).
@@ -92,6 +96,16 @@ class Consts(NamedTuple):
     ruin_max: int
     faces_cap: int
     primary_share: float
+    # The re-solve's anchor (see :func:`anchored`); empty in a normal solve.
+    anc_s: I64
+    anc_w: I64
+    anc_k: I64
+    anc_n: I64
+    orphan: B
+    cover_price: F64
+    lock: B
+    mov: I64
+    max_changes: float
 
 
 class State(NamedTuple):
@@ -143,6 +157,12 @@ class State(NamedTuple):
     saved_routes: I64
     saved_rlen: I64
     bonus_scale: F64
+    # The re-solve's counters: per visit, its published entries present and other entries
+    # present; per worker, the orphans they cover.
+    match: I64
+    extra: I64
+    chg: I64
+    asked: I64
 
 
 def _csr(lists: list[list[int]]) -> tuple[I64, I64]:
@@ -220,7 +240,7 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
         by_client[cl].append(v)
     cv_ptr, cv = _csr(by_client)
     wt = data.weights
-    weights = np.array([float(getattr(wt, t)) for t in TERMS], dtype=np.float64)
+    weights = np.array([float(getattr(wt, t)) for t in TERMS] + [0.0, 1.0], dtype=np.float64)
     # The policy's face price is in minutes of travel.
     weights[k.T_FACE_TRAVEL] = wt.face_travel_minutes * wt.travel_minute
     if wt.faces_cap is None:
@@ -278,6 +298,73 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
         ruin_max=RUIN_MAX,
         faces_cap=-1 if wt.faces_cap is None else int(wt.faces_cap),
         primary_share=float(wt.primary_carer_share),
+        anc_s=np.full(nv, -1, dtype=np.int64),
+        anc_w=np.full((nv, 2), -1, dtype=np.int64),
+        anc_k=np.full(nv, -1, dtype=np.int64),
+        anc_n=np.zeros(nv, dtype=np.int64),
+        orphan=np.zeros(nv, dtype=bool),
+        cover_price=np.zeros(nw, dtype=np.float64),
+        lock=np.zeros(nv, dtype=bool),
+        mov=np.arange(nv, dtype=np.int64),
+        max_changes=float(nv + 1),
+    )
+
+
+class Anchor(NamedTuple):
+    """What a sick-call re-solve holds the engine to: the published rota and its prices.
+
+    Per visit: the published start (-1 unstaffed), crew and shadow (workers, -1 none). A
+    *tracked* visit (published, not orphaned) costs ``change_penalty`` whenever its crew,
+    shadow or start differ from the published ones; it never starts earlier. An orphan
+    costs ``cover_price[w]`` once per worker ``w`` counted on orphans not theirs before. A
+    *locked* visit never moves and an unstaffed locked one stays so. At most ``max_changes``
+    tracked visits change.
+    """
+
+    start: I64
+    crew: I64
+    shadow: I64
+    tracked: B
+    orphan: B
+    lock: B
+    change_penalty: float
+    cover_price: F64
+    max_changes: int
+
+
+def anchored(c: Consts, a: Anchor) -> Consts:
+    """``c`` for a re-solve around ``a``: published starts held, the re-solve's terms priced.
+
+    A published visit's window opens at its published start, so the earliest schedule keeps
+    that start unless a move pushes the visit later (a change); a locked one's window closes
+    there too."""
+    held = (a.start >= 0) & (a.tracked | a.lock)
+    outside = np.flatnonzero(held & ((a.start < c.earliest) | (a.start > c.last)))
+    if len(outside):
+        # The caller orphans every published start its window no longer allows.
+        v = int(outside[0])
+        raise ValueError(f"visit {v}: held start {a.start[v]} outside its window")
+    earliest = c.earliest.copy()
+    last = c.last.copy()
+    earliest[held] = a.start[held]
+    fixed = held & a.lock
+    last[fixed] = a.start[fixed]
+    weights = c.weights.copy()
+    weights[k.T_CHANGED] = a.change_penalty
+    counted = (a.crew >= 0).sum(axis=1) + (a.shadow >= 0)
+    return c._replace(
+        earliest=earliest,
+        last=last,
+        anc_s=a.start.astype(np.int64),
+        anc_w=a.crew.astype(np.int64),
+        anc_k=a.shadow.astype(np.int64),
+        anc_n=np.where(a.tracked, counted, 0).astype(np.int64),
+        orphan=a.orphan.astype(bool),
+        cover_price=a.cover_price.astype(np.float64),
+        lock=a.lock.astype(bool),
+        mov=np.flatnonzero(~a.lock).astype(np.int64),
+        max_changes=float(a.max_changes),
+        weights=weights,
     )
 
 
@@ -290,13 +377,15 @@ def route_capacity(data: ProblemData) -> int:
     return int(per_shift.max(initial=0)) + 1
 
 
-def empty_state(data: ProblemData, c: Consts) -> State:
+def empty_state(data: ProblemData, c: Consts, cap: int) -> State:
+    """No visit staffed; routes of ``cap`` stops (:func:`route_capacity`)."""
     nv, nw, nc, nh = data.n_visits, data.n_workers, data.n_clients, len(data.shift_worker)
-    cap = route_capacity(data)
     nr = len(c.rq_n)
     weeks = (len(data.days) + 6) // 7
-    terms = np.zeros(len(TERMS), dtype=np.float64)
+    terms = np.zeros(k.N_TERMS, dtype=np.float64)
     terms[k.T_UNASSIGNED] = nv
+    # Every tracked visit starts changed, as every visit starts unstaffed.
+    terms[k.T_CHANGED] = float(np.count_nonzero(c.anc_n))
     terms[k.T_SHORTFALL] = float(c.contracted[c.contracted > 0].sum())
     terms[k.T_COORD] = float(
         sum(
@@ -352,6 +441,10 @@ def empty_state(data: ProblemData, c: Consts) -> State:
         saved_routes=np.full((nh, cap), -1, dtype=np.int64),
         saved_rlen=np.zeros(nh, dtype=np.int64),
         bonus_scale=np.ones(1, dtype=np.float64),
+        match=np.zeros(nv, dtype=np.int64),
+        extra=np.zeros(nv, dtype=np.int64),
+        chg=(c.anc_n > 0).astype(np.int64),
+        asked=np.zeros(nw, dtype=np.int64),
     )
 
 
@@ -359,25 +452,16 @@ def fill(c: Consts, s: State, routes: list[list[int]]) -> bool:
     """Put ``routes`` (entries per shift, in order) into the empty state ``s`` and schedule them.
 
     Returns False if the routes do not make a feasible rota (a window, shift, link or cap)."""
-    k.begin(s)
+    cap = s.route.shape[1]
+    route = np.full((len(routes), cap), -1, dtype=np.int64)
+    rlen = np.array([len(entries) for entries in routes], dtype=np.int64)
+    if len(rlen) and rlen.max() > cap:
+        h = int(rlen.argmax())
+        raise ValueError(f"route {h} has {rlen[h]} stops, more than its {cap} candidate visits")
     for h, entries in enumerate(routes):
-        for pos, e in enumerate(entries):
-            k.insert_entry(c, s, h, pos, e, False)
-    # Every route is dirty: the schedule is computed for them a batch at a time.
-    s.ndirty[0] = 0
-    s.overflow[0] = 0
-    ok = True
-    for h, entries in enumerate(routes):
-        if entries:
-            s.dirty[s.ndirty[0]] = h
-            s.ndirty[0] += 1
-            if s.ndirty[0] == len(s.dirty):
-                s.nslog[0] = 0
-                ok = ok and k.settle(c, s)
-                s.ndirty[0] = 0
-    s.nslog[0] = 0
-    ok = ok and k.settle(c, s)
-    half = [v for v in range(len(c.req)) if 0 < s.ncrew[v] < c.req[v]]
+        route[h, : len(entries)] = entries
+    ok = k.fill_routes(c, s, route, rlen)
+    half = bool(np.any((s.ncrew > 0) & (s.ncrew < c.req)))
     s.saved_routes[:] = s.route
     s.saved_rlen[:] = s.rlen
     s.late_dirty[0] = 1

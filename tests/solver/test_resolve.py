@@ -7,23 +7,30 @@ independent checker against the problem with the absence written in.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pytest
 
 from scenarios.generator import generate
 from solver.contract import Problem, Rota
+from solver.engine import kernels as k
+from solver.engine.search import Engine
 from solver.options import SolveOptions
 from solver.resolve import (
     Absence,
     Resolved,
     ResolveError,
     ResolveOptions,
+    anchor_of,
     apply_absences,
     merge,
     resolve,
 )
+from solver.resolve import situation as resolve_situation
+from solver.rota import Solution
 from solver.solve import solve
 from tests.builders import ANN, BOB, CY, agency, at, carer, client, coordinator, crews, knows, visit
 from tests.helpers import verified
@@ -370,3 +377,104 @@ def visit_model(ident: str, who: str, earliest: str, latest: str) -> Any:
     from solver.contract import Visit
 
     return Visit.model_validate(visit(ident, who, earliest, latest))
+
+
+@pytest.fixture(scope="module")
+def sick_call() -> tuple[Problem, Rota, Problem, datetime, str]:
+    """A generated three-day agency's rota; its busiest carer off from 10:00 on the first day,
+    rung in at 10:00 (visits begun before then are frozen)."""
+    problem = Problem.model_validate(generate(clients=14, seed=5, days=3))
+    rota = solve(problem, SolveOptions(time_limit=6, seed=0, workers=1))
+    day = problem.period.start.isoformat()
+    busiest = max(
+        sorted({w for a in rota.assignments for w in a.workers if not w.startswith("k")}),
+        key=lambda w: sum(w in a.workers for a in rota.assignments),
+    )
+    now = datetime.fromisoformat(f"{day}T10:00")
+    absence = Absence(busiest, now, datetime.fromisoformat(f"{day}T23:59"))
+    return problem, rota, apply_absences(problem, rota, [absence], now), now, busiest
+
+
+def test_the_engine_prices_changes_and_covers_as_the_costs_do(
+    sick_call: tuple[Problem, Rota, Problem, datetime, str],
+) -> None:
+    # Random moves at a temperature that takes most of them: after each one taken, the
+    # engine's running objective is the re-solve's (contract + 500 a changed visit + the cover
+    # prices) recomputed from the rota, the locked visits are as published, and the changes
+    # stay within the cap.
+    _, rota, situation, now, _ = sick_call
+    options = ResolveOptions(cover_counts={})
+    data, current, frozen, costs = resolve_situation(situation, rota, now, options)
+    held = anchor_of(data, costs, frozen)
+    engine = Engine(data)
+    engine.anchor(held)
+    assert engine.load(current)
+    assert engine.objective == pytest.approx(costs.total(data, current), abs=1e-6)
+    engine.insert_unstaffed(sorted(costs.orphans))
+    assert engine.objective == pytest.approx(costs.total(data, engine.solution()), abs=1e-6)
+    c, s = engine.c, engine.s
+    k.seed(3)
+    weights = np.full(k.N_MOVES, 1.0)
+    stats = np.zeros((k.N_MOVES, 4), dtype=np.int64)
+    best_routes, best_rlen = s.route.copy(), s.rlen.copy()
+    best, saved = np.array([np.inf]), np.array([1], dtype=np.int64)
+    locked = [int(v) for v in np.flatnonzero(held.lock)]
+
+    def crews_of(sol: Solution) -> dict[int, tuple[int | None, list[int]]]:
+        return {v: (sol.start.get(v), sorted(sol.workers.get(v, []))) for v in locked}
+
+    published = crews_of(current)
+    accepted = 0
+    for step in range(800):
+        before = int(stats[:, 2].sum())
+        k.anneal(c, s, 1, step, 800, 2000.0, 2000.0, weights, stats, best_routes, best_rlen,
+                 best, saved)  # fmt: skip
+        if int(stats[:, 2].sum()) == before:
+            continue
+        accepted += 1
+        sol = engine.solution()
+        assert engine.objective == pytest.approx(costs.total(data, sol), abs=1e-6), step
+        assert crews_of(sol) == published
+        assert costs.changes(sol) <= costs.max_changes
+    assert accepted > 50
+
+
+@pytest.mark.parametrize("intensify", [False, True])
+def test_the_engine_resolve_keeps_the_past_and_restaffs_within_the_cap(
+    sick_call: tuple[Problem, Rota, Problem, datetime, str], intensify: bool
+) -> None:
+    # With or without CP-SAT after the engine.
+    _, rota, situation, now, busiest = sick_call
+    before = {a.visit: a for a in rota.assignments}
+    done = resolve(situation, rota, now, replace(QUICK, intensify=intensify))
+    verified(situation, done.rota)
+    assert any(line.startswith("engine annealing") for line in done.stages)
+    after = {a.visit: a for a in done.rota.assignments}
+    # Begun before now: untouched, the absent carer's included.
+    assert done.frozen > 0
+    for vid, a in before.items():
+        if a.start < now:
+            assert after[vid] == a
+    restaffed = [v for v in done.orphaned if v in after]
+    assert restaffed and all(busiest not in after[v].workers for v in restaffed)
+    others = _diff(rota, done.rota) - set(done.orphaned)
+    assert len(others) <= int(QUICK.max_change_ratio * len(done.orphaned))
+
+
+def test_the_engine_resolve_changes_nothing_else_without_a_change_budget(
+    sick_call: tuple[Problem, Rota, Problem, datetime, str],
+) -> None:
+    _, rota, situation, now, _ = sick_call
+    done = resolve(situation, rota, now, replace(QUICK, max_change_ratio=0.0))
+    verified(situation, done.rota)
+    assert _diff(rota, done.rota) <= set(done.orphaned)
+
+
+def test_the_engine_resolve_is_the_same_for_the_same_seed_and_effort(
+    sick_call: tuple[Problem, Rota, Problem, datetime, str],
+) -> None:
+    _, rota, situation, now, _ = sick_call
+    options = replace(QUICK, moves=5_000)
+    first, second = (resolve(situation, rota, now, options) for _ in range(2))
+    assert first.rota.assignments == second.rota.assignments
+    assert first.rota.coordinator_visits == second.rota.coordinator_visits
