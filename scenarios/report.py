@@ -233,18 +233,55 @@ def _num(value: float | None) -> str:
 
 # (title, unit, bar label format, value)
 CHARTS: tuple[tuple[str, str, str, Callable[[Kpis], float]], ...] = (
-    ("Unstaffed visits", "visits", "{:,.0f}", lambda k: k.visits_unstaffed),
+    ("Unstaffed visits (fewer is better)", "visits", "{:,.0f}", lambda k: k.visits_unstaffed),
     ("Carer hours (dark: travel)", "hours", "{:,.1f}", lambda k: k.carer_hours),
-    ("Travel share of working time", "%", "{:.1f}", lambda k: 100 * k.travel_share),
     (
-        "Distinct workers per client",
+        "Travel share of working time (lower is better)",
+        "%",
+        "{:.1f}",
+        lambda k: 100 * k.travel_share,
+    ),
+    (
+        "Distinct workers per client (fewer is better)",
         "workers",
         "{:.2f}",
         lambda k: k.mean_distinct_workers_per_client,
     ),
-    ("Familiar-visit share", "%", "{:.1f}", lambda k: 100 * k.familiar_visit_share),
-    ("Coordinator-rule coverage", "%", "{:.1f}", lambda k: 100 * k.coordinator_coverage),
+    (
+        "Familiar-visit share (higher is better)",
+        "%",
+        "{:.1f}",
+        lambda k: 100 * k.familiar_visit_share,
+    ),
+    (
+        "Coordinator-rule coverage (higher is better)",
+        "%",
+        "{:.1f}",
+        lambda k: 100 * k.coordinator_coverage,
+    ),
 )
+# How the change chart names each row's better direction.
+BETTER = {"higher": "higher is better", "lower": "lower is better"}
+
+
+def change_against_base(value: float | None, base: float | None, kind: str) -> tuple[float, str]:
+    """A KPI's bar on the change chart and its label: percentage points for a share (a share
+    going from 40% to 50% is +10 pp, not "+25%"), per cent of the base for the rest."""
+    if value is None or base is None:
+        return 0.0, ""
+    if kind == "share":
+        points = 100 * (value - base)
+        return points, f"{points:+.1f} pp" if abs(points) >= 0.05 else ""
+    if not base:
+        return 0.0, ""
+    change = 100 * (value - base) / abs(base)
+    return change, f"{change:+.0f}%" if abs(change) >= 0.5 else ""
+
+
+def row_label(row: Row) -> str:
+    """A change-chart row: the KPI and which way is better."""
+    better = BETTER.get(row.better)
+    return f"{row.label} ({better})" if better else row.label
 
 
 CLIP = 100.0  # percent: the change chart's axis stops here
@@ -291,32 +328,33 @@ def write_charts(comparison: Comparison, directory: Path) -> list[Path]:
         figsize=(11, 1.5 + 0.25 * len(rows) * max(2, len(others))), layout="constrained"
     )
     height = 0.8 / max(1, len(others))
-    series = []
+    series: list[list[float]] = []
+    labels: list[list[str]] = []
     for v in others:
-        changes = []
-        for r in rows:
-            a, b = _value(v.kpis, r.field), _value(base, r.field)
-            changes.append(0.0 if a is None or not b else 100 * (a - b) / abs(b))
-        series.append(changes)
+        moved = [
+            change_against_base(_value(v.kpis, r.field), _value(base, r.field), r.kind)
+            for r in rows
+        ]
+        series.append([amount for amount, _ in moved])
+        labels.append([label for _, label in moved])
     # A few large changes (unstaffed visits can triple) would flatten the rest: the axis stops
     # at +-CLIP % and the bars beyond it carry their value.
     reach = max((abs(x) for changes in series for x in changes), default=1.0)
     edge = min(CLIP, max(5.0, 1.15 * reach))
-    for j, (v, changes) in enumerate(zip(others, series, strict=True)):
+    for j, (v, changes, texts) in enumerate(zip(others, series, labels, strict=True)):
         ys = [i + (j - (len(others) - 1) / 2) * height for i in range(len(rows))]
         clipped = [max(-edge, min(edge, x)) for x in changes]
         bars = ax.barh(ys, clipped, height=height, color=colours[j + 1], label=v.name)
-        ax.bar_label(bars, labels=[f"{x:+.0f}%" if abs(x) >= 0.5 else "" for x in changes],
-                     padding=2, fontsize=7)  # fmt: skip
+        ax.bar_label(bars, labels=texts, padding=2, fontsize=7)
     low = min((x for changes in series for x in changes), default=0.0)
     high = max((x for changes in series for x in changes), default=0.0)
     # Room beyond the longest bars for their labels.
     ax.set_xlim(1.4 * max(-edge, min(low, -5.0)), 1.25 * min(edge, max(high, 5.0)))
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_yticks(range(len(rows)), labels=[r.label for r in rows], fontsize=9)
+    ax.set_yticks(range(len(rows)), labels=[row_label(r) for r in rows], fontsize=9)
     ax.invert_yaxis()
     cut = f"; bars cut at {CLIP:g}%, labels exact" if reach > CLIP else ""
-    ax.set_xlabel(f"change against the base (%{cut})")
+    ax.set_xlabel(f"change against the base (%; shares in percentage points{cut})")
     ax.set_title(f"{comparison.scenario}: change against the base", fontsize=12)
     ax.legend(fontsize=9, loc="best")
     ax.spines[["top", "right"]].set_visible(False)

@@ -15,10 +15,13 @@ import pytest
 from carerota.cli import main
 from scenarios import changes as ch
 from scenarios.report import (
+    ROWS,
+    change_against_base,
     diff_rotas,
     format_diff,
     format_text,
     read_variant,
+    row_label,
     summarise,
     write_report,
 )
@@ -501,3 +504,14 @@ def test_from_scratch_is_still_an_option() -> None:
     assert result.mode == "from_scratch" and result.noise is None
     assert result.variants[1].forced is None
     assert "visits the change forced" not in format_text(result)
+
+
+def test_the_change_chart_moves_shares_in_points_and_says_which_way_is_better() -> None:
+    # A familiar share from 40% to 50% is ten points, not a quarter more.
+    assert change_against_base(0.5, 0.4, "share") == pytest.approx((10.0, "+10.0 pp"))
+    assert change_against_base(120.0, 100.0, "hours") == pytest.approx((20.0, "+20%"))
+    assert change_against_base(3.0, 0.0, "count") == (0.0, "")
+    labels = {r.field: row_label(r) for r in ROWS}
+    assert labels["familiar_visit_share"] == "familiar-visit share (higher is better)"
+    assert labels["travel_hours"] == "travel hours (lower is better)"
+    assert labels["carer_hours"] == "carer hours (visits + travel)"
