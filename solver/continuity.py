@@ -19,6 +19,7 @@ so a rota's continuity figures do not depend on how it was found:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -200,7 +201,15 @@ def _cover_by_cpsat(needs: Needs) -> int:
 def fewest_faces(needs: Needs) -> int:
     """The fewest carers such that every visit has its required number among them (capacity
     ignored): a short exact search, CP-SAT where that does not settle it."""
-    settled = _fewest(needs)
+    # Only the set of distinct needs matters (as in _fewest), so that is the memo's key.
+    return _fewest_faces_of(frozenset((able, min(r, len(able))) for able, r in needs if able))
+
+
+# Most of a rota's measuring time goes here, and a sick call, a what-if variant or next week's
+# plan measures again clients whose needs did not change: a process remembers their answers.
+@functools.lru_cache(maxsize=16_384)
+def _fewest_faces_of(needs: frozenset[tuple[frozenset[str], int]]) -> int:
+    settled = _fewest(list(needs))
     return settled if isinstance(settled, int) else _cover_by_cpsat(settled)
 
 
