@@ -394,7 +394,12 @@ def add_solve_options(p: argparse.ArgumentParser, time_limit: float) -> None:
         help=f"search time in seconds (default {time_limit:g})",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same rota)")
-    p.add_argument("--workers", type=int, default=2, help="CP-SAT search workers (default 2)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="cores a solve uses: CP-SAT search workers and engine walkers (default 2)",
+    )
     p.add_argument(
         "--effort",
         type=float,

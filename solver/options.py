@@ -47,6 +47,8 @@ StopRequest = Callable[[], bool]
 class SolveOptions:
     time_limit: float = 30.0
     seed: int = 0
+    # Cores the solve may use: CP-SAT's search workers and the engine's walkers (each walker
+    # makes ``moves``; the rota depends on this number, not on how many cores the machine has).
     workers: int = 2
     # "engine": the route engine, then CP-SAT (see solver/engine/run.py); "cpsat": CP-SAT's
     # neighbourhood search alone; "heuristic": the construction alone.

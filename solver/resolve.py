@@ -64,6 +64,7 @@ class Absence:
 class ResolveOptions:
     time_limit: float = 5.0  # seconds for the whole re-solve, construction included
     seed: int = 0
+    # Cores: CP-SAT's search workers and the engine's walkers (the service gives it two).
     workers: int = 1
     # Objective units (like the contract's weights) per visit whose workers or start change, other
     # than the orphans themselves: above any travel or continuity saving, below a staffed visit.
@@ -580,14 +581,16 @@ def _engine_repair(
     costs: Costs,
     moves: int,
     seed: int,
+    walkers: int,
     deadline: float,
     stages: list[str],
 ) -> tuple[Solution, float] | None:
     """The engine's repair of ``current`` (the kept rota): orphans inserted at their cheapest
-    places, then ``moves`` of annealing on their days under the re-solve's objective and cap;
-    the rota and that objective (:meth:`Costs.total`, kept exact by the engine). None if the
-    engine cannot hold the kept rota as it is (a start its whole-minute travel would push, or a
-    what-if's longer visit or tighter cap that a kept day no longer fits)."""
+    places, then ``moves`` of annealing by each of ``walkers`` on their days under the
+    re-solve's objective and cap; the rota and that objective (:meth:`Costs.total`, kept exact
+    by the engine). None if the engine cannot hold the kept rota as it is (a start its
+    whole-minute travel would push, or a what-if's longer visit or tighter cap that a kept day
+    no longer fits)."""
     engine = Engine(data)
     engine.anchor(anchor_of(data, costs, frozen))
     if not engine.load(current) or engine.solution().start != current.start:
@@ -600,7 +603,9 @@ def _engine_repair(
     # on the medium agency's ten sick calls this staffed 120 orphans of 127, against 114 from
     # the normal solve's temperature (half a face), which stays on the first local optimum.
     hot = max(costs.change_penalty, engine.start_temperature())
-    sol = engine.anneal(moves, seed, t0=hot, deadline=deadline, weights=RESOLVE_MOVE_WEIGHTS)
+    sol = engine.anneal(
+        moves, seed, walkers=walkers, t0=hot, deadline=deadline, weights=RESOLVE_MOVE_WEIGHTS
+    )
     stages.append(f"engine annealing: {engine.stats.moves} moves, {engine.objective:.1f}")
     return sol, engine.objective
 
@@ -650,7 +655,7 @@ def resolve(
         moves = options.moves if options.moves is not None else RESOLVE_MOVES
         deadline = began + ENGINE_SHARE * options.time_limit
         repaired = _engine_repair(
-            data, current, frozen, costs, moves, options.seed, deadline, stages
+            data, current, frozen, costs, moves, options.seed, options.workers, deadline, stages
         )
     if repaired is None:
         current = _builder_repair(data, current, orphans)

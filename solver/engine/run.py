@@ -115,6 +115,7 @@ def optimise(
     sol = engine.anneal(
         max(1, int(total * share)),
         options.seed,
+        walkers=max(1, options.workers),
         deadline=t0 + share * options.time_limit,
         should_stop=should_stop,
         improved=improved,

@@ -7,8 +7,10 @@ on any machine. The wall clock and a stop request are only looked at between chu
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -53,12 +55,15 @@ MOVE_WEIGHTS = np.array([0.10, 0.25, 0.10, 0.08, 0.05, 0.12, 0.10, 0.05, 0.05, 0
 # almost never taken and was 80% of the time at the weights above (medium agency, one carer off).
 RESOLVE_MOVE_WEIGHTS = np.array([0.30, 0.30, 0.10, 0.05, 0.05, 0.04, 0.04, 0.04, 0.03, 0.05])
 CHUNK = 20_000
+# Moves a walker makes between two meetings of several walkers (:meth:`Engine.anneal`).
+ROUND = 4 * CHUNK
 
 
 @dataclass
 class EngineStats:
     moves: int = 0
     seconds: float = 0.0
+    walkers: int = 1
     per_move: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
     construction: dict[str, int] = field(default_factory=dict)
 
@@ -170,6 +175,7 @@ class Engine:
         moves: int,
         seed: int,
         *,
+        walkers: int = 1,
         t0: float | None = None,
         t1: float | None = None,
         deadline: float | None = None,
@@ -177,50 +183,81 @@ class Engine:
         improved: Callable[[float, Callable[[], Solution]], None] | None = None,
         weights: np.ndarray = MOVE_WEIGHTS,
     ) -> Solution:
-        """Simulated annealing for ``moves`` evaluations, moves drawn at ``weights``
+        """Simulated annealing for ``moves`` evaluations a walker, moves drawn at ``weights``
         (:data:`MOVE_NAMES` order); the state ends on the best found.
 
-        ``improved`` hears of each new best between chunks: its objective, and a function that
-        builds it as a solution (built only if asked: it costs a pass over the routes)."""
-        c, s = self.c, self.s
+        ``walkers`` searches run side by side, each in its own thread (the kernels release the
+        GIL, so each can have a core), in rounds of :data:`ROUND` moves: every round they all
+        start from the best rota so far and follow the same stretch of the temperature path,
+        each with its own random draws, and the best of their results (the first walker's on a
+        tie) starts the next round. The rota depends on the seed, the moves and ``walkers``,
+        never on which thread ran first.
+
+        ``improved`` hears of each new best between chunks (one walker) or rounds: its
+        objective, and a function that builds it as a solution (built only if asked: it costs
+        a pass over the routes)."""
+        c = self.c
         k.seed(seed)
         t0 = t0 if t0 is not None else self.start_temperature()
         t1 = t1 if t1 is not None else t0 / 200
-        best_routes = s.route.copy()
-        best_rlen = s.rlen.copy()
-        best_obj = np.array([self.objective])
-        saved = np.array([1], dtype=np.int64)
-        stats = np.zeros((k.N_MOVES, 4), dtype=np.int64)
-        s.saved_routes[:] = s.route
-        s.saved_rlen[:] = s.rlen
+        walks = [_Walk(c, self.s)]
+        for _ in range(walkers - 1):
+            walks.append(_Walk(c, _copy(self.s)))
+        stop = threading.Event()
         began = time.monotonic()
+        last_best = walks[0].best_obj[0]
         done = 0
-        last_best = best_obj[0]
-        while done < moves:
-            n = min(CHUNK, moves - done)
-            s.bonus_scale[0] = 1.0 - done / moves
-            k.anneal(
-                c, s, n, done, moves, t0, t1, weights, stats, best_routes, best_rlen,
-                best_obj, saved,
-            )  # fmt: skip
-            done += n
-            if improved is not None and best_obj[0] < last_best - 1e-9:
-                last_best = best_obj[0]
-                # Until the search leaves the best state it is the current one (never saved).
-                routes, rlen = (best_routes, best_rlen) if saved[0] else (s.route, s.rlen)
-                improved(float(best_obj[0]), partial(self.solution_of, routes, rlen))
-            if deadline is not None and time.monotonic() > deadline:
-                break
-            if should_stop is not None and should_stop():
-                self.stopped = True
-                break
-        k.keep_best(s, best_routes, best_rlen, saved)
-        self.load_routes(best_routes, best_rlen)
+        pool = ThreadPoolExecutor(max_workers=walkers) if walkers > 1 else None
+        try:
+            while done < moves and not stop.is_set():
+                if pool is None:
+                    # One walker runs here, a chunk at a time, on the seed drawn above.
+                    end = min(moves, done + CHUNK)
+                    walks[0].run(c, done, end, moves, t0, t1, weights, stop, None)
+                else:
+                    end = min(moves, done + ROUND)
+                    jobs = [
+                        pool.submit(
+                            w.run,
+                            c,
+                            done,
+                            end,
+                            moves,
+                            t0,
+                            t1,
+                            weights,
+                            stop,
+                            _mix(seed, done // ROUND, i),
+                        )
+                        for i, w in enumerate(walks)
+                    ]
+                    while wait(jobs, timeout=0.25).not_done:
+                        self._watch(stop, deadline, should_stop)
+                    for job in jobs:
+                        job.result()
+                    if end < moves and not stop.is_set():
+                        lead = _lead(walks)
+                        route, rlen = lead.best()
+                        for w in walks:
+                            w.restart(self, route, rlen)
+                done = end
+                if improved is not None:
+                    lead = _lead(walks)
+                    if lead.best_obj[0] < last_best - 1e-9:
+                        last_best = float(lead.best_obj[0])
+                        improved(last_best, partial(self.solution_of, *lead.current_best()))
+                self._watch(stop, deadline, should_stop)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+        route, rlen = _lead(walks).best()
+        self.load_routes(route, rlen)
         self.s.bonus_scale[0] = 0.0
-        self.stats.moves += done
+        self.stats.moves += sum(w.moves for w in walks)
+        self.stats.walkers = walkers
         self.stats.seconds += time.monotonic() - began
         for i, name in enumerate(MOVE_NAMES):
-            row = stats[i]
+            row = sum(w.stats[i] for w in walks)
             old = self.stats.per_move.get(name, (0, 0, 0, 0))
             self.stats.per_move[name] = (
                 old[0] + int(row[0]),
@@ -229,6 +266,18 @@ class Engine:
                 old[3] + int(row[3]),
             )
         return self.solution()
+
+    def _watch(
+        self, stop: threading.Event, deadline: float | None, should_stop: Callable[[], bool] | None
+    ) -> None:
+        """Tell the walkers to stop after their chunk if the clock or the caller says so."""
+        if stop.is_set():
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            stop.set()
+        elif should_stop is not None and should_stop():
+            self.stopped = True
+            stop.set()
 
     def start_temperature(self) -> float:
         """A temperature at which a typical travel or face trade is often taken at first: a
@@ -245,12 +294,13 @@ class Engine:
         st = self.stats
         accepted = sum(row[2] for row in st.per_move.values())
         log.info(
-            "engine: construction %.0f (staffed %s), annealing %.0f: %d moves in %.1f s "
-            "(%.0f a second), %d accepted",
+            "engine: construction %.0f (staffed %s), annealing %.0f: %d moves by %d walkers "
+            "in %.1f s (%.0f a second), %d accepted",
             constructed,
             st.construction,
             self.objective,
             st.moves,
+            st.walkers,
             st.seconds,
             st.moves_per_second,
             accepted,
@@ -265,3 +315,81 @@ class Engine:
                 took,
                 better,
             )
+
+
+def _mix(seed: int, rnd: int, walker: int) -> int:
+    """A walker's seed for a round: distinct for every (seed, round, walker)."""
+    return (seed * 1_000_003 + rnd * 7_919 + walker * 104_729) % (2**31 - 1)
+
+
+def _copy(s: State) -> State:
+    return State._make(a.copy() for a in s)
+
+
+class _Walk:
+    """One annealing walker: its state, its best routes and its counts."""
+
+    def __init__(self, c: Consts, s: State) -> None:
+        self.s = s
+        self.best_route = s.route.copy()
+        self.best_rlen = s.rlen.copy()
+        self.best_obj = np.array([k.objective(c, s)])
+        # 1 while ``best_route`` holds the best; 0 while the current state is it (not copied).
+        self.saved = np.array([1], dtype=np.int64)
+        self.stats = np.zeros((k.N_MOVES, 4), dtype=np.int64)
+        self.moves = 0
+        s.saved_routes[:] = s.route
+        s.saved_rlen[:] = s.rlen
+
+    def run(
+        self,
+        c: Consts,
+        lo: int,
+        hi: int,
+        total: int,
+        t0: float,
+        t1: float,
+        weights: np.ndarray,
+        stop: threading.Event,
+        seed: int | None,
+    ) -> None:
+        """Steps ``lo`` to ``hi`` of ``total`` (fewer if ``stop`` is set), a chunk at a time;
+        ``seed`` seeds this thread's generator first."""
+        if seed is not None:
+            k.seed(seed)
+        at = lo
+        while at < hi and not stop.is_set():
+            n = min(CHUNK, hi - at)
+            self.s.bonus_scale[0] = 1.0 - at / total
+            k.anneal(
+                c, self.s, n, at, total, t0, t1, weights, self.stats, self.best_route,
+                self.best_rlen, self.best_obj, self.saved,
+            )  # fmt: skip
+            at += n
+            self.moves += n
+
+    def current_best(self) -> tuple[np.ndarray, np.ndarray]:
+        """The best routes, copied (the walker may go on)."""
+        if self.saved[0]:
+            return self.best_route.copy(), self.best_rlen.copy()
+        return self.s.route.copy(), self.s.rlen.copy()
+
+    def best(self) -> tuple[np.ndarray, np.ndarray]:
+        k.keep_best(self.s, self.best_route, self.best_rlen, self.saved)
+        return self.best_route.copy(), self.best_rlen.copy()
+
+    def restart(self, engine: Engine, route: np.ndarray, rlen: np.ndarray) -> None:
+        """Start again from ``route`` (a best rota of the walkers)."""
+        s = empty_state(engine.data, engine.c, engine.capacity)
+        ok = fill(engine.c, s, [list(route[h, : rlen[h]]) for h in range(len(rlen))])
+        assert ok, "a walker's best state is feasible by construction"
+        self.s = s
+        self.best_route[:] = route
+        self.best_rlen[:] = rlen
+        self.best_obj[0] = k.objective(engine.c, s)
+        self.saved[0] = 1
+
+
+def _lead(walks: list[_Walk]) -> _Walk:
+    """The walker with the best rota; the first of them on a tie."""
+    return min(walks, key=lambda w: float(w.best_obj[0]))
