@@ -30,11 +30,14 @@ UNSTAFFED = "the peer solver left it out"
 Peer = Callable[[Problem, float, int], Rota]
 
 
-def single_agency(size: str, seed: int) -> Problem:
+def single_agency(size: str, seed: int, *, continuity: bool = True) -> Problem:
     """A generated agency a plain VRP with time windows can express whole: no double-ups, and no
     skills, gender preferences, exclusions, pins or travel modes, so any carer may take any
     visit their shifts can hold. Familiar carers and history stay: only we are asked to keep
-    continuity."""
+    continuity, and not at all without ``continuity`` (new and unfamiliar faces cost nothing).
+
+    The way from and to home is priced like travel between visits (the contract's default
+    prices it at nothing): the peers' routes pay for it, and the table counts it."""
     raw = generate(SIZES[size], seed)
     doubles = {v["id"] for v in raw["visits"] if v.get("workers_required", 1) > 1}
     raw["visits"] = [v for v in raw["visits"] if v["id"] not in doubles]
@@ -46,6 +49,10 @@ def single_agency(size: str, seed: int) -> Problem:
         w["skills"], w["travel_mode"] = [], "car"
     for c in raw["clients"]:
         c["excluded_workers"], c["gender_preference"] = [], None
+    weights = raw.setdefault("weights", {})
+    weights["home_travel_minute"] = weights.get("travel_minute", 1.0)
+    if not continuity:
+        weights["distinct_worker"] = weights["unfamiliar_worker"] = 0.0
     return Problem.model_validate(raw)
 
 

@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -128,12 +129,14 @@ def solomon_cases(root: Path, wanted: list[str] | None) -> Iterator[Case]:
         )
 
 
-def agency_cases(wanted: list[str] | None) -> Iterator[Case]:
+def agency_cases(wanted: list[str] | None, continuity: bool) -> Iterator[Case]:
     from benchmarks.peers import single_agency
 
     for spec in wanted or ["small:1", "small:2"]:
         size, seed = spec.split(":")
-        yield Case(spec, lambda s=size, n=int(seed): single_agency(s, n), None, None, {})  # type: ignore[misc]
+        name = spec if continuity else f"{spec} travel only"
+        load = partial(single_agency, size, int(seed), continuity=continuity)
+        yield Case(name, load, None, None, {})
 
 
 # How far past the time limit a reproducible run may go on a busy machine before the clock stops it.
@@ -305,7 +308,7 @@ def _count(group: list[dict[str, str]], col: str) -> str:
 
 def cases(args: argparse.Namespace, root: Path | None) -> Iterator[Case]:
     if args.set == "agencies":
-        yield from agency_cases(args.instances)
+        yield from agency_cases(args.instances, not args.travel_only)
         return
     if root is None:
         raise SystemExit("no benchmark data: give --data or set CAREROTA_BENCHDATA")
@@ -338,6 +341,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="give our solver the CP-SAT effort of --time-limit on an idle core (0.6 units a "
         "second) instead of the wall clock: the same rotas on a busy machine",
+    )
+    ap.add_argument(
+        "--travel-only",
+        action="store_true",
+        help="agencies: new and unfamiliar faces cost nothing, so we are asked for travel alone, "
+        "as the peers are",
     )
     args = ap.parse_args(argv)
     root = args.data.resolve() if args.data else benchdata_dir()

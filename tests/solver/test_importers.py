@@ -232,6 +232,12 @@ def test_peer_agency_is_a_plain_vrp_with_time_windows() -> None:
     assert (data.allowed & data.skilled).all()  # anyone may take any visit a shift can hold
     assert len(set(data.worker_mode.tolist())) == 1
     assert problem.history.visits  # continuity is still there for us to keep
+    # The peers' routes pay for the way from and to home: so do ours here.
+    assert problem.weights.home_travel_minute == problem.weights.travel_minute > 0
+    assert problem.weights.distinct_worker > 0
+    plain = _peers().single_agency("small", 1, continuity=False)
+    assert plain.weights.distinct_worker == plain.weights.unfamiliar_worker == 0
+    assert plain.visits == problem.visits
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pyvrp") is None, reason="no pyvrp (peers extra)")
