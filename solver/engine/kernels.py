@@ -816,6 +816,45 @@ def random_staffed(c: Arrays, s: Arrays) -> int:
     return NO
 
 
+# How many visits an insertion may push out in a row, each taking the place of the one before
+# (an ejection chain): the first staffs the unstaffed visit, the last pushed out stays unstaffed
+# if it fits nowhere, and the objective judges the whole chain.
+CHAIN = 3
+
+
+@jit
+def _displace(c: Arrays, s: Arrays, v: int, a: int, b: int) -> int:
+    """Staff unstaffed ``v`` by taking a stop in its way off one candidate's route; the visit
+    taken off (now unstaffed, or only its shadow gone), or NO if that fails. Visits ``a`` and
+    ``b`` (earlier links of the chain) are never taken off."""
+    q = c.cand_ptr[v] + np.random.randint(c.cand_ptr[v + 1] - c.cand_ptr[v])
+    h = c.cand_h[q]
+    if s.rlen[h] == 0:
+        return NO
+    best = NO
+    for i in range(s.rlen[h]):
+        u = s.route[h, i] >> 1
+        near = c.last[u] >= c.earliest[v] - 120 and c.earliest[u] <= c.last[v] + 60
+        if near and u != a and u != b and (best == NO or np.random.random() < 0.5):
+            best = i
+    if best == NO:
+        return NO
+    u = s.route[h, best] >> 1
+    if s.route[h, best] & 1:
+        if c.lock[u]:
+            return NO
+        remove_entry(c, s, h, best, True)
+    else:
+        if pinned_member(c, u, c.shift_w[h]):
+            return NO
+        remove_visit(c, s, u)
+    if not reschedule(c, s):
+        return NO
+    if not insert_visit(c, s, v, 1.0, 2):
+        return NO
+    return u
+
+
 @jit
 def mv_insert(c: Arrays, s: Arrays) -> bool:
     if s.n_unst[0] == 0:
@@ -825,35 +864,19 @@ def mv_insert(c: Arrays, s: Arrays) -> bool:
         return False
     if insert_visit(c, s, v, 2.0, 2):
         return True
-    # Make room: take out a visit in the way on one candidate's route, then try again.
-    q = c.cand_ptr[v] + np.random.randint(c.cand_ptr[v + 1] - c.cand_ptr[v])
-    h = c.cand_h[q]
-    if s.rlen[h] == 0:
-        return False
-    best = NO
-    for i in range(s.rlen[h]):
-        u = s.route[h, i] >> 1
-        near = c.last[u] >= c.earliest[v] - 120 and c.earliest[u] <= c.last[v] + 60
-        if near and (best == NO or np.random.random() < 0.5):
-            best = i
-    if best == NO:
-        return False
-    u = s.route[h, best] >> 1
-    if s.route[h, best] & 1:
-        if c.lock[u]:
+    # Make room: take out a visit in the way on one candidate's route, staff v there, then
+    # place the displaced visit elsewhere, making room for it in turn down the chain.
+    x = v
+    prev = NO
+    for _ in range(CHAIN):
+        u = _displace(c, s, x, prev, v)
+        if u == NO:
             return False
-        remove_entry(c, s, h, best, True)
-    else:
-        if pinned_member(c, u, c.shift_w[h]):
-            return False
-        remove_visit(c, s, u)
-    if not reschedule(c, s):
-        return False
-    if not insert_visit(c, s, v, 1.0, 2):
-        return False
-    # The displaced visit goes elsewhere if it can; the objective judges the trade.
-    if s.ncrew[u] < c.req[u]:
-        insert_visit(c, s, u, 1.0, 2)
+        if s.ncrew[u] >= c.req[u] or insert_visit(c, s, u, 1.0, 2):
+            return True
+        prev = x
+        x = u
+    # The last displaced visit stays unstaffed; the objective judges the trade.
     return True
 
 
