@@ -200,6 +200,36 @@ def test_insert_staffs_a_visit_left_out() -> None:
     checked(p, data, engine)
 
 
+def test_insert_makes_room_down_a_chain() -> None:
+    # Ann's visit needs the hoist only Amy holds; Amy is at Bob's (meds: Amy or Bea), Bea at
+    # Cy's (anyone), Cat is free, all at 09:00. Staffing Ann takes a chain of three: Ann to
+    # Amy, Bob to Bea, Cy to Cat. Its first link alone leaves Bob unstaffed with Amy a stranger
+    # at Ann's (10,060 against 10,000), which a cold search refuses.
+    p = agency(
+        workers=[
+            carer("w-amy", skills=["hoist", "meds"]),
+            carer("w-bea", skills=["meds"]),
+            carer("w-cat"),
+        ],
+        clients=[client("c-ann", ANN), client("c-bob", BOB), client("c-cy", CY)],
+        visits=[
+            visit("v-ann", "c-ann", "09:00", skills=["hoist"]),
+            visit("v-bob", "c-bob", "09:00", skills=["meds"]),
+            visit("v-cy", "c-cy", "09:00"),
+        ],
+        history=knows(("w-amy", "c-bob"), ("w-bea", "c-cy")),
+    )
+    data, engine = loaded(p, {"v-bob": ("09:00", ["w-amy"]), "v-cy": ("09:00", ["w-bea"])})
+    assert checked(p, data, engine) == 10_000
+    only(engine, "insert")
+    assert crews(data, engine.solution()) == {
+        "v-ann": ["w-amy"],
+        "v-bob": ["w-bea"],
+        "v-cy": ["w-cat"],
+    }
+    assert checked(p, data, engine) == 3 * 60
+
+
 def test_double_up_crew_moves_together_under_ruin() -> None:
     # A double-up at Bob staffed by Amy and Cat, strangers to Bob; Bea and Dan know Bob. Only
     # moving the whole crew (both halves at once, as ruin-and-recreate does) reaches the crew
