@@ -263,7 +263,8 @@ def markdown(rows: list[dict[str, str]], set_name: str, note: str) -> str:
             for p in peers:
                 cells += [_fmt(r.get(f"{p}_travel")), _fmt(r.get(f"{p}_distinct"), 2)]
                 cells += [_fmt(r.get(p), 1), _fmt(r.get(f"travel ours/{p}"), 3)]
-        ok = r.get("ours_ok") == "True" and all(r.get(f"{p}_ok") in (None, "", "True") for p in peers)
+        peers_ok = all(r.get(f"{p}_ok") in (None, "", "True") for p in peers)
+        ok = r.get("ours_ok") == "True" and peers_ok
         cells += [_fmt(r.get("time_s"), 0), "yes" if ok else "NO"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *summary(rows, set_name, methods, peers)]
