@@ -13,6 +13,7 @@ is the same on every run. Each situation (the absence written into the problem) 
 four ways, every rota checked by the independent checker:
 
 * ``engine``: ``resolve`` as it is by default (the route engine), timed from the call to the rota;
+* ``walkers2``: the same with two walkers (``workers=2``, the service's setting);
 * ``intensified``: the same with ``intensify=True`` (CP-SAT after the engine);
 * ``cpsat``: ``resolve`` with ``method="cpsat"``, the previous design (construction and CP-SAT
   neighbourhoods);
@@ -75,6 +76,7 @@ def _answer(
 # The re-solves measured: name and options beyond the time limit and seed.
 VARIANTS: dict[str, dict[str, Any]] = {
     "engine": {},
+    "walkers2": {"workers": 2},
     "intensified": {"intensify": True},
     "cpsat": {"method": "cpsat"},
 }
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         situation = apply_absences(problem, base, [absence], now)
         row: dict[str, Any] = {"case": name}
         for variant, extra in VARIANTS.items():
-            opts = ResolveOptions(time_limit=args.resolve_time, seed=0, workers=1, **extra)
+            base_opts = {"time_limit": args.resolve_time, "seed": 0, "workers": 1}
+            opts = ResolveOptions(**(base_opts | extra))
             t0, cpu0 = time.monotonic(), time.process_time()
             done = resolve(situation, base, now, opts)
             wall, cpu = time.monotonic() - t0, time.process_time() - cpu0
@@ -148,7 +151,8 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         f"Base rota: {args.base_time:g} s solve (seed 1, one worker). Each case: one carer off "
         "for the day, rung in at 06:10. Re-solve limit "
         f"{args.resolve_time:g} s (seed 0); from scratch {args.scratch_time:g} s (seed 1). "
-        "`engine`: the default re-solve; `intensified`: with CP-SAT after the engine; `cpsat`: "
+        "`engine`: the default re-solve, one walker; `walkers2`: the same with two walkers (the "
+        "service's setting); `intensified`: with CP-SAT after the engine; `cpsat`: "
         "the previous design; `scratch`: a from-scratch solve. `s`: wall seconds; `cpu`: the "
         "process's CPU seconds (the machine is shared, so wall time includes waiting); "
         "`restaffed`: orphaned visits staffed; `changed`: other visits whose crew or start "
@@ -160,13 +164,16 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     lines += ["| " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for r in rows]
     lines += [
         "",
-        f"Re-solve wall time: engine {walls('engine')}; intensified {walls('intensified')}; "
+        f"Re-solve wall time: engine {walls('engine')}; two walkers {walls('walkers2')}; "
+        f"intensified {walls('intensified')}; "
         f"previous design {walls('cpsat')}.",
         "",
         f"Orphans re-staffed over {len(rows)} cases ({total('orphans')} orphans): engine "
-        f"{total('engine_restaffed')}, intensified {total('intensified_restaffed')}, previous "
+        f"{total('engine_restaffed')}, two walkers {total('walkers2_restaffed')}, "
+        f"intensified {total('intensified_restaffed')}, previous "
         f"design {total('cpsat_restaffed')}, {args.scratch_time:g} s from scratch "
         f"{total('scratch_restaffed')}. Other visits changed: engine {total('engine_changed')}, "
+        f"two walkers {total('walkers2_changed')}, "
         f"intensified {total('intensified_changed')}, previous design {total('cpsat_changed')}, "
         f"from scratch {total('scratch_changed')}.",
     ]
