@@ -69,7 +69,7 @@ def _greedy(size: str, seed: int) -> dict[str, Any]:
     return out
 
 
-def _solve(size: str, seed: int, method: str, limit: float) -> dict[str, Any]:
+def _solve(size: str, seed: int, method: str, limit: float, workers: int = 1) -> dict[str, Any]:
     from solver.solve import solve
 
     problem = Problem.model_validate(generate(SIZES[size], seed))
@@ -77,7 +77,7 @@ def _solve(size: str, seed: int, method: str, limit: float) -> dict[str, Any]:
     options = SolveOptions(
         time_limit=WALL_SLACK * limit,
         seed=seed,
-        workers=1,
+        workers=workers,
         method=method,
         effort=DTIME_PER_SECOND * limit,
         moves=int(MOVES_PER_SECOND * limit),
@@ -104,7 +104,7 @@ def _in_process(fn: Any, *args: Any) -> Any:
         return pool.apply(fn, args)
 
 
-def run(size: str, seed: int, limit: float) -> dict[str, Any]:
+def run(size: str, seed: int, limit: float, walkers: list[int]) -> dict[str, Any]:
     problem = generate(SIZES[size], seed)
     row: dict[str, Any] = {
         "agency": f"{size}, seed {seed}",
@@ -116,8 +116,10 @@ def run(size: str, seed: int, limit: float) -> dict[str, Any]:
     for name, figures in base.items():
         row.update({f"{name}_{key}": value for key, value in figures.items()})
     for method in ("engine", "cpsat"):
-        figures = _in_process(_solve, size, seed, method, limit)
-        row.update({f"{method}_{key}": value for key, value in figures.items()})
+        for n in walkers if method == "engine" else [1]:
+            figures = _in_process(_solve, size, seed, method, limit, n)
+            tag = method if n == 1 else f"{method}{n}"
+            row.update({f"{tag}_{key}": value for key, value in figures.items()})
     return row
 
 
@@ -144,6 +146,14 @@ COLUMNS = (
     ("engine_cpu_s", "engine CPU s"),
     ("engine_peak_mib", "engine peak MiB"),
     ("engine_ok", "checked"),
+    # With --walkers 1 2: the engine on two walkers, each making the same moves.
+    ("engine2_staffed", "2 walkers: staffed"),
+    ("engine2_objective", "2 walkers: objective"),
+    ("engine2_travel", "2 walkers: travel"),
+    ("engine2_faces", "2 walkers: faces/client"),
+    ("engine2_wall_s", "2 walkers: wall s"),
+    ("engine2_cpu_s", "2 walkers: CPU s"),
+    ("engine2_ok", "2 walkers: checked"),
 )
 
 
@@ -166,11 +176,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[1])
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    ap.add_argument(
+        "--walkers", nargs="+", type=int, default=[1], help="engine runs with these walkers"
+    )
     args = ap.parse_args(argv)
     rows = []
     for size in args.sizes:
         for seed in args.seeds:
-            rows.append(run(size, seed, args.time_limit))
+            rows.append(run(size, seed, args.time_limit, args.walkers))
             note = (
                 f"{time.strftime('%Y-%m-%d')}, effort of {args.time_limit:g} s "
                 f"({MOVES_PER_SECOND * args.time_limit:,.0f} moves, "
