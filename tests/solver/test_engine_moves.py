@@ -350,3 +350,30 @@ def test_face_move_leaves_pinned_visits_alone(pinned: str) -> None:
     assert stats[MOVE_NAMES.index("face"), 1] == 0
     assert faces_of(data, engine, "c-ann") == 2
     assert checked(p, data, engine) == 18 + 60 + 30 + 60
+
+
+def test_face_move_never_takes_a_coordinator_off_their_client() -> None:
+    # 30 November ends the month; Kate, Ann's coordinator, is out 09:30-10:45 and covers Ann's
+    # 10:00 visit, which meets the coordinator rule (else 5,000); Amy does 08:00 and 12:00.
+    # Ann's second face costs 30. Kate has the fewest visits but is not the face picked; Amy,
+    # the only other, cannot hand 08:00 or 12:00 to Kate (off shift), so the move never applies.
+    p = problem(
+        MONTH_END,
+        workers=[carer("w-amy", day=MONTH_END), coordinator("k-kate", "09:30", "10:45", MONTH_END)],
+        clients=[client("c-ann", ANN, coordinator="k-kate")],
+        visits=[
+            visit("v-1", "c-ann", "08:00", day=MONTH_END),
+            visit("v-2", "c-ann", "10:00", day=MONTH_END),
+            visit("v-3", "c-ann", "12:00", day=MONTH_END),
+        ],
+        history=knows(("w-amy", "c-ann"), ("k-kate", "c-ann")),
+    )
+    data, engine = loaded(
+        p, {"v-1": ("08:00", ["w-amy"]), "v-2": ("10:00", ["k-kate"]), "v-3": ("12:00", ["w-amy"])}
+    )
+    assert checked(p, data, engine) == 30
+    stats = only(engine, "face")
+    assert stats[MOVE_NAMES.index("face"), 0] > 0
+    assert stats[MOVE_NAMES.index("face"), 1] == 0
+    assert engine.terms()["coordinator_rule"] == 0
+    assert checked(p, data, engine) == 30
