@@ -57,8 +57,9 @@ BIG = 1 << 60
     M_COORDINATOR,
     M_CLIENT_SWAP,
     M_INTRA,
-) = range(10)
-N_MOVES = 10
+    M_FACE,
+) = range(11)
+N_MOVES = 11
 
 jit = nb.njit(cache=True, nogil=True)
 
@@ -1294,6 +1295,163 @@ def mv_coordinator(c: Arrays, s: Arrays) -> bool:
 
 
 @jit
+def _place_face(c: Arrays, s: Arrays, u: int, cl: int, wa: int) -> bool:
+    """Staff ``u`` (short of one crew member) with one of client ``cl``'s current carers other
+    than ``wa``, at the cheapest position that passes the time filter; the exact schedule
+    checks it, and a second-cheapest is tried if it does not fit. Leaves everything as it was
+    on failure."""
+    n0 = s.nops[0]
+    l0 = s.nslog[0]
+    d0 = s.ndirty[0]
+    for attempt in range(2):
+        best = np.inf
+        bh = NO
+        bp = NO
+        for w2 in range(s.cw.shape[1]):
+            if w2 == wa or s.cw[cl, w2] == 0:
+                continue
+            h2 = c.can_h[u, w2]
+            if h2 < 0 or has_worker(c, s, u, w2) or (attempt > 0 and s.tried[h2] == u):
+                continue
+            cost, pos = insertion_cost(c, s, u, h2, True)
+            if pos != NO and cost < best:
+                best, bh, bp = cost, h2, pos
+        if bh == NO:
+            return False
+        s.tried[bh] = u
+        insert_entry(c, s, bh, bp, 2 * u, True)
+        if reschedule(c, s):
+            return True
+        undo_to(c, s, n0, l0)
+        s.ndirty[0] = d0
+    return False
+
+
+@jit
+def _room_face(c: Arrays, s: Arrays, u: int, cl: int, wa: int, out: Any, nout: int) -> int:
+    """Make room for ``u`` on a random one of client ``cl``'s other carers (not ``wa``): take
+    out a stop in the way (near ``u``'s window, not ``cl``'s, not locked or pinned), at most two,
+    and staff ``u`` there. The visits unstaffed are appended to ``out`` after ``nout``; returns
+    the new count, or -1 if no room was made.
+
+    Starts are not rescheduled between the removals (``u``'s crew is short until it is placed,
+    which the schedule refuses); taking stops out only lets the others start earlier, so the
+    stale starts make the time filter stricter, never looser."""
+    h = NO
+    k = 0
+    for w2 in range(s.cw.shape[1]):
+        if w2 == wa or s.cw[cl, w2] == 0:
+            continue
+        h2 = c.can_h[u, w2]
+        if h2 < 0 or s.rlen[h2] == 0 or has_worker(c, s, u, w2):
+            continue
+        k += 1
+        if np.random.randint(k) == 0:
+            h = h2
+    if h == NO or nout + 2 > out.shape[0]:
+        return -1
+    margin = 30 * c.unit
+    for _round in range(2):
+        j = NO
+        k = 0
+        for i in range(s.rlen[h]):
+            x = s.route[h, i] >> 1
+            if c.vclient[x] == cl or c.lock[x] or c.pin[x, 0] >= 0:
+                continue
+            if s.start[x] + c.dur[x] < c.earliest[u] - margin:
+                continue
+            if s.start[x] > c.last[u] + c.dur[u] + margin:
+                break
+            k += 1
+            if np.random.randint(k) == 0:
+                j = i
+        if j == NO:
+            return -1
+        e = s.route[h, j]
+        if e & 1:
+            remove_entry(c, s, h, j, True)
+        else:
+            remove_visit(c, s, e >> 1)
+            out[nout] = e >> 1
+            nout += 1
+        _cost, pos = insertion_cost(c, s, u, h, True)
+        if pos != NO:
+            insert_entry(c, s, h, pos, 2 * u, True)
+            return nout if reschedule(c, s) else -1
+    return -1
+
+
+@jit
+def mv_face(c: Arrays, s: Arrays) -> bool:
+    """Continuity: a face removed. Of a client seen by two carers or more, the one with the
+    fewest visits there (ties drawn) leaves every one of them; each goes to the client's other
+    carer with the cheapest feasible position, or, where none has room, to one of them after
+    a stop or two in the way are taken off their route (:func:`_room_face`). The visits taken
+    off are re-placed last, wherever they fit (unstaffed if nowhere: the objective judges).
+
+    Coordinators are never the face picked: a coordinator at a client is there for the
+    coordinator rule (shadowing or covering), whose loss (5,000 by default) no face is worth. On
+    generated 40-client agencies a coordinator was the fewest face of 8 clients in 40, and every
+    such move the annealing could apply raised the rule's term. A shadow is always a
+    coordinator's, so the worker leaving is on the crew of each visit. The move does not apply if
+    any of the worker's visits there is locked or pinned to them."""
+    v = random_staffed(c, s)
+    if v == NO:
+        return False
+    cl = c.vclient[v]
+    if s.faces[cl] < 2:
+        return False
+    wa = NO
+    fewest = BIG
+    ties = 0
+    for w in range(s.cw.shape[1]):
+        n = s.cw[cl, w]
+        if n == 0 or c.is_coord[w]:
+            continue
+        if n < fewest:
+            fewest = n
+            wa = w
+            ties = 1
+        elif n == fewest:
+            ties += 1
+            if np.random.randint(ties) == 0:
+                wa = w
+    if wa == NO:
+        return False
+    todo = s.buf1
+    nt = 0
+    for q in range(c.cv_ptr[cl], c.cv_ptr[cl + 1]):
+        u = c.cv[q]
+        if not has_worker(c, s, u, wa):
+            continue
+        if pinned_member(c, u, wa) or nt >= todo.shape[0]:
+            return False
+        todo[nt] = u
+        nt += 1
+    displaced = s.buf2
+    nd = 0
+    for j in range(nt):
+        u = todo[j]
+        h = NO
+        for i in range(s.ncrew[u]):
+            if c.shift_w[s.crew[u, i]] == wa:
+                h = s.crew[u, i]
+        if h == NO:
+            return False
+        remove_entry(c, s, h, find_pos(s, h, 2 * u), True)
+        if _place_face(c, s, u, cl, wa):
+            continue
+        nd = _room_face(c, s, u, cl, wa, displaced, nd)
+        if nd < 0:
+            return False
+    for j in range(nd):
+        x = displaced[j]
+        if s.ncrew[x] == 0:
+            insert_visit(c, s, x, 1.0, 2)
+    return True
+
+
+@jit
 def mv_intra(c: Arrays, s: Arrays) -> bool:
     """Within one route: a string of one to three stops moves a few places, or two stops a few
     places apart trade places. Positions are drawn, not chosen: the annealing judges."""
@@ -1350,6 +1508,8 @@ def do_move(c: Arrays, s: Arrays, kind: int) -> bool:
         return mv_coordinator(c, s)
     if kind == M_CLIENT_SWAP:
         return mv_client_swap(c, s)
+    if kind == M_FACE:
+        return mv_face(c, s)
     return mv_intra(c, s)
 
 

@@ -293,3 +293,117 @@ def test_a_care_team_too_small_never_costs_a_staffed_visit() -> None:
         data, engine.solution()
     ) == {"v-1": ["w-bea"], "v-2": ["w-amy"]}
     checked(p, data, engine)
+
+
+def ann_seen_by_amy_and_bea(**changes: object) -> Problem:
+    """Ann has fixed visits at 08:00, 10:00 and 12:00; Amy knows Ann, Bea knows Bob."""
+    base: dict[str, object] = {
+        "workers": [carer("w-amy"), carer("w-bea")],
+        "clients": [client("c-ann", ANN), client("c-bob", BOB)],
+        "visits": [
+            visit("v-1", "c-ann", "08:00"),
+            visit("v-2", "c-ann", "10:00"),
+            visit("v-3", "c-ann", "12:00"),
+        ],
+        "history": knows(("w-amy", "c-ann"), ("w-bea", "c-bob")),
+    }
+    return agency(**(base | changes))
+
+
+# Bea, a stranger to Ann, has one of her visits (the fewest of her two faces).
+BEA_AT_TEN = {"v-1": ("08:00", ["w-amy"]), "v-2": ("10:00", ["w-bea"]), "v-3": ("12:00", ["w-amy"])}
+
+
+def faces_of(data: ProblemData, engine: Engine, client_id: str) -> int:
+    return int(engine.s.faces[data.client_ids.index(client_id)])
+
+
+def test_face_move_hands_the_fewest_face_to_the_clients_other_carer() -> None:
+    # Ann sees Amy (2 visits) and Bea (1): 30 for the second face + 60 for Bea, a stranger = 90.
+    # Bea is the face with the fewest visits; Amy is free at 10:00, so Bea's visit goes to her:
+    # one familiar face, 0.
+    p = ann_seen_by_amy_and_bea()
+    data, engine = loaded(p, BEA_AT_TEN)
+    assert checked(p, data, engine) == 30 + 60
+    stats = only(engine, "face")
+    assert stats[MOVE_NAMES.index("face"), 3] >= 1
+    assert crews(data, engine.solution()) == {"v-1": ["w-amy"], "v-2": ["w-amy"], "v-3": ["w-amy"]}
+    assert faces_of(data, engine, "c-ann") == 1
+    assert checked(p, data, engine) == 0
+
+
+def test_face_move_makes_room_on_the_other_carers_route() -> None:
+    # Amy also has Bob at 10:00: Ann 08:00 -> Bob 10:00 (9 min) -> Ann 12:00 (9 min) = 18
+    # travel, + 60 (Amy a stranger to Bob), + 90 at Ann as above = 168. Amy has no room at 10:00,
+    # so Bob's visit, the stop in the way, comes off her route, she takes Ann's, and Bob's goes
+    # to Bea, now free at 10:00 (and familiar to Bob): 0.
+    p = ann_seen_by_amy_and_bea(
+        visits=[
+            visit("v-1", "c-ann", "08:00"),
+            visit("v-2", "c-ann", "10:00"),
+            visit("v-3", "c-ann", "12:00"),
+            visit("v-bob", "c-bob", "10:00"),
+        ]
+    )
+    data, engine = loaded(p, BEA_AT_TEN | {"v-bob": ("10:00", ["w-amy"])})
+    assert checked(p, data, engine) == 18 + 60 + 30 + 60
+    stats = only(engine, "face")
+    assert stats[MOVE_NAMES.index("face"), 3] >= 1
+    assert crews(data, engine.solution()) == {
+        "v-1": ["w-amy"],
+        "v-2": ["w-amy"],
+        "v-3": ["w-amy"],
+        "v-bob": ["w-bea"],
+    }
+    assert faces_of(data, engine, "c-ann") == 1
+    assert checked(p, data, engine) == 0
+
+
+@pytest.mark.parametrize("pinned", ["the face", "the stop in the way"])
+def test_face_move_leaves_pinned_visits_alone(pinned: str) -> None:
+    # As above, but Bea is pinned to Ann's 10:00 visit (the face may not leave it), or Amy to
+    # Bob's (no room can be made at 10:00): the move never applies and Ann keeps two faces.
+    pin = ("v-2", "w-bea") if pinned == "the face" else ("v-bob", "w-amy")
+    visits = [
+        visit("v-1", "c-ann", "08:00"),
+        visit("v-2", "c-ann", "10:00"),
+        visit("v-3", "c-ann", "12:00"),
+        visit("v-bob", "c-bob", "10:00"),
+    ]
+    for v in visits:
+        if v["id"] == pin[0]:
+            v["pinned_workers"] = [pin[1]]
+    p = ann_seen_by_amy_and_bea(visits=visits)
+    data, engine = loaded(p, BEA_AT_TEN | {"v-bob": ("10:00", ["w-amy"])})
+    stats = only(engine, "face")
+    assert stats[MOVE_NAMES.index("face"), 0] > 0
+    assert stats[MOVE_NAMES.index("face"), 1] == 0
+    assert faces_of(data, engine, "c-ann") == 2
+    assert checked(p, data, engine) == 18 + 60 + 30 + 60
+
+
+def test_face_move_never_takes_a_coordinator_off_their_client() -> None:
+    # 30 November ends the month; Kate, Ann's coordinator, is out 09:30-10:45 and covers Ann's
+    # 10:00 visit, which meets the coordinator rule (else 5,000); Amy does 08:00 and 12:00.
+    # Ann's second face costs 30. Kate has the fewest visits but is not the face picked; Amy,
+    # the only other, cannot hand 08:00 or 12:00 to Kate (off shift), so the move never applies.
+    p = problem(
+        MONTH_END,
+        workers=[carer("w-amy", day=MONTH_END), coordinator("k-kate", "09:30", "10:45", MONTH_END)],
+        clients=[client("c-ann", ANN, coordinator="k-kate")],
+        visits=[
+            visit("v-1", "c-ann", "08:00", day=MONTH_END),
+            visit("v-2", "c-ann", "10:00", day=MONTH_END),
+            visit("v-3", "c-ann", "12:00", day=MONTH_END),
+        ],
+        history=knows(("w-amy", "c-ann"), ("k-kate", "c-ann")),
+    )
+    data, engine = loaded(
+        p, {"v-1": ("08:00", ["w-amy"]), "v-2": ("10:00", ["k-kate"]), "v-3": ("12:00", ["w-amy"])}
+    )
+    assert checked(p, data, engine) == 30
+    stats = only(engine, "face")
+    assert stats[MOVE_NAMES.index("face"), 0] > 0
+    assert stats[MOVE_NAMES.index("face"), 1] == 0
+    assert engine.terms()["coordinator_rule"] == 0
+    assert checked(p, data, engine) == 30
