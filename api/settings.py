@@ -68,7 +68,9 @@ class Settings(BaseSettings):
     local_workers: int = Field(
         default_factory=_default_local_workers, ge=1, description="solve processes (local broker)"
     )
-    solver_threads: int = Field(default=2, ge=1, description="cores per solve: CP-SAT search workers and engine walkers")
+    solver_threads: int = Field(
+        default=2, ge=1, description="cores per solve: CP-SAT search workers and engine walkers"
+    )
     heartbeat_interval: float = Field(default=2.0, gt=0)
     heartbeat_timeout: float = Field(
         default=20.0,
