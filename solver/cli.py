@@ -521,7 +521,12 @@ def add_commands(sub: Any) -> None:
         help="seconds for the whole re-solve (default 5)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--workers", type=int, default=1, help="CP-SAT search workers (default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="cores: CP-SAT workers and engine walkers (default 1)",
+    )
     p.add_argument("--log", action="store_true", help="print CP-SAT's search log on stderr")
     p.set_defaults(run=cmd_resolve)
     p = sub.add_parser("check", help="check ROTA.json against PROBLEM.json (exit 1 on a breach)")
