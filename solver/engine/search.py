@@ -111,19 +111,21 @@ class Engine:
         return False
 
     def load_routes(self, route: np.ndarray, rlen: np.ndarray) -> None:
-        self.reset()
-        ok = fill(self.c, self.s, [list(route[h, : rlen[h]]) for h in range(len(rlen))])
-        assert ok, "a saved best state is feasible by construction"
+        self.s = self.state_of(route, rlen)
+
+    def state_of(self, route: np.ndarray, rlen: np.ndarray) -> State:
+        """A fresh state holding routes ``route`` (lengths ``rlen``), which the engine held."""
+        s = empty_state(self.data, self.c, self.capacity)
+        ok = fill(self.c, s, [list(route[h, : rlen[h]]) for h in range(len(rlen))])
+        assert ok, "routes the engine held are feasible"
+        return s
 
     def solution(self) -> Solution:
         return _solution_of(self.data, self.c, self.s)
 
     def solution_of(self, route: np.ndarray, rlen: np.ndarray) -> Solution:
         """The solution of routes ``route`` (lengths ``rlen``), leaving the state alone."""
-        scratch = empty_state(self.data, self.c, self.capacity)
-        ok = fill(self.c, scratch, [list(route[h, : rlen[h]]) for h in range(len(rlen))])
-        assert ok, "routes the engine held are feasible"
-        return _solution_of(self.data, self.c, scratch)
+        return _solution_of(self.data, self.c, self.state_of(route, rlen))
 
     @property
     def objective(self) -> float:
@@ -251,7 +253,7 @@ class Engine:
                     lead = _lead(walks)
                     if lead.best_obj[0] < last_best - 1e-9:
                         last_best = float(lead.best_obj[0])
-                        improved(last_best, partial(self.solution_of, *lead.current_best()))
+                        improved(last_best, partial(self.solution_of, *lead.best()))
                 self._watch(stop, deadline, should_stop)
         finally:
             if pool is not None:
@@ -374,21 +376,15 @@ class _Walk:
             at += n
             self.moves += n
 
-    def current_best(self) -> tuple[np.ndarray, np.ndarray]:
-        """The best routes, copied (the walker may go on)."""
-        if self.saved[0]:
-            return self.best_route.copy(), self.best_rlen.copy()
-        return self.s.route.copy(), self.s.rlen.copy()
-
     def best(self) -> tuple[np.ndarray, np.ndarray]:
+        """The best routes, copied (the walker may go on: copying the current state into the
+        best when it is the best changes nothing the kernel relies on)."""
         k.keep_best(self.s, self.best_route, self.best_rlen, self.saved)
         return self.best_route.copy(), self.best_rlen.copy()
 
     def restart(self, engine: Engine, route: np.ndarray, rlen: np.ndarray) -> None:
         """Start again from ``route`` (a best rota of the walkers)."""
-        s = empty_state(engine.data, engine.c, engine.capacity)
-        ok = fill(engine.c, s, [list(route[h, : rlen[h]]) for h in range(len(rlen))])
-        assert ok, "a walker's best state is feasible by construction"
+        s = engine.state_of(route, rlen)
         self.s = s
         self.best_route[:] = route
         self.best_rlen[:] = rlen
