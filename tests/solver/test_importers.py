@@ -19,7 +19,8 @@ from carerota.cli import main
 from solver.checker import check
 from solver.contract import Problem
 from solver.data import build
-from solver.importers import benchdata_dir, import_problem, import_solution
+from solver.importers import benchdata_dir, hhcrsp, hhcrsp_json, import_problem, import_solution
+from solver.importers.hhcrsp import MIDNIGHT
 from solver.importers.solutions import from_routes
 from solver.options import SolveOptions
 from solver.solve import solve
@@ -91,6 +92,74 @@ def test_hhcrsp_json_best_solution_costs_the_published_cost(
     report = check(problem, rota)
     assert report.ok, [str(b) for b in report.breaches[:3]]
     assert report.objective == pytest.approx(published_cost(root, "instance", path.stem), abs=0.01)
+
+
+def noisy_json(start: float) -> dict[str, object]:
+    """Two patients whose windows open at ``start`` (one service, then two in a row), 10 min out."""
+    window = [start, start + 120]
+    return {
+        "patients": [
+            {
+                "id": "p1",
+                "location": [41.9, 12.5],
+                "time_window": window,
+                "required_caregivers": [{"service": "s1", "duration": 30}],
+            },
+            {
+                "id": "p2",
+                "location": [41.9, 12.6],
+                "time_window": window,
+                "required_caregivers": [
+                    {"service": "s1", "duration": 30},
+                    {"service": "s2", "duration": 30},
+                ],
+                "synchronization": {"type": "sequential", "distance": [30, 60]},
+            },
+        ],
+        "services": [{"id": "s1", "default_duration": 30}, {"id": "s2", "default_duration": 30}],
+        "caregivers": [{"id": "c1", "abilities": ["s1"]}, {"id": "c2", "abilities": ["s2"]}],
+        "central_offices": [{"id": "d1", "location": [41.9, 12.55]}],
+        "distances": [[0, 10, 10], [10, 0, 5], [10, 5, 0]],
+    }
+
+
+def earliest_minutes(problem: Problem) -> dict[str, float]:
+    return {
+        v.id: (v.earliest_start - MIDNIGHT).total_seconds() / 60
+        for v in problem.visits
+        if isinstance(v.earliest_start, datetime)
+    }
+
+
+def test_two_service_window_start_with_float_noise_rounds_up() -> None:
+    # Italian instance_002 p16 opens at 399.99999999999994. The authors' validator checks a
+    # two-service patient's start against that raw value to rel_tol 1e-3 (0.4 min here), so 399
+    # fails and the first whole minute is 400. A one-service patient is not checked there and the
+    # published solutions start such patients at the floor, 399. The day starts at 399 (the
+    # earliest window), so the one-service visit may start at minute 0 and the pair at minute 1.
+    inst = hhcrsp_json.parse(noisy_json(399.99999999999994), "noisy")
+    assert [p.e for p in inst.patients] == [399.99999999999994, 400.0]
+    starts = earliest_minutes(hhcrsp.to_problem(inst))
+    assert starts == {"p1-s1": 0.0, "p2-s1": 1.0, "p2-s2": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        (438.00000000000006, 438.0),  # noise above a whole minute: that minute passes isclose
+        (
+            1020.9999999999999,
+            1020.0,
+        ),  # rel_tol 1e-3 of 1021 is 1.02 min: their validator takes 1020
+        (62.5, 63.0),  # a real half minute: 62 is 0.5 early, beyond 0.0625 of tolerance
+    ],
+)
+def test_two_service_window_start_is_the_first_minute_their_validator_accepts(
+    start: float, expected: float
+) -> None:
+    inst = hhcrsp_json.parse(noisy_json(start), "noisy")
+    assert inst.patients[1].e == expected
+    assert inst.patients[0].e == start  # one service: floored later, by to_problem
 
 
 @needs_data
