@@ -8,11 +8,13 @@ the worker's shifts), so the new rota is checked against the very problem it is 
 2. Every other assignment that the new problem still allows is kept; the rest are *orphaned*.
 3. The route engine (:mod:`solver.engine`) loads the kept rota with the frozen visits and every
    visit off the affected days locked, and every kept visit starting no earlier than it did (a
-   later start is a change), inserts the orphans at their cheapest places and anneals the
-   affected days. Its objective is the re-solve's whole
-   objective (:class:`Costs`): the contract's, plus a penalty per changed visit and a fairness
-   cost per worker asked to cover, higher for those already asked often this month; a move that
-   would take the changed visits above the change cap is refused.
+   later start is a change), inserts the orphans at their cheapest places, anneals the
+   affected days, then makes room for the orphans still unstaffed in a fixed order (one or two
+   stops in the way taken off and re-placed; both members' routes for a double-up). Its
+   objective is the re-solve's whole objective (:class:`Costs`): the contract's, plus a penalty
+   per changed visit and a fairness cost per worker asked to cover, higher for those already
+   asked often this month; a move that would take the changed visits above the change cap is
+   refused.
 4. With ``ResolveOptions.intensify``, CP-SAT (:class:`ResolveModel`, same objective, same cap)
    then takes the orphans the engine left unstaffed, first with the carers nearest them, then
    with every carer who could take them: it may also move a kept start earlier, or several
@@ -86,6 +88,9 @@ class ResolveOptions:
     # on the medium agency's ten sick calls they staffed no more orphans and took about 0.7 s
     # more each (benchmarks/results/sickcall.md).
     intensify: bool = False
+    # After the annealing, make room for the orphans still unstaffed in a fixed order
+    # (:meth:`Engine.repair`); off only to measure what it adds (benchmarks/sickcall.py).
+    repair: bool = True
 
 
 @dataclass
@@ -583,14 +588,15 @@ def _engine_repair(
     seed: int,
     walkers: int,
     deadline: float,
+    repair: bool,
     stages: list[str],
 ) -> tuple[Solution, float] | None:
     """The engine's repair of ``current`` (the kept rota): orphans inserted at their cheapest
     places, then ``moves`` of annealing by each of ``walkers`` on their days under the
-    re-solve's objective and cap; the rota and that objective (:meth:`Costs.total`, kept exact
-    by the engine). None if the engine cannot hold the kept rota as it is (a start its
-    whole-minute travel would push, or a what-if's longer visit or tighter cap that a kept day
-    no longer fits)."""
+    re-solve's objective and cap, then (with ``repair``) room made for the orphans left; the
+    rota and that objective (:meth:`Costs.total`, kept exact by the engine). None if the
+    engine cannot hold the kept rota as it is (a start its whole-minute travel would push, or a
+    what-if's longer visit or tighter cap that a kept day no longer fits)."""
     engine = Engine(data)
     engine.anchor(anchor_of(data, costs, frozen))
     if not engine.load(current) or engine.solution().start != current.start:
@@ -607,6 +613,13 @@ def _engine_repair(
         moves, seed, walkers=walkers, t0=hot, deadline=deadline, weights=RESOLVE_MOVE_WEIGHTS
     )
     stages.append(f"engine annealing: {engine.stats.moves} moves, {engine.objective:.1f}")
+    # Clearing room in a fixed order after the annealing staffs orphans its random chains
+    # missed, double-ups above all; it only ever lowers the objective the annealing reached.
+    if repair:
+        placed = engine.repair(order)
+        if placed:
+            sol = engine.solution()
+        stages.append(f"engine repair: {placed} more, {engine.objective:.1f}")
     return sol, engine.objective
 
 
@@ -655,7 +668,16 @@ def resolve(
         moves = options.moves if options.moves is not None else RESOLVE_MOVES
         deadline = began + ENGINE_SHARE * options.time_limit
         repaired = _engine_repair(
-            data, current, frozen, costs, moves, options.seed, options.workers, deadline, stages
+            data,
+            current,
+            frozen,
+            costs,
+            moves,
+            options.seed,
+            options.workers,
+            deadline,
+            options.repair,
+            stages,
         )
     if repaired is None:
         current = _builder_repair(data, current, orphans)

@@ -824,6 +824,13 @@ CHAIN = 3
 
 
 @jit
+def _in_way(c: Arrays, u: int, v: int) -> bool:
+    """Whether a stop at ``u`` may stand in the way of ``v``: it may start up to two hours
+    before ``v``'s window opens or an hour after it closes."""
+    return c.last[u] >= c.earliest[v] - 120 and c.earliest[u] <= c.last[v] + 60
+
+
+@jit
 def _displace(c: Arrays, s: Arrays, v: int, a: int, b: int) -> int:
     """Staff unstaffed ``v`` by taking a stop in its way off one candidate's route; the visit
     taken off (now unstaffed, or only its shadow gone), or NO if that fails. Visits ``a`` and
@@ -835,8 +842,7 @@ def _displace(c: Arrays, s: Arrays, v: int, a: int, b: int) -> int:
     best = NO
     for i in range(s.rlen[h]):
         u = s.route[h, i] >> 1
-        near = c.last[u] >= c.earliest[v] - 120 and c.earliest[u] <= c.last[v] + 60
-        if near and u != a and u != b and (best == NO or np.random.random() < 0.5):
+        if _in_way(c, u, v) and u != a and u != b and (best == NO or np.random.random() < 0.5):
             best = i
     if best == NO:
         return NO
@@ -879,6 +885,153 @@ def mv_insert(c: Arrays, s: Arrays) -> bool:
         x = u
     # The last displaced visit stays unstaffed; the objective judges the trade.
     return True
+
+
+# -- the re-solve's repair of orphans -------------------------------------------------------------
+
+
+# The most pairs of stops the repair takes off for one double-up: the pairs grow with the
+# square of the stops in its way, about 1,100 on a medium agency's busy morning.
+REPAIR_PAIRS = 300
+
+
+@jit
+def _in_the_way(c: Arrays, s: Arrays, v: int, a: int, b: int) -> Any:
+    """The stops that may be taken off a candidate's route to make room for ``v``: rows of
+    (shift, entry), never ``v``, ``a`` or ``b``, a locked visit or a pinned worker's."""
+    n = 0
+    for q in range(c.cand_ptr[v], c.cand_ptr[v + 1]):
+        n += s.rlen[c.cand_h[q]]
+    out = np.empty((n, 2), dtype=np.int64)
+    n = 0
+    for q in range(c.cand_ptr[v], c.cand_ptr[v + 1]):
+        h = c.cand_h[q]
+        for i in range(s.rlen[h]):
+            e = s.route[h, i]
+            u = e >> 1
+            if u in (v, a, b) or not _in_way(c, u, v):
+                continue
+            if c.lock[u] or (e & 1 == 0 and pinned_member(c, u, c.shift_w[h])):
+                continue
+            out[n, 0] = h
+            out[n, 1] = e
+            n += 1
+    return out[:n]
+
+
+@jit
+def _take_off(c: Arrays, s: Arrays, h: int, e: int) -> bool:
+    """Take entry ``e`` off route ``h`` (a shadow alone, or the whole visit) and reschedule."""
+    if e & 1:
+        remove_entry(c, s, h, find_pos(s, h, e), True)
+    else:
+        remove_visit(c, s, e >> 1)
+    return reschedule(c, s)
+
+
+@jit
+def _room_once(c: Arrays, s: Arrays, v: int, a: int, b: int) -> bool:
+    """Staff ``v``: where it fits, or in the place of one stop in its way (not ``a`` or
+    ``b``), which then goes where it fits. Leaves the state as it was on failure."""
+    if insert_visit(c, s, v, 0.0, 4):
+        return True
+    n0 = s.nops[0]
+    l0 = s.nslog[0]
+    d0 = s.ndirty[0]
+    way = _in_the_way(c, s, v, a, b)
+    for r in range(way.shape[0]):
+        u = way[r, 1] >> 1
+        if (
+            _take_off(c, s, way[r, 0], way[r, 1])
+            and insert_visit(c, s, v, 0.0, 4)
+            and (s.ncrew[u] == c.req[u] or insert_visit(c, s, u, 0.0, 4))
+        ):
+            return True
+        undo_to(c, s, n0, l0)
+        s.ndirty[0] = d0
+    return False
+
+
+@jit
+def _room_twice(c: Arrays, s: Arrays, v: int) -> bool:
+    """Staff ``v`` as :func:`_room_once` does, the stop taken off making room for itself in
+    turn; a double-up may also take one stop off each of two routes."""
+    if insert_visit(c, s, v, 0.0, 4):
+        return True
+    n0 = s.nops[0]
+    l0 = s.nslog[0]
+    d0 = s.ndirty[0]
+    way = _in_the_way(c, s, v, NO, NO)
+    # Only a stop whose going leaves some route a place for v (its own, or a double-up
+    # partner's) is worth more: checking that first saves most of the work, a double-up's pairs
+    # above all.
+    opens = np.zeros(way.shape[0], dtype=np.bool_)
+    for r in range(way.shape[0]):
+        if _take_off(c, s, way[r, 0], way[r, 1]):
+            for q in range(c.cand_ptr[v], c.cand_ptr[v + 1]):
+                h = c.cand_h[q]
+                if may_take(c, s, v, h) and insertion_cost(c, s, v, h, True)[1] != NO:
+                    opens[r] = True
+                    break
+        undo_to(c, s, n0, l0)
+        s.ndirty[0] = d0
+    for r in range(way.shape[0]):
+        if not opens[r]:
+            continue
+        u = way[r, 1] >> 1
+        if (
+            _take_off(c, s, way[r, 0], way[r, 1])
+            and insert_visit(c, s, v, 0.0, 4)
+            and (s.ncrew[u] == c.req[u] or _room_once(c, s, u, v, NO))
+        ):
+            return True
+        undo_to(c, s, n0, l0)
+        s.ndirty[0] = d0
+    if c.req[v] < 2:
+        return False
+    pairs = 0
+    for r in range(way.shape[0]):
+        if not opens[r]:
+            continue
+        for t in range(r + 1, way.shape[0]):
+            if not opens[t] or pairs == REPAIR_PAIRS:
+                continue
+            pairs += 1
+            u = way[r, 1] >> 1
+            x = way[t, 1] >> 1
+            if way[r, 0] == way[t, 0] or u == x:
+                continue
+            if (
+                _take_off(c, s, way[r, 0], way[r, 1])
+                and _take_off(c, s, way[t, 0], way[t, 1])
+                and insert_visit(c, s, v, 0.0, 4)
+                and (s.ncrew[u] == c.req[u] or _room_once(c, s, u, v, x))
+                and (s.ncrew[x] == c.req[x] or _room_once(c, s, x, v, u))
+            ):
+                return True
+            undo_to(c, s, n0, l0)
+            s.ndirty[0] = d0
+    return False
+
+
+@jit
+def repair(c: Arrays, s: Arrays, order: Any) -> int:
+    """Staff each unstaffed visit of ``order`` in turn where that lowers the objective, making
+    room in every way :func:`_room_twice` tries, in a fixed order; how many it staffed.
+
+    The annealing's chains (:func:`mv_insert`) draw one route and one stop at random, so a
+    double-up that needs two routes cleared at once is rarely found that way."""
+    placed = 0
+    for v in order:
+        if c.lock[v] or s.ncrew[v] == c.req[v] or c.cand_ptr[v + 1] - c.cand_ptr[v] < c.req[v]:
+            continue
+        cur = objective(c, s)
+        begin(s)
+        if _room_twice(c, s, v) and complete(c, s) and settle(c, s) and objective(c, s) < cur - EPS:
+            placed += 1
+        else:
+            rollback(c, s)
+    return placed
 
 
 @jit

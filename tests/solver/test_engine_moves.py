@@ -230,6 +230,55 @@ def test_insert_makes_room_down_a_chain() -> None:
     assert checked(p, data, engine) == 3 * 60
 
 
+def test_repair_clears_two_routes_for_a_double_up() -> None:
+    # Ann's visit needs two carers with the hoist: only Amy and Bea hold it, and at 09:00 Amy
+    # is at Bob's and Bea at Cy's; Cat and Dan are free. Clearing one route is not enough (Ann
+    # still lacks her second carer), so a chain that empties one route at a time never staffs
+    # her; the repair takes Bob and Cy off together and gives them to Cat and Dan.
+    p = agency(
+        workers=[
+            carer("w-amy", skills=["hoist"]),
+            carer("w-bea", skills=["hoist"]),
+            carer("w-cat"),
+            carer("w-dan"),
+        ],
+        clients=[client("c-ann", ANN), client("c-bob", BOB), client("c-cy", CY)],
+        visits=[
+            visit("v-ann", "c-ann", "09:00", skills=["hoist"], workers_required=2),
+            visit("v-bob", "c-bob", "09:00"),
+            visit("v-cy", "c-cy", "09:00"),
+        ],
+    )
+    data, engine = loaded(p, {"v-bob": ("09:00", ["w-amy"]), "v-cy": ("09:00", ["w-bea"])})
+    assert checked(p, data, engine) >= 10_000
+    only(engine, "insert")
+    assert engine.terms()["unassigned_visit"] == 1
+    ann = data.visit_ids.index("v-ann")
+    assert engine.repair([ann]) == 1
+    got = crews(data, engine.solution())
+    assert got["v-ann"] == ["w-amy", "w-bea"]
+    assert {got["v-bob"][0], got["v-cy"][0]} == {"w-cat", "w-dan"}
+    assert checked(p, data, engine) < 10_000
+
+
+def test_repair_leaves_a_visit_no_room_can_be_made_for() -> None:
+    # Amy alone holds the hoist Ann needs, and Bob's visit, which holds her at 09:00, is pinned
+    # to her: the repair staffs nothing and leaves the rota as it was.
+    p = agency(
+        workers=[carer("w-amy", skills=["hoist"]), carer("w-bea")],
+        clients=[client("c-ann", ANN), client("c-bob", BOB)],
+        visits=[
+            visit("v-ann", "c-ann", "09:00", skills=["hoist"]),
+            visit("v-bob", "c-bob", "09:00", pinned_workers=["w-amy"]),
+        ],
+    )
+    data, engine = loaded(p, {"v-bob": ("09:00", ["w-amy"])})
+    before = checked(p, data, engine)
+    assert engine.repair([data.visit_ids.index("v-ann")]) == 0
+    assert crews(data, engine.solution()) == {"v-bob": ["w-amy"]}
+    assert checked(p, data, engine) == before
+
+
 def test_double_up_crew_moves_together_under_ruin() -> None:
     # A double-up at Bob staffed by Amy and Cat, strangers to Bob; Bea and Dan know Bob. Only
     # moving the whole crew (both halves at once, as ruin-and-recreate does) reaches the crew
