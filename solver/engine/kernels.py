@@ -831,6 +831,14 @@ def _in_way(c: Arrays, u: int, v: int) -> bool:
 
 
 @jit
+def _held(c: Arrays, h: int, e: int) -> bool:
+    """Whether entry ``e`` of route ``h`` may not be taken off: a locked visit's, or a pinned
+    worker's place on their visit."""
+    u = e >> 1
+    return c.lock[u] or (e & 1 == 0 and pinned_member(c, u, c.shift_w[h]))
+
+
+@jit
 def _displace(c: Arrays, s: Arrays, v: int, a: int, b: int) -> int:
     """Staff unstaffed ``v`` by taking a stop in its way off one candidate's route; the visit
     taken off (now unstaffed, or only its shadow gone), or NO if that fails. Visits ``a`` and
@@ -846,20 +854,10 @@ def _displace(c: Arrays, s: Arrays, v: int, a: int, b: int) -> int:
             best = i
     if best == NO:
         return NO
-    u = s.route[h, best] >> 1
-    if s.route[h, best] & 1:
-        if c.lock[u]:
-            return NO
-        remove_entry(c, s, h, best, True)
-    else:
-        if pinned_member(c, u, c.shift_w[h]):
-            return NO
-        remove_visit(c, s, u)
-    if not reschedule(c, s):
+    e = s.route[h, best]
+    if _held(c, h, e) or not _take_off(c, s, h, e) or not insert_visit(c, s, v, 1.0, 2):
         return NO
-    if not insert_visit(c, s, v, 1.0, 2):
-        return NO
-    return u
+    return e >> 1
 
 
 @jit
@@ -911,7 +909,7 @@ def _in_the_way(c: Arrays, s: Arrays, v: int, a: int, b: int) -> Any:
             u = e >> 1
             if u in (v, a, b) or not _in_way(c, u, v):
                 continue
-            if c.lock[u] or (e & 1 == 0 and pinned_member(c, u, c.shift_w[h])):
+            if _held(c, h, e):
                 continue
             out[n, 0] = h
             out[n, 1] = e
