@@ -17,7 +17,11 @@ are reported for the first week, and a first-week rota solved with the teams as 
 only familiar carers ("teams as familiar": the search steered by the unfamiliar-worker weight
 towards them), measured against the agency's real history. "teams guide" rows are the
 product's own use of the teams (``SolveOptions.teams``): the first week, or every week with
-``--teams``.
+``--teams``. A first-week rota with ten times the continuity weights ("continuity x10") shows
+whether the prices or the search hold faces where they are. The team model's teams are also
+tried at visit level: the route engine, at the week's effort, with every visit held to its
+client's team (coordinators still free to come for the coordinator rule) staffs what it can
+("held to teams"), which shows how far the model's day-part capacity is from the real one.
 
 Writes ``continuity.csv`` and ``continuity.md`` into ``--out``.
 """
@@ -37,8 +41,9 @@ from solver.checker import check
 from solver.continuity import measure
 from solver.contract import HistoryVisit, Problem, Rota
 from solver.data import ProblemData, build
-from solver.options import SolveOptions
-from solver.solve import solve
+from solver.engine.search import Engine
+from solver.options import SolveOptions, engine_moves
+from solver.solve import finish, solve
 from solver.teams import Teams, plan_teams
 from solver.weeks import solve_weeks
 
@@ -116,6 +121,12 @@ def run(clients: int, args: argparse.Namespace) -> tuple[list[dict[str, Any]], d
         clock[0] = time.monotonic()
 
     solve_weeks(problem, args.weeks, options, on_week=done)
+    tenfold = scaled_continuity(problem, 10.0)
+    clock[0] = time.monotonic()
+    rota = solve(tenfold, options)
+    secs = time.monotonic() - clock[0]
+    rows.append(row(clients, "1", "continuity x10", tenfold, rota, secs, truth=problem))
+    print(rows[-1], flush=True)
     # The product's own use of the teams: each week's care teams planned first and pulling the
     # engine's insertions towards them (SolveOptions.teams).
     guide = replace(options, teams=True)
@@ -137,6 +148,10 @@ def run(clients: int, args: argparse.Namespace) -> tuple[list[dict[str, Any]], d
     secs = time.monotonic() - clock[0]
     rows.append(row(clients, "1", "teams as familiar", guided, steered, secs, truth=problem))
     print(rows[-1], flush=True)
+    held = held_to_teams(data, plan.teams, engine_moves(options), args.seed)
+    report = check(problem, held)
+    if not report.ok:
+        raise SystemExit(f"{clients} clients, held to teams: {report.breaches[0]}")
     sizes = [len(ws) for ws in plan.teams.values()]
     members = [(c, w) for c, ws in plan.teams.items() for w in ws]
     teams = {
@@ -152,10 +167,43 @@ def run(clients: int, args: argparse.Namespace) -> tuple[list[dict[str, Any]], d
         if members
         else 0.0,
         "uncovered_minutes": plan.uncovered_minutes,
+        "held_staffed": int(report.metrics["visits_assigned"]),
+        "held_faces": round(measure(problem, held).faces_per_client_week, 2),
         "notes": "; ".join(plan.notes),
     }
     print(teams, flush=True)
     return rows, teams
+
+
+def scaled_continuity(problem: Problem, factor: float) -> Problem:
+    """``problem`` with its distinct- and unfamiliar-worker weights ``factor`` times over."""
+    w = problem.weights
+    update = {
+        "distinct_worker": w.distinct_worker * factor,
+        "unfamiliar_worker": w.unfamiliar_worker * factor,
+    }
+    return problem.model_copy(update={"weights": w.model_copy(update=update)})
+
+
+def held_to_teams(data: ProblemData, teams: Teams, moves: int, seed: int) -> Rota:
+    """The engine's rota (construction and ``moves`` of annealing) with every visit of a client
+    with a team allowed only to its members and to coordinators."""
+    candidates: list[list[int]] = []
+    shifts: list[dict[int, int]] = []
+    for v in range(data.n_visits):
+        team = teams.get(int(data.visit_client[v]))
+        if team is None:
+            keep = data.candidates[v]
+        else:
+            keep = [w for w in data.candidates[v] if w in team or data.is_coordinator[w]]
+        candidates.append(keep)
+        # A shadowing coordinator is not a candidate: their shifts stay.
+        dropped = set(data.candidates[v]) - set(keep)
+        shifts.append({w: h for w, h in data.visit_shift[v].items() if w not in dropped})
+    engine = Engine(replace(data, candidates=candidates, visit_shift=shifts))
+    engine.construct()
+    sol = engine.anneal(moves, seed)
+    return finish(data, sol, "feasible", None)
 
 
 def as_familiar(problem: Problem, data: ProblemData, teams: Teams) -> Problem:
@@ -199,13 +247,14 @@ def write(
         "Care-team model on the first week:",
         "",
         "| clients | workers | visits | seconds | status | mean team | familiar members "
-        "| uncovered minutes |",
-        "|---:|---:|---:|---:|---|---:|---:|---:|",
+        "| uncovered minutes | staffed held to teams | faces held to teams |",
+        "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for t in teams:
         lines.append(
             f"| {t['clients']} | {t['workers']} | {t['visits']} | {t['seconds']} | {t['status']} "
-            f"| {t['mean_team']:.2f} | {t['familiar_members']:.1%} | {t['uncovered_minutes']} |"
+            f"| {t['mean_team']:.2f} | {t['familiar_members']:.1%} | {t['uncovered_minutes']} "
+            f"| {t['held_staffed']}/{t['visits']} | {t['held_faces']:.2f} |"
         )
     (out / "continuity.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
