@@ -144,14 +144,22 @@ def options_of(args: argparse.Namespace) -> SolveOptions:
     )
 
 
+def start_of(args: argparse.Namespace) -> Rota | None:
+    """``--start``'s rota, moved on ``--start-days`` days, or None."""
+    if args.start is None:
+        if args.start_days:
+            raise InputError("--start-days moves the rota --start names: give --start ROTA.json")
+        return None
+    from solver.weeks import moved_on
+
+    return moved_on(load(args.start, Rota), args.start_days)
+
+
 def solve_with_progress(problem: Problem, args: argparse.Namespace) -> Rota:
+    start = start_of(args)
     progress = ProgressLine(not args.quiet)
     try:
-        return solve(
-            problem,
-            options_of(args),
-            progress,
-        )
+        return solve(problem, options_of(args), progress, start=start)
     finally:
         progress.close()
 
@@ -192,6 +200,8 @@ def cmd_solve_weeks(problem: Problem, args: argparse.Namespace) -> int:
 def cmd_solve(args: argparse.Namespace) -> int:
     problem = load(args.problem, Problem)
     if args.weeks != 1:
+        if args.start is not None:
+            raise InputError("--weeks starts each week from the week before: leave out --start")
         return cmd_solve_weeks(problem, args)
     rota = solve_with_progress(problem, args)
     write_json(args.output, rota.model_dump(mode="json", exclude_none=True))
@@ -445,6 +455,18 @@ def add_commands(sub: Any) -> None:
         metavar="N",
         help="plan N weeks in a row from a 7-day PROBLEM, each with the weeks before as history; "
         "writes ROTA.weekK.json and ROTA.weekK.problem.json",
+    )
+    p.add_argument(
+        "--start",
+        metavar="ROTA.json",
+        help="begin from this rota (last week's, say), where it beats a fresh construction",
+    )
+    p.add_argument(
+        "--start-days",
+        type=int,
+        default=0,
+        metavar="N",
+        help="move --start's visits on N days first (7: last week's rota for this week)",
     )
     add_solve_options(p, 30.0)
     p.set_defaults(run=cmd_solve)

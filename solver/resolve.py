@@ -44,7 +44,7 @@ from solver.engine.search import RESOLVE_MOVE_WEIGHTS, Engine
 from solver.engine.state import Anchor
 from solver.heuristic import Builder
 from solver.model import Neighbourhood, RotaModel
-from solver.rota import Solution, account, shift_of
+from solver.rota import Solution, account, shift_of, solution_of
 from solver.solve import finish
 
 
@@ -231,24 +231,6 @@ def _drop_impossible_pins(problem: Problem, absent: set[str]) -> Problem:
             changed = True
         visits.append(visit)
     return problem.model_copy(update={"visits": visits}) if changed else problem
-
-
-def solution_of(data: ProblemData, rota: Rota) -> Solution:
-    """``rota`` in ``data``'s indices; assignments to visits or workers it lacks are dropped."""
-    vi = {vid: i for i, vid in enumerate(data.visit_ids)}
-    wi = {wid: i for i, wid in enumerate(data.worker_ids)}
-    sol = Solution()
-    for a in rota.assignments:
-        if a.visit in vi and all(w in wi for w in a.workers):
-            v = vi[a.visit]
-            sol.start[v] = round(data.clock.seconds(a.start) / 60)
-            sol.workers[v] = [wi[w] for w in a.workers]
-    for cv in rota.coordinator_visits:
-        if cv.mode == "shadow" and cv.visit in vi and cv.coordinator in wi:
-            v = vi[cv.visit]
-            if v in sol.start:
-                sol.shadows.setdefault(v, []).append(wi[cv.coordinator])
-    return sol
 
 
 def _holds(data: ProblemData, sol: Solution, v: int, w: int, counted: bool) -> bool:

@@ -347,3 +347,21 @@ def to_rota(
         metrics=metrics,
         violations=violations,
     )
+
+
+def solution_of(data: ProblemData, rota: Rota) -> Solution:
+    """``rota`` in ``data``'s indices; assignments to visits or workers it lacks are dropped."""
+    vi = {vid: i for i, vid in enumerate(data.visit_ids)}
+    wi = {wid: i for i, wid in enumerate(data.worker_ids)}
+    sol = Solution()
+    for a in rota.assignments:
+        if a.visit in vi and all(w in wi for w in a.workers):
+            v = vi[a.visit]
+            sol.start[v] = round(data.clock.seconds(a.start) / 60)
+            sol.workers[v] = [wi[w] for w in a.workers]
+    for cv in rota.coordinator_visits:
+        if cv.mode == "shadow" and cv.visit in vi and cv.coordinator in wi:
+            v = vi[cv.visit]
+            if v in sol.start:
+                sol.shadows.setdefault(v, []).append(wi[cv.coordinator])
+    return sol

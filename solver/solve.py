@@ -12,7 +12,7 @@ from solver.heuristic import Builder, construct
 from solver.options import Progress, SolveOptions, StopRequest
 from solver.reasons import coordinator_details, pinned_contradictions, unstaffed_reasons
 from solver.retime import retime
-from solver.rota import Solution, account, to_rota
+from solver.rota import Solution, account, solution_of, to_rota
 
 if TYPE_CHECKING:
     from solver.teams import Teams
@@ -42,11 +42,17 @@ def solve(
     options: SolveOptions | None = None,
     progress: Progress | None = None,
     should_stop: StopRequest | None = None,
+    start: Rota | None = None,
 ) -> Rota:
     """The best rota found for ``problem`` within ``options.time_limit`` seconds.
 
     ``should_stop`` lets a caller cancel: the search ends within a step (about half a second)
     and the best rota found so far comes back, status ``feasible``.
+
+    ``start`` is a rota to begin from, such as last week's moved on to this week: the route
+    engine starts from it where it staffs more, or as many for less, than its own
+    constructions (its assignments to visits or workers ``problem`` lacks are dropped, and what
+    no longer fits is left to the constructions). The other methods ignore it.
     """
     options = options or SolveOptions()
     started = time.monotonic()
@@ -55,10 +61,10 @@ def solve(
         return finish(data, construct(data), "feasible", None)
     teams: Teams | None = None
     if options.method == "cpsat":
-        start = construct(data)
+        built = construct(data)
         from solver.search import optimise  # the CP-SAT import is heavy; the heuristic needs none
 
-        sol, status, bound = optimise(data, start, options, progress, started, should_stop)
+        sol, status, bound = optimise(data, built, options, progress, started, should_stop)
     else:
         from solver.engine.run import optimise as run_engine
 
@@ -67,7 +73,8 @@ def solve(
 
             # A quarter of the time at most for the care teams, which then guide the engine.
             teams = care_teams(data, min(60.0, 0.25 * options.time_limit), options.seed)
-        sol, status, bound = run_engine(data, options, progress, started, should_stop, teams)
+        given = None if start is None else solution_of(data, start)
+        sol, status, bound = run_engine(data, options, progress, started, should_stop, teams, given)
     # Seconds for the starts where minutes were too coarse: a small model, a few percent of
     # the time limit at most.
     sol = retime(data, sol, time_limit=min(2.0, 0.05 * options.time_limit), seed=options.seed)

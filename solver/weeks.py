@@ -3,7 +3,9 @@
 Continuity is a promise kept week after week: next week's familiar carers are this week's. The
 library repeats an agency's week (its shifts and visits moved on by seven days a week) and feeds
 each planned week's assignments, and coordinator visits, into the next week's history. It uses
-:func:`solver.solve.solve` as it is, so it does not depend on how the search works.
+:func:`solver.solve.solve` as it is, and starts each week from the week before's rota moved on
+seven days, as an agency rolls its rota forward: the search then keeps what still serves, and
+the same carers keep coming to the same clients week after week.
 """
 
 from __future__ import annotations
@@ -93,14 +95,23 @@ def with_history(problem: Problem, earlier: Problem, rota: Rota) -> Problem:
     return problem.model_copy(update={"history": history})
 
 
+def moved_on(rota: Rota, days: int) -> Rota:
+    """``rota``'s assignments ``days`` days later, wall-clock times kept (for a start)."""
+    step = timedelta(days=days)
+    moved = [a.model_copy(update={"start": a.start + step}) for a in rota.assignments]
+    return rota.model_copy(update={"assignments": moved})
+
+
 def solve_weeks(
     problem: Problem,
     n_weeks: int,
     options: SolveOptions | None = None,
     on_week: WeekDone | None = None,
+    roll: bool = True,
 ) -> list[tuple[Problem, Rota]]:
     """Plan ``n_weeks`` consecutive weeks of ``problem`` (a 7-day period), each with the
-    weeks before it as history; the problem and rota of every week, in order."""
+    weeks before it as history and, with ``roll``, starting from the week before's rota;
+    the problem and rota of every week, in order."""
     if n_weeks < 1:
         raise ValueError(f"plan at least one week, not {n_weeks}")
     length = (problem.period.end - problem.period.start).days + 1
@@ -117,7 +128,8 @@ def solve_weeks(
             # All earlier weeks' history travels on through the previous week's problem.
             week = week.model_copy(update={"history": before.history})
             week = with_history(week, before, rota)
-        rota = solve(week, options)
+        start = moved_on(out[-1][1], 7) if roll and out else None
+        rota = solve(week, options, start=start)
         out.append((week, rota))
         if on_week is not None:
             on_week(k + 1, week, rota)

@@ -69,6 +69,16 @@ def to_minutes(sol: Solution, unit: int) -> Solution:
     return out
 
 
+def to_units(sol: Solution, unit: int) -> Solution:
+    """A solution in whole minutes in ``unit`` steps a minute (the engine's clock)."""
+    if unit == 1:
+        return sol
+    out = sol.copy()
+    out.start = {v: s * unit for v, s in sol.start.items()}
+    out.seconds = {}
+    return out
+
+
 def optimise(
     data: ProblemData,
     options: SolveOptions,
@@ -76,16 +86,18 @@ def optimise(
     started: float | None = None,
     should_stop: StopRequest | None = None,
     teams: Teams | None = None,
+    start: Solution | None = None,
 ) -> tuple[Solution, Status, float | None]:
     """The best rota found for ``data`` within ``options``' effort and time limit; ``teams``
-    (each client's care team, primary carer first) guide where the engine places visits."""
+    (each client's care team, primary carer first) guide where the engine places visits, and
+    the search begins from ``start`` where that beats the constructions."""
     from solver.search import FULL_MODEL_ARCS, Search, estimated_arcs
 
     t0 = time.monotonic() if started is None else started
     fractional = bool(np.any(data.travel_exact != np.floor(data.travel_exact)))
     work = scaled(data, SECONDS) if fractional else data
     engine = Engine(work, team_pull(data, teams) if teams else None)
-    engine.construct()
+    engine.construct(None if start is None else to_units(start, work.unit))
     constructed = engine.objective
 
     # The floor the progress reports carry (visits nobody can staff, coordinator visits nobody

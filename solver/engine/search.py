@@ -148,18 +148,27 @@ class Engine:
         d = self.data
         return np.lexsort((np.arange(d.n_visits), d.earliest)).astype(np.int64)
 
-    def construct(self) -> Solution:
-        """The better (more visits staffed, then cheaper) of two constructions:
-        cheapest insertion tightest first, and a time-ordered first-free-crew greedy."""
+    def construct(self, start: Solution | None = None) -> Solution:
+        """The best (more visits staffed, then cheaper) of two constructions, cheapest
+        insertion tightest first and a time-ordered first-free-crew greedy, and of ``start``
+        (a rota to begin from, such as last week's moved on) with what it leaves unstaffed
+        inserted at the cheapest places; ``start`` counts only if the engine can hold it as
+        it is."""
         best: tuple[int, float, Solution] | None = None
-        for name in ("tightest", "greedy"):
+        names = ("tightest", "greedy") if start is None else ("tightest", "greedy", "given")
+        for name in names:
             self.reset()
             if name == "tightest":
                 k.construct(self.c, self.s, self.tightest_order(), 3)
                 # A second pass in time order picks up what the first order blocked.
                 k.construct(self.c, self.s, self.time_order(), 3)
-            else:
+            elif name == "greedy":
                 k.greedy_append(self.c, self.s, self.time_order())
+            else:
+                assert start is not None
+                if not self.load(start):
+                    continue
+                self.insert_unstaffed()
             staffed = self.data.n_visits - int(self.s.terms[k.T_UNASSIGNED])
             self.stats.construction[name] = staffed
             key = (staffed, -self.objective)

@@ -15,7 +15,7 @@ from solver.contract import Problem, Rota
 from solver.explain import explain, format_explanation
 from solver.options import SolveOptions
 from solver.solve import solve
-from solver.weeks import shifted, solve_weeks, with_history
+from solver.weeks import moved_on, shifted, solve_weeks, with_history
 from tests.helpers import verified
 
 DAYS = ["2026-11-30", "2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"]  # Mon-Fri
@@ -289,3 +289,72 @@ def test_a_week_that_lands_on_a_clock_change_is_refused_in_one_line(tiny: Proble
         "2027-03-28T01:30 does not exist in Europe/London (clocks go forward)"
     )
     assert shifted(Problem.model_validate(raw), 14).period.start.isoformat() == "2027-03-29"
+
+
+def _kept_share(before: Rota, after: Rota) -> float:
+    """The share of ``after``'s assignments with the same crew as in ``before``."""
+    crew = {a.visit: sorted(a.workers) for a in before.assignments}
+    same = sum(crew.get(a.visit) == sorted(a.workers) for a in after.assignments)
+    return same / len(after.assignments)
+
+
+@pytest.fixture(scope="module")
+def two_weeks() -> tuple[Problem, Rota, Problem]:
+    """A generated 40-client agency's week, its rota, and the next week with it as history."""
+    from scenarios.generator import generate
+
+    week1 = Problem.model_validate(generate(40, seed=3))
+    rota1 = solve(week1, SolveOptions(time_limit=60, seed=1, effort=0.6, workers=1))
+    return week1, rota1, with_history(shifted(week1, 7), week1, rota1)
+
+
+def test_last_weeks_rota_rolled_forward_keeps_its_carers(
+    two_weeks: tuple[Problem, Rota, Problem],
+) -> None:
+    _, rota1, week2 = two_weeks
+    options = SolveOptions(time_limit=60, seed=2, effort=0.6, workers=1)
+    fresh = solve(week2, options)
+    rolled = solve(week2, options, start=moved_on(rota1, 7))
+    verified(week2, fresh)
+    verified(week2, rolled)
+    assert rolled.metrics is not None and rota1.metrics is not None
+    # The start staffs what it staffed last week, and the search only ever keeps a better rota.
+    assert rolled.metrics.visits_assigned >= rota1.metrics.visits_assigned
+    assert check(week2, rolled).objective <= check(week2, fresh).objective
+    assert _kept_share(rota1, rolled) > max(0.6, _kept_share(rota1, fresh))
+
+
+def test_a_start_that_does_not_fit_the_week_is_set_aside(
+    two_weeks: tuple[Problem, Rota, Problem],
+) -> None:
+    _, rota1, week2 = two_weeks
+    # Not moved on: every start lies in the week before, outside every shift of this week.
+    rota = solve(week2, SolveOptions(time_limit=60, seed=2, effort=0.3, workers=1), start=rota1)
+    verified(week2, rota)
+    assert rota.metrics is not None and rota.metrics.visits_assigned > 0
+
+
+def test_solve_starts_from_a_rota_on_the_command_line(
+    two_weeks: tuple[Problem, Rota, Problem], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, rota1, week2 = two_weeks
+    problem, start, out = tmp_path / "week2.json", tmp_path / "week1.rota.json", tmp_path / "r.json"
+    problem.write_text(week2.model_dump_json(), encoding="utf-8")
+    start.write_text(rota1.model_dump_json(), encoding="utf-8")
+    argv = ["solve", str(problem), "--effort", "0.3", "--workers", "1", "--quiet", "-o", str(out)]
+    assert main([*argv, "--start", str(start), "--start-days", "7"]) == 0
+    rota = Rota.model_validate_json(out.read_text(encoding="utf-8"))
+    verified(week2, rota)
+    assert _kept_share(rota1, rota) > 0.6
+    capsys.readouterr()
+    for extra, message in [
+        (
+            ["--start-days", "7"],
+            "--start-days moves the rota --start names: give --start ROTA.json",
+        ),
+        (["--weeks", "2", "--start", str(start)], "--weeks starts each week from the week before"),
+    ]:
+        with pytest.raises(SystemExit) as caught:
+            main([*argv, *extra])
+        assert caught.value.code == 2
+        assert capsys.readouterr().err.strip().startswith(f"carerota: error: {message}")
