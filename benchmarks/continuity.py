@@ -17,8 +17,10 @@ are reported for the first week, and a first-week rota solved with the teams as 
 only familiar carers ("teams as familiar": the search steered by the unfamiliar-worker weight
 towards them), measured against the agency's real history. "teams guide" rows are the
 product's own use of the teams (``SolveOptions.teams``): the first week, or every week with
-``--teams``. A first-week rota with ten times the continuity weights ("continuity x10") shows
-whether the prices or the search hold faces where they are. The team model's teams are also
+``--teams``. Weeks after the first start from the week before's rota ("default", rolled
+forward); "afresh" rows plan the same weeks without it. A first-week rota with ten times the
+continuity weights ("continuity x10") shows whether the prices or the search hold faces where
+they are. The team model's teams are also
 tried at visit level: the route engine, at the week's effort, with every visit held to its
 client's team (coordinators still free to come for the coordinator rule) staffs what it can
 ("held to teams"), which shows how far the model's day-part capacity is from the real one.
@@ -121,6 +123,15 @@ def run(clients: int, args: argparse.Namespace) -> tuple[list[dict[str, Any]], d
         clock[0] = time.monotonic()
 
     solve_weeks(problem, args.weeks, options, on_week=done)
+    # The same weeks each planned afresh, not from the week before's rota: what rolling buys.
+    clock[0] = time.monotonic()
+
+    def afresh_done(k: int, week: Problem, rota: Rota) -> None:
+        rows.append(row(clients, str(k), "afresh", week, rota, time.monotonic() - clock[0]))
+        print(rows[-1], flush=True)
+        clock[0] = time.monotonic()
+
+    solve_weeks(problem, args.weeks, options, on_week=afresh_done, roll=False)
     tenfold = scaled_continuity(problem, 10.0)
     clock[0] = time.monotonic()
     rota = solve(tenfold, options)
