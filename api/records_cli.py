@@ -125,9 +125,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         options = SolveOptionsIn(time_limit=args.time_limit, seed=args.seed, method=args.method)
         request = PlanRequest(week=week, area=args.area, timezone=args.timezone, options=options)
         try:
-            problem, seconds = build(db, AgencyRef(agency_id, args.agency, ""), request)
+            problem, start, seconds = build(db, AgencyRef(agency_id, args.agency, ""), request)
             # Run here by run_job below: no pool to hand it to (a server may still claim it).
-            rota_id = create_plan_job(db, settings, agency_id, problem, options, args.area, 1)
+            rota_id = create_plan_job(
+                db, settings, agency_id, problem, options, args.area, 1, start
+            )
         except ApiError as e:
             raise input_error(e.message) from None
         print(

@@ -61,6 +61,43 @@ def visit_id(package_id: str, day: date) -> str:
     return f"{package_id}@{day.isoformat()}"
 
 
+def rolled_forward(
+    published: Sequence[PublishedRota], week_start: date, area: str | None
+) -> dict[str, Any] | None:
+    """The published rota of the week before ``week_start`` (the same area) moved on seven
+    days, as the start of this week's plan: each visit (a care package on a day) becomes the
+    same package's visit a week later, at the same wall-clock time. None if that week has no
+    published rota of its own."""
+    before = (week_start - timedelta(days=7)).isoformat()
+    found = [
+        p for p in published if p.area == (area or "") and p.problem["period"]["start"] == before
+    ]
+    if not found:
+        return None
+    rota = found[-1].rota
+
+    week = timedelta(days=7)
+
+    def moved(visit: str) -> str | None:
+        package, _, day = visit.rpartition("@")
+        try:
+            return visit_id(package, date.fromisoformat(day) + week)
+        except ValueError:
+            return None  # not a package's visit (a rota solved from an uploaded problem)
+
+    assignments = [
+        a | {"visit": moved(a["visit"]), "start": _text(datetime.fromisoformat(a["start"]) + week)}
+        for a in rota["assignments"]
+        if moved(a["visit"]) is not None
+    ]
+    shadows = [
+        cv | {"visit": moved(cv["visit"])}
+        for cv in rota.get("coordinator_visits", [])
+        if moved(cv["visit"]) is not None
+    ]
+    return {"status": rota["status"], "assignments": assignments, "coordinator_visits": shadows}
+
+
 def _at(day: date, moment: time) -> datetime:
     return datetime.combine(day, moment)
 

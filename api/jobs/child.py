@@ -29,7 +29,8 @@ Work = Callable[[Problem, SolveOptions, Callable[[dict[str, Any]], None]], None]
 
 
 class SolveProcess:
-    """``solve(problem, options)`` in a forked child that reports over a pipe, one JSON a line.
+    """``solve(problem, options)`` (from ``start``, a rota's JSON, if given) in a forked child that
+    reports over a pipe, one JSON a line.
 
     Messages: ``{"progress": [elapsed, objective, bound], "figures": {...}}`` on every
     improvement (``figures``: :class:`~solver.options.Figures`, when the search has them), then
@@ -45,6 +46,7 @@ class SolveProcess:
         options: SolveOptions,
         repair: dict[str, Any] | None = None,
         work: Work | None = None,
+        start: str | None = None,
     ) -> None:
         read_fd, write_fd = os.pipe()
         parent = os.getpid()
@@ -53,7 +55,7 @@ class SolveProcess:
             os.close(read_fd)
             code = 0
             try:
-                _child(write_fd, problem_json, options, parent, repair, work)
+                _child(write_fd, problem_json, options, parent, repair, work, start)
             except BaseException:
                 code = 1
             finally:
@@ -133,6 +135,7 @@ def _child(
     parent: int,
     repair: dict[str, Any] | None,
     work: Work | None,
+    start: str | None,
 ) -> None:
     # The supervisor may have its own handlers; the child dies by the defaults.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -181,7 +184,8 @@ def _child(
                 message["figures"] = asdict(figures)
             send(message)
 
-        rota = solve(problem, options, progress, stop.is_set)
+        begin = None if start is None else Rota.model_validate_json(start)
+        rota = solve(problem, options, progress, stop.is_set, start=begin)
         send({"rota": rota.model_dump(mode="json", exclude_none=True)})
     except Exception:
         send({"error": internal_error()})

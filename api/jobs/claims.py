@@ -38,6 +38,7 @@ class Claim:
     kind: str = SOLVE
     absence_id: str | None = None
     resolve_now: str | None = None
+    start_rota: str | None = None
 
 
 class LostJob(Exception):
@@ -99,6 +100,7 @@ def claim(db: Database, job_id: str | None = None) -> Claim | None:
                     kind=job.kind,
                     absence_id=job.absence_id,
                     resolve_now=job.resolve_now,
+                    start_rota=job.start_rota,
                 )
         if job_id is not None:
             return None

@@ -42,7 +42,7 @@ def supervise_solve(
         time_limit=c.time_limit, seed=c.seed, workers=settings.solver_threads, method=c.method
     )
     began = time.monotonic()
-    proc = SolveProcess(c.problem_body, options)
+    proc = SolveProcess(c.problem_body, options, start=c.start_rota)
     # (elapsed, objective, bound): the latest the child sent, and the latest written; with the
     # figures in words that came with the latest (none from the route engine's reports).
     latest: list[float] | None = None

@@ -33,8 +33,8 @@ from api.routers.common import (
 from api.schemas import RotaSummary, SolveOptionsIn
 from api.settings import Settings
 from api.store import ROTA_KINDS, one_summary, refuse_if_full, rota_url
-from scenarios.planning import HISTORY_DAYS, week_problem
-from solver.contract import Problem, Weights
+from scenarios.planning import HISTORY_DAYS, rolled_forward, week_problem
+from solver.contract import Problem, Rota, Weights
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -57,6 +57,11 @@ class PlanRequest(BaseModel):
     timezone: str = Field(default="Europe/London", description="the agency's IANA time zone")
     options: SolveOptionsIn = Field(default_factory=SolveOptionsIn)
     weights: Weights | None = Field(default=None, description="the objective's weights")
+    roll: bool = Field(
+        default=True,
+        description="start from the week before's published rota of the same area, moved on a "
+        "week, so clients keep their carers where they still can; false plans afresh",
+    )
 
 
 class PlanOut(RotaSummary):
@@ -76,8 +81,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def build(db: Database, agency: AgencyRef, request: PlanRequest) -> tuple[Problem, float]:
-    """The week's problem from the agency's records, validated, and the seconds it took."""
+def build(
+    db: Database, agency: AgencyRef, request: PlanRequest
+) -> tuple[Problem, str | None, float]:
+    """The week's problem from the agency's records, validated; the rota its search starts
+    from (JSON, with ``roll``: the week before's published rota moved on), or None; and the
+    seconds it took."""
     began = time.perf_counter()
     until = request.week + timedelta(days=7)
     since = request.week - timedelta(days=HISTORY_DAYS)
@@ -119,7 +128,9 @@ def build(db: Database, agency: AgencyRef, request: PlanRequest) -> tuple[Proble
             f"the records make no valid week: {details[0].loc}: {details[0].message}",
             details=details,
         ) from None
-    return problem, time.perf_counter() - began
+    start = rolled_forward(published, request.week, request.area) if request.roll else None
+    rolled = None if start is None else Rota.model_validate(start).model_dump_json()
+    return problem, rolled, time.perf_counter() - began
 
 
 def create_plan_job(
@@ -130,6 +141,7 @@ def create_plan_job(
     options: SolveOptionsIn,
     area: str | None,
     slots: int,
+    start: str | None = None,
 ) -> str:
     """Store the problem and its solve as a queued rota job; the job's id (hand it to the
     worker pool with :func:`api.routers.common.submit`)."""
@@ -175,6 +187,7 @@ def create_plan_job(
             attempts=0,
             cancel_requested=False,
             progress_seq=0,
+            start_rota=start,
         )
         s.add(job)
     return job.id
@@ -202,9 +215,9 @@ async def create_plan(
     )
 
     def run() -> tuple[str, float]:
-        problem, seconds = build(db, agency, body)
+        problem, start, seconds = build(db, agency, body)
         job_id = create_plan_job(
-            db, settings, agency.id, problem, body.options, body.area, runner.slots
+            db, settings, agency.id, problem, body.options, body.area, runner.slots, start
         )
         submit(db, runner, job_id)
         return job_id, seconds

@@ -506,3 +506,32 @@ def test_an_import_that_removes_what_stored_records_name_is_refused(service: Ser
         }
     ]
     assert counts(service, a) == (2, 1, 0)
+
+
+def test_a_plan_starts_from_the_week_befores_published_rota(
+    service: Service, small_agency: Records
+) -> None:
+    a = service.agency()
+    assert upload(service, a, "agency.xlsx", workbook(small_agency)).status_code == 200
+    first = plan(service, a, FIRST_WEEK)
+    assert service.client.post(f"/v1/rotas/{first['id']}/publish", headers=a).status_code == 200
+    week_two = FIRST_WEEK + timedelta(days=7)
+    rolled = plan(service, a, week_two)
+    afresh = plan(service, a, week_two, roll=False)
+
+    def crews(rota_id: str) -> dict[tuple[str, int], list[str]]:
+        rota = service.client.get(f"/v1/rotas/{rota_id}", headers=a).json()["rota"]
+        out = {}
+        for assignment in rota["assignments"]:
+            package, _, day = assignment["visit"].rpartition("@")
+            out[package, date.fromisoformat(day).weekday()] = sorted(assignment["workers"])
+        return out
+
+    before = crews(first["id"])
+
+    def kept(rota_id: str) -> float:
+        now = crews(rota_id)
+        return sum(before.get(key) == workers for key, workers in now.items()) / len(now)
+
+    # The same package on the same weekday keeps last week's crew far more often when rolled.
+    assert kept(rolled["id"]) > max(0.6, kept(afresh["id"]))
