@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from scenarios.planning import PublishedRota, runs_on, week_problem
+from scenarios.planning import PublishedRota, rolled_forward, runs_on, week_problem
 from scenarios.records import (
     Available,
     Away,
@@ -314,3 +314,29 @@ def test_a_recorded_absence_is_cut_out_of_the_shifts(records: Records) -> None:
     )
     bob = next(w for w in built["workers"] if w["id"] == "bob")
     assert bob["shifts"] == [{"start": "2027-01-04T16:00", "end": "2027-01-04T18:00"}]
+
+
+def test_the_week_befores_rota_rolls_forward_by_package_and_weekday() -> None:
+    def published(area: str, start: str, visits: list[tuple[str, str]]) -> PublishedRota:
+        rota = {
+            "status": "feasible",
+            "assignments": [{"visit": v, "workers": ["w1"], "start": at} for v, at in visits],
+            "coordinator_visits": [{"visit": visits[0][0], "coordinator": "k1", "mode": "shadow"}],
+        }
+        return PublishedRota(area, {"period": {"start": start}}, rota)
+
+    week = [("p1@2027-01-04", "2027-01-04T08:15"), ("upload-7", "2027-01-05T09:00")]
+    north = published("North", "2027-01-04", [("p9@2027-01-04", "2027-01-04T10:00")])
+    older = published("", "2026-12-28", [("p1@2026-12-28", "2026-12-28T08:00")])
+    rolled = rolled_forward(
+        [older, published("", "2027-01-04", week), north], date(2027, 1, 11), None
+    )
+    assert rolled is not None
+    # A package's visit moves on a week at the same wall-clock time; an uploaded id cannot.
+    assert rolled["assignments"] == [
+        {"visit": "p1@2027-01-11", "workers": ["w1"], "start": "2027-01-11T08:15"}
+    ]
+    assert rolled["coordinator_visits"][0]["visit"] == "p1@2027-01-11"
+    north_rolled = rolled_forward([north], date(2027, 1, 11), "North")
+    assert north_rolled is not None and north_rolled["assignments"][0]["visit"] == "p9@2027-01-11"
+    assert rolled_forward([north, older], date(2027, 1, 11), None) is None
