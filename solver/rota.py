@@ -365,3 +365,24 @@ def solution_of(data: ProblemData, rota: Rota) -> Solution:
             if v in sol.start:
                 sol.shadows.setdefault(v, []).append(wi[cv.coordinator])
     return sol
+
+
+def admissible(data: ProblemData, sol: Solution) -> Solution:
+    """``sol`` less the assignments ``data`` does not allow (a start from another week or
+    version of the problem): a worker who may not be counted on the visit (skills, exclusions,
+    gender, no shift that could hold it), a crew of the wrong size or without its pinned
+    workers, a shadow who may not shadow it."""
+    out = Solution()
+    for v, ws in sol.workers.items():
+        crew = set(ws)
+        if (
+            len(crew) == len(ws) == int(data.required[v])
+            and set(data.pinned[v]) <= crew
+            and all(data.can_count(v, w) for w in ws)
+        ):
+            out.start[v] = sol.start[v]
+            out.workers[v] = list(ws)
+            shadows = [k for k in sol.shadows.get(v, []) if k not in crew and data.can_shadow(v, k)]
+            if shadows:
+                out.shadows[v] = shadows
+    return out

@@ -12,7 +12,7 @@ from solver.heuristic import Builder, construct
 from solver.options import Progress, SolveOptions, StopRequest
 from solver.reasons import coordinator_details, pinned_contradictions, unstaffed_reasons
 from solver.retime import retime
-from solver.rota import Solution, account, solution_of, to_rota
+from solver.rota import Solution, account, admissible, solution_of, to_rota
 
 if TYPE_CHECKING:
     from solver.teams import Teams
@@ -73,7 +73,9 @@ def solve(
 
             # A quarter of the time at most for the care teams, which then guide the engine.
             teams = care_teams(data, min(60.0, 0.25 * options.time_limit), options.seed)
-        given = None if start is None else solution_of(data, start)
+        # A start written for another week or version of the problem may hold assignments
+        # this one refuses (a new exclusion, a pin): the engine loads routes as given.
+        given = None if start is None else admissible(data, solution_of(data, start))
         sol, status, bound = run_engine(data, options, progress, started, should_stop, teams, given)
     # Seconds for the starts where minutes were too coarse: a small model, a few percent of
     # the time limit at most.

@@ -358,3 +358,26 @@ def test_solve_starts_from_a_rota_on_the_command_line(
             main([*argv, *extra])
         assert caught.value.code == 2
         assert capsys.readouterr().err.strip().startswith(f"carerota: error: {message}")
+
+
+def test_a_start_never_brings_in_what_this_week_refuses(
+    two_weeks: tuple[Problem, Rota, Problem],
+) -> None:
+    _, rota1, week2 = two_weeks
+    start = moved_on(rota1, 7)
+    # This week the client of a visit the start staffs no longer takes that carer.
+    first = next(a for a in start.assignments if len(a.workers) == 1)
+    carer = first.workers[0]
+    client = next(v.client for v in week2.visits if v.id == first.visit)
+    clients = [
+        c.model_copy(update={"excluded_workers": [*c.excluded_workers, carer]})
+        if c.id == client
+        else c
+        for c in week2.clients
+    ]
+    changed = week2.model_copy(update={"clients": clients})
+    rota = solve(changed, SolveOptions(time_limit=60, seed=2, effort=0.3, workers=1), start=start)
+    verified(changed, rota)
+    theirs = {v.id for v in changed.visits if v.client == client}
+    assert not any(carer in a.workers for a in rota.assignments if a.visit in theirs)
+    assert _kept_share(rota1, rota) > 0.6
