@@ -6,13 +6,15 @@ from __future__ import annotations
 import io
 import json
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from scenarios.planning import PublishedRota, week_problem
+from api.db import Database, Job
+from scenarios.planning import PublishedRota, visit_id, week_problem
 from scenarios.records import Records
 from scenarios.sample_agency import FIRST_WEEK, sample_records
 from scenarios.spreadsheets import write_workbook
@@ -519,19 +521,31 @@ def test_a_plan_starts_from_the_week_befores_published_rota(
     rolled = plan(service, a, week_two)
     afresh = plan(service, a, week_two, roll=False)
 
-    def crews(rota_id: str) -> dict[tuple[str, int], list[str]]:
-        rota = service.client.get(f"/v1/rotas/{rota_id}", headers=a).json()["rota"]
-        out = {}
-        for assignment in rota["assignments"]:
-            package, _, day = assignment["visit"].rpartition("@")
-            out[package, date.fromisoformat(day).weekday()] = sorted(assignment["workers"])
-        return out
+    db = Database(service.settings.database_url)
+    try:
+        with db.read() as s:
+            starts = {
+                job.id: job.start_rota
+                for job in s.scalars(select(Job).where(Job.id.in_([rolled["id"], afresh["id"]])))
+            }
+    finally:
+        db.dispose()
+    assert starts[afresh["id"]] is None
+    start = json.loads(starts[rolled["id"]] or "{}")
+    week_one = service.client.get(f"/v1/rotas/{first['id']}", headers=a).json()["rota"]
+    # The job keeps week 1's published rota, each package's visit a week on at the same time.
+    assert sorted((x["visit"], x["workers"], x["start"]) for x in start["assignments"]) == sorted(
+        (
+            visit_id(
+                x["visit"].rpartition("@")[0],
+                date.fromisoformat(x["visit"].rpartition("@")[2]) + timedelta(days=7),
+            ),
+            x["workers"],
+            (datetime.fromisoformat(x["start"]) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"),
+        )
+        for x in week_one["assignments"]
+    )
 
-    before = crews(first["id"])
-
-    def kept(rota_id: str) -> float:
-        now = crews(rota_id)
-        return sum(before.get(key) == workers for key, workers in now.items()) / len(now)
-
-    # The same package on the same weekday keeps last week's crew far more often when rolled.
-    assert kept(rolled["id"]) > max(0.6, kept(afresh["id"]))
+    # What the start buys is measured at a fixed effort in tests/solver/test_continuity.py and
+    # benchmarks/continuity.py; here the sample agency's three-second plans keep 96-98% of the
+    # crews either way.
