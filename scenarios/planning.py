@@ -86,14 +86,14 @@ def rolled_forward(
             return None  # not a package's visit (a rota solved from an uploaded problem)
 
     assignments = [
-        a | {"visit": moved(a["visit"]), "start": _text(datetime.fromisoformat(a["start"]) + week)}
+        a | {"visit": visit, "start": _text(datetime.fromisoformat(a["start"]) + week)}
         for a in rota["assignments"]
-        if moved(a["visit"]) is not None
+        if (visit := moved(a["visit"])) is not None
     ]
     shadows = [
-        cv | {"visit": moved(cv["visit"])}
+        cv | {"visit": visit}
         for cv in rota.get("coordinator_visits", [])
-        if moved(cv["visit"]) is not None
+        if (visit := moved(cv["visit"])) is not None
     ]
     return {"status": rota["status"], "assignments": assignments, "coordinator_visits": shadows}
 
