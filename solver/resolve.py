@@ -44,7 +44,7 @@ from solver.engine.search import RESOLVE_MOVE_WEIGHTS, Engine
 from solver.engine.state import Anchor
 from solver.heuristic import Builder
 from solver.model import Neighbourhood, RotaModel
-from solver.rota import Solution, account, shift_of, solution_of
+from solver.rota import Solution, account, admissible, solution_of
 from solver.solve import finish
 
 
@@ -231,39 +231,6 @@ def _drop_impossible_pins(problem: Problem, absent: set[str]) -> Problem:
             changed = True
         visits.append(visit)
     return problem.model_copy(update={"visits": visits}) if changed else problem
-
-
-def _holds(data: ProblemData, sol: Solution, v: int, w: int, counted: bool) -> bool:
-    """Whether ``w`` may still attend ``v`` at its current start in ``data``."""
-    ok = data.can_count(v, w) if counted else data.can_shadow(v, w)
-    s = sol.start[v]
-    return ok and shift_of(data, w, s, s + int(data.duration[v]), v) >= 0
-
-
-def _kept(data: ProblemData, anchor: Solution, frozen: set[int]) -> tuple[Solution, list[int]]:
-    """The anchor without what ``data`` no longer allows; the visits that lost their crew."""
-    kept = anchor.copy()
-    orphans = []
-    for v in sorted(anchor.start):
-        if v in frozen:
-            continue
-        s = anchor.start[v]
-        ok = (
-            int(data.earliest[v]) <= s <= int(data.last_start[v])
-            and all(_holds(data, anchor, v, w, True) for w in anchor.workers[v])
-            and set(data.pinned[v]) <= set(anchor.workers[v])
-        )
-        if not ok:
-            orphans.append(v)
-            del kept.start[v], kept.workers[v]
-            kept.shadows.pop(v, None)
-            continue
-        shadows = [k for k in anchor.shadows.get(v, []) if _holds(data, anchor, v, k, False)]
-        if shadows:
-            kept.shadows[v] = shadows
-        else:
-            kept.shadows.pop(v, None)
-    return kept, orphans
 
 
 @dataclass(frozen=True)
@@ -622,7 +589,7 @@ def situation(
     moment = -(10**9) if now is None else full.clock.minute_up(now)
     frozen = {v for v, s in anchor.start.items() if s < moment}
     data = not_before(full, moment, frozen) if now is not None else full
-    current, orphans = _kept(data, anchor, frozen)
+    current, orphans = admissible(data, anchor, held=True, frozen=frozen)
     orphans = sorted(set(orphans) | _lost(data, before, anchor, frozen))
     counts = {w: options.cover_counts.get(wid, 0) for w, wid in enumerate(data.worker_ids)}
     costs = Costs(

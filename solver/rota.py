@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -367,22 +368,46 @@ def solution_of(data: ProblemData, rota: Rota) -> Solution:
     return sol
 
 
-def admissible(data: ProblemData, sol: Solution) -> Solution:
-    """``sol`` less the assignments ``data`` does not allow (a start from another week or
-    version of the problem): a worker who may not be counted on the visit (skills, exclusions,
-    gender, no shift that could hold it), a crew of the wrong size or without its pinned
-    workers, a shadow who may not shadow it."""
-    out = Solution()
-    for v, ws in sol.workers.items():
+def admissible(
+    data: ProblemData, sol: Solution, *, held: bool = False, frozen: AbstractSet[int] = frozenset()
+) -> tuple[Solution, list[int]]:
+    """``sol`` less the assignments ``data`` does not allow (a start from another week, a
+    published rota after a change), and the visits whose crew was taken off.
+
+    A crew stays only if it has the visit's size, its pinned workers, and only workers who may be
+    counted on the visit (skills, exclusions, gender, a shift that could hold it); a shadow only
+    if they may shadow it. ``held``: the starts are kept as they are (a re-solve), so each must
+    also lie in its window and within each worker's shift. ``frozen`` visits are kept unchecked.
+    """
+    out = sol.copy()
+    dropped = []
+
+    def holds(v: int, w: int, counted: bool) -> bool:
+        if not (data.can_count(v, w) if counted else data.can_shadow(v, w)):
+            return False
+        s = sol.start[v]
+        return not held or shift_of(data, w, s, s + int(data.duration[v]), v) >= 0
+
+    for v in sorted(sol.start):
+        if v in frozen:
+            continue
+        ws = sol.workers[v]
         crew = set(ws)
-        if (
+        ok = (
             len(crew) == len(ws) == int(data.required[v])
             and set(data.pinned[v]) <= crew
-            and all(data.can_count(v, w) for w in ws)
-        ):
-            out.start[v] = sol.start[v]
-            out.workers[v] = list(ws)
-            shadows = [k for k in sol.shadows.get(v, []) if k not in crew and data.can_shadow(v, k)]
-            if shadows:
-                out.shadows[v] = shadows
-    return out
+            and all(holds(v, w, True) for w in ws)
+            and (not held or int(data.earliest[v]) <= sol.start[v] <= int(data.last_start[v]))
+        )
+        if not ok:
+            dropped.append(v)
+            del out.start[v], out.workers[v]
+            out.shadows.pop(v, None)
+            out.seconds.pop(v, None)
+            continue
+        shadows = [k for k in sol.shadows.get(v, []) if k not in crew and holds(v, k, False)]
+        if shadows:
+            out.shadows[v] = shadows
+        else:
+            out.shadows.pop(v, None)
+    return out, dropped

@@ -75,7 +75,7 @@ def solve(
             teams = care_teams(data, min(60.0, 0.25 * options.time_limit), options.seed)
         # A start written for another week or version of the problem may hold assignments
         # this one refuses (a new exclusion, a pin): the engine loads routes as given.
-        given = None if start is None else admissible(data, solution_of(data, start))
+        given = None if start is None else admissible(data, solution_of(data, start))[0]
         sol, status, bound = run_engine(data, options, progress, started, should_stop, teams, given)
     # Seconds for the starts where minutes were too coarse: a small model, a few percent of
     # the time limit at most.

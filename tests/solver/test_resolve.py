@@ -16,6 +16,7 @@ import pytest
 
 from scenarios.generator import generate
 from solver.contract import Problem, Rota
+from solver.data import build
 from solver.engine import kernels as k
 from solver.engine.search import Engine
 from solver.options import SolveOptions
@@ -30,7 +31,7 @@ from solver.resolve import (
     resolve,
 )
 from solver.resolve import situation as resolve_situation
-from solver.rota import Solution
+from solver.rota import Solution, admissible
 from solver.solve import solve
 from tests.builders import ANN, BOB, CY, agency, at, carer, client, coordinator, crews, knows, visit
 from tests.helpers import verified
@@ -478,3 +479,44 @@ def test_the_engine_resolve_is_the_same_for_the_same_seed_and_effort(
     first, second = (resolve(situation, rota, now, options) for _ in range(2))
     assert first.rota.assignments == second.rota.assignments
     assert first.rota.coordinator_visits == second.rota.coordinator_visits
+
+
+def test_admissible_keeps_only_what_the_problem_still_allows() -> None:
+    # Amy and Bea work 07:00-13:00. The rota held: v-1 by Amy at 08:00 with Amy also listed as
+    # its shadow; v-2 (now a two-carer visit) by Amy alone; v-3 by Bea at 12:30, though its
+    # window is 12:00 sharp; v-4 by Amy twice over, but frozen.
+    p = agency(
+        workers=[carer("w-amy"), carer("w-bea")],
+        visits=[
+            visit("v-1", "c-ann", "08:00"),
+            visit("v-2", "c-ann", "09:00", workers_required=2),
+            visit("v-3", "c-ann", "12:00"),
+            visit("v-4", "c-ann", "10:30"),
+        ],
+    )
+    data = build(p)
+    vi = {v: i for i, v in enumerate(data.visit_ids)}
+    amy, bea = data.worker_ids.index("w-amy"), data.worker_ids.index("w-bea")
+    monday = int(data.day_start[0])
+    sol = Solution()
+    for vid, hhmm, ws in (
+        ("v-1", 8 * 60, [amy]),
+        ("v-2", 9 * 60, [amy]),
+        ("v-3", 12 * 60 + 30, [bea]),
+        ("v-4", 10 * 60 + 30, [amy, amy]),
+    ):
+        sol.start[vi[vid]] = monday + hhmm
+        sol.workers[vi[vid]] = ws
+    sol.shadows[vi["v-1"]] = [amy]
+    frozen = {vi["v-4"]}
+
+    rolled, dropped = admissible(data, sol, frozen=frozen)
+    assert sorted(data.visit_ids[v] for v in rolled.workers) == ["v-1", "v-3", "v-4"]
+    assert [data.visit_ids[v] for v in dropped] == ["v-2"]
+    assert vi["v-1"] not in rolled.shadows  # a crew member is no shadow
+
+    held, dropped = admissible(data, sol, held=True, frozen=frozen)
+    # Held as published, v-3's 12:30 start lies outside its window.
+    assert sorted(data.visit_ids[v] for v in held.workers) == ["v-1", "v-4"]
+    assert sorted(data.visit_ids[v] for v in dropped) == ["v-2", "v-3"]
+    assert held.workers[vi["v-4"]] == [amy, amy]
