@@ -47,6 +47,7 @@ Rule = Literal[
     "coordinator",  # rule 6's coordinator visits: who may cover or shadow, and how
     "window",  # rule 2: the start inside the visit's window (plus its allowed lateness)
     "after",  # rule 2: a visit's start relative to the visit it follows
+    "distinct_workers",  # rule 2's optional addition: no worker on both ends of such a link
     "skills",  # rule 3: the crew has the visit's skills
     "excluded",  # rule 3: the client has not excluded the worker
     "gender",  # rule 3: the client's gender preference
@@ -432,6 +433,16 @@ class _Checker:
                         f"must be {lo} to {hi}",
                         vid,
                     )
+                if visit.after.distinct_workers:
+                    for w in s.workers:
+                        if w in before.workers:
+                            self.breach(
+                                "distinct_workers",
+                                f"{w} is on both {before.visit.id} and {vid}, which must be "
+                                "done by different workers",
+                                vid,
+                                w,
+                            )
         client = self.clients[visit.client]
         excluded = set(client.excluded_workers)
         for w in s.workers:

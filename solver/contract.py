@@ -233,6 +233,10 @@ class After(_Input):
     visit: str
     min_minutes: int = Field(ge=-MAX_EXACT, le=MAX_EXACT)
     max_minutes: int = Field(ge=-MAX_EXACT, le=MAX_EXACT)
+    distinct_workers: bool = Field(
+        default=False,
+        description="optional: when both visits are staffed, no worker is counted on both",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> After:

@@ -114,6 +114,8 @@ class ProblemData:
     after_visit: IntArray  # -1: no link
     after_min: IntArray
     after_max: IntArray
+    after_distinct: BoolArray  # the link wants two different crews (no worker on both)
+    distinct_links: list[list[int]]  # visit -> visits linked to it by a distinct_workers link
     # who may do what
     skill_names: list[str]
     visit_skills: BoolArray  # [V, S]
@@ -416,10 +418,17 @@ def build(problem: Problem) -> ProblemData:
     after_visit = np.full(n_v, -1, dtype=np.int64)
     after_min = np.zeros(n_v, dtype=np.int64)
     after_max = np.zeros(n_v, dtype=np.int64)
+    after_distinct = np.zeros(n_v, dtype=bool)
     for i, v in enumerate(visits):
         if v.after is not None:
             after_visit[i] = v_index[v.after.visit]
             after_min[i], after_max[i] = v.after.min_minutes, v.after.max_minutes
+            after_distinct[i] = v.after.distinct_workers
+    # Both ends of each link, so a visit finds the crews it may not share whichever one follows.
+    distinct_links: list[list[int]] = [[] for _ in range(n_v)]
+    for i in np.flatnonzero(after_distinct).tolist():
+        distinct_links[i].append(int(after_visit[i]))
+        distinct_links[int(after_visit[i])].append(i)
 
     def caps(values: list[int | None]) -> IntArray:
         return np.array([-1 if x is None else x for x in values], dtype=np.int64)
@@ -461,6 +470,8 @@ def build(problem: Problem) -> ProblemData:
         after_visit=after_visit,
         after_min=after_min,
         after_max=after_max,
+        after_distinct=after_distinct,
+        distinct_links=distinct_links,
         skill_names=skill_names,
         visit_skills=visit_skills,
         worker_skills=worker_skills,

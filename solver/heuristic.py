@@ -85,6 +85,11 @@ class Builder:
                 lo, hi = max(lo, su - int(d.after_max[u])), min(hi, su - int(d.after_min[u]))
         return lo, hi
 
+    def clashes(self, v: int, w: int) -> bool:
+        """Whether ``w`` is counted on a visit that a ``distinct_workers`` link keeps ``v``
+        apart from."""
+        return any(w in self.sol.workers.get(u, ()) for u in self.data.distinct_links[v])
+
     @classmethod
     def loaded(cls, data: ProblemData, sol: Solution) -> Builder:
         """A builder holding ``sol`` (a feasible solution from anywhere), to reason about it."""
@@ -227,7 +232,7 @@ class Builder:
         options = []
         for w in dict.fromkeys([*pinned, *(pool if pool is not None else self.counted[v])]):
             ins = self.insertion(v, w)
-            if ins is not None:
+            if ins is not None and not self.clashes(v, w):
                 options.append(ins)
         fixed = [o for o in options if o.worker in pinned]
         if len(fixed) < len(pinned):

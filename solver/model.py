@@ -254,6 +254,8 @@ class RotaModel:
         self.add_routes()
         # Rule 2's `after` links: on the starts of add_visit_variables (and fixed starts).
         self.add_after_links()
+        # The optional distinct_workers on those links: on the crew literals.
+        self.add_distinct_links()
         # Rule 5: the caps, on the working minutes add_routes collected.
         self.add_caps()
 
@@ -402,6 +404,25 @@ class RotaModel:
             sv = x.start.get(v, self.fixed.starts.get(v, 0))
             m.add(sv - su >= int(d.after_min[v])).only_enforce_if(lits)
             m.add(sv - su <= int(d.after_max[v])).only_enforce_if(lits)
+
+    def add_distinct_links(self) -> None:
+        """An ``after`` link with ``distinct_workers``: no worker counted on both visits."""
+        d, m, x, sol = self.data, self.model, self.vars, self.sol
+        for v in self.free:
+            for u in d.distinct_links[v]:
+                if u in x.staffed:
+                    if u < v:
+                        continue  # both free: the pair was done from u's side
+                    for w, lit in x.crew(v):
+                        other = x.assigned(u, w)
+                        if other is not None:
+                            m.add_bool_or([~lit, ~other])
+                else:
+                    # u is fixed: its crew (none if unstaffed) is closed to v.
+                    for w in sol.workers.get(u, []):
+                        closed = x.assigned(v, w)
+                        if closed is not None:
+                            m.add(closed == 0)
 
     def add_caps(self) -> None:
         """Rule 5: working minutes per week and per day, the fixed part as a constant."""

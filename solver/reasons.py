@@ -15,6 +15,9 @@ from solver.data import ProblemData
 from solver.heuristic import Builder
 from solver.words import day_text
 
+# What a distinct_workers link asks, said of the visit at its other end.
+_APART = "which must be done by a different worker"
+
 
 def _skills_phrase(names: list[str]) -> str:
     if not names:
@@ -62,6 +65,8 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
             )
         if w not in data.visit_shift[v]:
             return f"pinned worker {wid} has no shift that holds the visit ({_when(data, v)})"
+        if builder.clashes(v, w):
+            return f"pinned worker {wid} is on {_sharing(builder, v, [w])}, {_APART}"
     holders = np.flatnonzero(data.skilled[v])
     if holders.size == 0:
         return f"no worker has {who.removeprefix(' with ')}" if skills else "there are no workers"
@@ -94,6 +99,14 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
             f"only one worker{who} ({_names(data, on_shift)}) is on shift {_when(data, v)} "
             "for this double-up"
         )
+    free = [w for w in on_shift if builder.insertion(v, w) is not None]
+    clash = [w for w in free if builder.clashes(v, w)]
+    if clash and len(free) - len(clash) < need:
+        return (
+            f"{_names(data, clash)} {'is' if len(clash) == 1 else 'are'} on "
+            f"{_sharing(builder, v, clash)}, {_APART}, and no other worker{who} on shift "
+            f"{_when(data, v)} is free"
+        )
     u = int(data.after_visit[v])
     if u >= 0 and u in builder.sol.start:
         return (
@@ -116,6 +129,17 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
             f"{_names(data, capped)} would exceed {'their' if len(capped) > 1 else 'the'} hours cap"
         )
     return f"every worker{who} on shift {_when(data, v)} is taken: " + "; ".join(parts)
+
+
+def _sharing(builder: Builder, v: int, workers: list[int]) -> str:
+    """The visits ``distinct_workers`` keeps ``v`` apart from that ``workers`` are counted on."""
+    data = builder.data
+    linked = [
+        u
+        for u in data.distinct_links[v]
+        if any(w in builder.sol.workers.get(u, ()) for w in workers)
+    ]
+    return ", ".join(data.visit_ids[u] for u in linked)
 
 
 def coordinator_details(

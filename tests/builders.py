@@ -149,6 +149,23 @@ def agency(**changes: Any) -> Problem:
     return problem(MONDAY, **(base | changes))
 
 
+def twice_at_ann(distinct: bool) -> Problem:
+    """Ann twice on Monday, at 08:00 and 30 minutes later, by two different carers if
+    ``distinct``. Amy lives 3 minutes from Ann, Bea 29 (0.10 deg north); both know Ann; home
+    legs cost a minute each. Amy on both costs 6 (her legs); split, 6 + 58 (Bea's legs) + 30
+    (Ann's second face) = 94."""
+    link = {"visit": "v-first", "min_minutes": 30, "max_minutes": 30}
+    return agency(
+        workers=[carer("w-amy"), carer("w-bea", lat=53.90)],
+        visits=[
+            visit("v-first", "c-ann", "08:00"),
+            visit("v-second", "c-ann", "08:30", after=link | {"distinct_workers": distinct}),
+        ],
+        history=knows(("w-amy", "c-ann"), ("w-bea", "c-ann")),
+        weights={"home_travel_minute": 1},
+    )
+
+
 def every_term_bites() -> Problem:
     """Six generated clients in the week November ends, made so that every objective term bites.
 

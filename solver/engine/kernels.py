@@ -110,6 +110,18 @@ def has_worker(c: Arrays, s: Arrays, v: int, w: int) -> bool:
 
 
 @jit
+def clashes(c: Arrays, s: Arrays, v: int, w: int) -> bool:
+    """Whether ``w`` is counted on a visit a ``distinct_workers`` link keeps ``v`` apart from."""
+    for q in range(c.link_ptr[v], c.link_ptr[v + 1]):
+        if c.link_apart[q]:
+            u = c.link_to[q]
+            for i in range(s.ncrew[u]):
+                if c.shift_w[s.crew[u, i]] == w:
+                    return True
+    return False
+
+
+@jit
 def find_pos(s: Arrays, h: int, e: int) -> int:
     for i in range(s.rlen[h]):
         if s.route[h, i] == e:
@@ -515,6 +527,18 @@ def caps_ok(c: Arrays, s: Arrays) -> bool:
 
 
 @jit
+def apart_ok(c: Arrays, s: Arrays) -> bool:
+    """No ``distinct_workers`` link with a worker on both crews, over the cluster the last
+    :func:`reschedule` gathered: every visit a move gave a worker is on a dirty route, so in it."""
+    for i in range(s.ncv[0]):
+        v = s.cl_visits[i]
+        for j in range(s.ncrew[v]):
+            if clashes(c, s, v, c.shift_w[s.crew[v, j]]):
+                return False
+    return True
+
+
+@jit
 def refresh_max_late(c: Arrays, s: Arrays) -> None:
     if c.weights[T_MAX_LATE] > 0 and s.late_dirty[0]:
         top = 0.0
@@ -581,7 +605,7 @@ def settle(c: Arrays, s: Arrays) -> bool:
 
     A re-solve's change cap refuses a move that takes the changed visits above it (one that
     starts above it, because a published shadow can no longer be kept, may still lower it)."""
-    if not reschedule(c, s) or not caps_ok(c, s):
+    if not reschedule(c, s) or not caps_ok(c, s) or not apart_ok(c, s):
         return False
     changed = s.terms[T_CHANGED]
     if changed > c.max_changes + EPS and changed > s.saved_terms[T_CHANGED] + EPS:
@@ -619,9 +643,10 @@ def fill_routes(c: Arrays, s: Arrays, route: Any, rlen: Any) -> bool:
 
 @jit
 def may_take(c: Arrays, s: Arrays, v: int, h: int) -> bool:
-    """Whether shift ``h``'s worker may be counted on ``v`` now (rule 3, not already on it)."""
+    """Whether shift ``h``'s worker may be counted on ``v`` now (rule 3, not already on it, not
+    on a visit a ``distinct_workers`` link keeps apart from it)."""
     w = c.shift_w[h]
-    return c.can_h[v, w] == h and not has_worker(c, s, v, w)
+    return c.can_h[v, w] == h and not has_worker(c, s, v, w) and not clashes(c, s, v, w)
 
 
 @jit
@@ -658,6 +683,8 @@ def insertion_cost(c: Arrays, s: Arrays, v: int, h: int, counted: bool) -> tuple
     The cost prices travel and the faces the insertion adds at today's weights.
     """
     w = c.shift_w[h]
+    if counted and clashes(c, s, v, w):
+        return np.inf, NO
     wp = c.wplace[w]
     pv = c.vplace[v]
     n = s.rlen[h]

@@ -62,6 +62,7 @@ class Consts(NamedTuple):
     after_max: I64
     link_ptr: I64
     link_to: I64
+    link_apart: B  # parallel to link_to: a distinct_workers link (no worker on both crews)
     cand_ptr: I64
     cand_h: I64
     can_h: I64
@@ -197,11 +198,16 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
     nv, nw, nc = data.n_visits, data.n_workers, data.n_clients
     unit = data.unit
     links: list[list[int]] = [[] for _ in range(nv)]
+    apart: list[list[int]] = [[] for _ in range(nv)]
     for later in np.flatnonzero(data.after_visit >= 0).tolist():
         first = int(data.after_visit[later])
+        distinct = int(data.after_distinct[later])
         links[later].append(first)
         links[first].append(later)
+        apart[later].append(distinct)
+        apart[first].append(distinct)
     link_ptr, link_to = _csr(links)
+    link_apart = _csr(apart)[1].astype(bool)
     can_h = np.full((nv, nw), -1, dtype=np.int64)
     cands: list[list[int]] = []
     for v in range(nv):
@@ -264,6 +270,7 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
         after_max=data.after_max.astype(np.int64),
         link_ptr=link_ptr,
         link_to=link_to,
+        link_apart=link_apart,
         cand_ptr=cand_ptr,
         cand_h=cand_h,
         can_h=can_h,

@@ -17,7 +17,8 @@ from solver.contract import Problem
 from solver.data import build
 from solver.engine.search import Engine
 
-# Two carers and a coordinator, a double-up and a visit linked to another: every kernel runs.
+# Two carers and a coordinator, a double-up and a visit linked to another (by different workers):
+# every kernel runs.
 _TINY = {
     "timezone": "Europe/London",
     "period": {"start": "2026-11-30", "end": "2026-11-30"},
@@ -56,7 +57,12 @@ _TINY = {
             "earliest_start": "2026-11-30T11:00",
             "latest_start": "2026-11-30T12:00",
             "duration_minutes": 30,
-            "after": {"visit": "v1", "min_minutes": 60, "max_minutes": 180},
+            "after": {
+                "visit": "v1",
+                "min_minutes": 60,
+                "max_minutes": 180,
+                "distinct_workers": True,
+            },
         },
     ],
 }

@@ -81,6 +81,9 @@ class Instance:
     travel: NDArray[np.float64]
     depot: tuple[float, float] = (0.0, 0.0)
     notes: list[str] = field(default_factory=list)
+    # A two-service patient's services go to two different caregivers (``distinct_workers`` on
+    # the link), where the format's authors say so.
+    distinct_workers: bool = False
 
 
 def worker_id(caregiver: int) -> str:
@@ -199,7 +202,10 @@ def to_problem(inst: Instance) -> Problem:
             link = None
             if k == 1 and p.sync is not None:
                 link = After(
-                    visit=visit_id(i, first.skill), min_minutes=p.sync[0], max_minutes=p.sync[1]
+                    visit=visit_id(i, first.skill),
+                    min_minutes=p.sync[0],
+                    max_minutes=p.sync[1],
+                    distinct_workers=inst.distinct_workers,
                 )
             visits.append(
                 Visit(

@@ -3,7 +3,8 @@
 Used for the Kummer et al. (2021) Porto Alegre instances and the Italian instances: ``patients``
 (``time_window``, ``required_caregivers`` of ``{service, duration}``, ``synchronization``),
 ``caregivers`` (``c{n}`` with ``abilities``), one ``central_offices`` depot and an asymmetric
-``distances`` matrix ordered depot, p1..pn.
+``distances`` matrix ordered depot, p1..pn. A two-service patient's services go to two different
+caregivers.
 """
 
 from __future__ import annotations
@@ -109,6 +110,10 @@ def _parse(raw: Any, name: str) -> Instance:
         patients=patients,
         travel=np.array(rows, dtype=np.float64),
         depot=_pair(raw["central_offices"][0]["location"], "central_offices[0] location"),
+        # The format's authors refuse one caregiver on both services of a patient: their toolbox
+        # (iolab-uniud/hhcrsp-toolbox, Solution.check_validity) says "requires double service but
+        # they are provided by the same caregiver"; none of their published best rotas does it.
+        distinct_workers=True,
     )
 
 

@@ -420,6 +420,46 @@ def test_after_link_ignored_when_first_visit_unstaffed(linked: Problem) -> None:
     assert check(linked, alone).ok
 
 
+@pytest.fixture
+def apart(problem: Problem) -> Problem:
+    """The ``linked`` timing, and two different workers on v-ann and v-ben."""
+    after = After(visit="v-ann", min_minutes=45, max_minutes=60, distinct_workers=True)
+    return edit(problem, "visits", "v-ben", after=after)
+
+
+def test_distinct_workers_refuses_one_worker_on_both(apart: Problem, valid: Rota) -> None:
+    # The valid rota has Amy on both visits: it keeps the plain link (see above), not this one.
+    breach = only(check(apart, valid), "distinct_workers")
+    assert (breach.visit, breach.worker) == ("v-ben", "w-amy")
+
+
+def test_distinct_workers_accepts_two_workers(apart: Problem) -> None:
+    # Amy on v-ann at 08:00, Bob on v-ben at 08:45 (home 9 min away): 45 min after, as linked.
+    split = rota(job("v-ann", at("08:00"), "w-amy"), job("v-ben", at("08:45"), "w-bob"))
+    assert check(apart, split).ok
+
+
+def test_distinct_workers_counts_the_crew_not_a_shadow(apart: Problem) -> None:
+    # Kate covers v-ann and shadows v-ben beside Bob: she is counted on one visit only.
+    both = rota(
+        job("v-ann", at("08:00"), "k-kate"),
+        job("v-ben", at("08:45"), "w-bob"),
+        coordinator_visits=(cover("v-ann"), shadow("v-ben")),
+    )
+    assert "distinct_workers" not in rules(check(apart, both))
+    on_both = rota(
+        job("v-ann", at("08:00"), "k-kate"),
+        job("v-ben", at("08:45"), "k-kate"),
+        coordinator_visits=(cover("v-ann"), cover("v-ben")),
+    )
+    assert "distinct_workers" in rules(check(apart, on_both))
+
+
+def test_distinct_workers_ignored_when_first_visit_unstaffed(apart: Problem) -> None:
+    alone = rota(job("v-ben", at("08:30"), "w-amy"), unassigned=(skip("v-ann"),))
+    assert check(apart, alone).ok
+
+
 def test_latest_start_with_seconds_is_rounded_down_for_lateness(problem: Problem) -> None:
     # docs/semantics.md rounds a latest start of 08:20:30 down to 08:20, so 08:25 is 5 min late,
     # while the window (08:20:30 + 5 allowed = 08:25:30) is checked with the exact seconds.

@@ -27,9 +27,11 @@ from solver.rota import Solution, account, to_rota
 from tests.helpers import verified
 
 
-def every_rule(clients: int, seed: int) -> Problem:
+def every_rule(clients: int, seed: int, apart: int = 0) -> Problem:
     """A generated agency over the October clock change and a month's end, with pins, a
-    double-up pair linked to start together, lateness allowed and tight caps added."""
+    double-up pair linked to start together, lateness allowed and tight caps added; with
+    ``apart``, that many pairs of one client's visits on one day also linked to go to different
+    workers (any start on the day), where continuity pulls towards the same carer."""
     raw: dict[str, Any] = generate(clients, seed, start=date(2026, 10, 22), days=14)
     rng = np.random.default_rng(seed)
     visits = raw["visits"]
@@ -64,6 +66,26 @@ def every_rule(clients: int, seed: int) -> Problem:
         if twin:
             twin[0]["after"] = {"visit": v["id"], "min_minutes": 0, "max_minutes": 0}
             break
+    linked = 0
+    for v in visits:
+        if linked == apart:
+            break
+        if "after" in v or "pinned_workers" in v:
+            continue
+        later = [
+            u
+            for u in visits
+            if u["client"] == v["client"]
+            and u["earliest_start"][:10] == v["earliest_start"][:10]
+            and u["earliest_start"] > v["earliest_start"]
+            and "after" not in u
+            and "pinned_workers" not in u
+        ]
+        if later:
+            link = {"visit": v["id"], "min_minutes": -1440, "max_minutes": 1440}
+            later[0]["after"] = link | {"distinct_workers": True}
+            linked += 1
+    assert linked == apart
     return Problem.model_validate(raw)
 
 
@@ -106,6 +128,10 @@ def replay(problem: Problem, unit: int, steps: int, seed: int) -> int:
                 name,
             )
         assert engine.objective == pytest.approx(acc.objective, abs=1e-6)
+        for v in np.flatnonzero(data.after_distinct).tolist():
+            u = int(data.after_visit[v])
+            shared = set(sol.workers.get(v, ())) & set(sol.workers.get(u, ()))
+            assert not shared, (step, data.visit_ids[v], shared)
         if accepted % 40 == 1:
             report = verified(problem, to_rota(data, sol, status="feasible", reasons={}))
             assert report.objective == pytest.approx(engine.objective, abs=0.01)
@@ -116,6 +142,32 @@ def replay(problem: Problem, unit: int, steps: int, seed: int) -> int:
 def test_random_moves_keep_the_objective_exact_on_a_generated_agency(seed: int) -> None:
     accepted = replay(every_rule(12, seed), unit=1, steps=1500, seed=seed)
     assert accepted > 300  # the replay did move: most moves at this temperature are taken
+
+
+def test_random_moves_keep_distinct_workers_apart() -> None:
+    # Twelve pairs of one client's visits on one day, each pair for two different workers;
+    # replay() checks every accepted rota for a worker on both. The same pairs without the
+    # flag do get one carer on both (continuity's pull), so the check has something to catch.
+    problem = every_rule(12, 6, apart=12)
+    assert replay(problem, unit=1, steps=1500, seed=6) > 300
+    plain = [
+        v.model_copy(update={"after": v.after.model_copy(update={"distinct_workers": False})})
+        if v.after is not None
+        else v
+        for v in problem.visits
+    ]
+    data = build(problem.model_copy(update={"visits": plain}))
+    engine = Engine(data)
+    engine.construct()
+    sol = engine.anneal(3000, seed=6)
+    pairs = [(p.id, p.after.visit) for p in problem.visits if p.after and p.after.distinct_workers]
+    ids = {ident: v for v, ident in enumerate(data.visit_ids)}
+    shared = [
+        (a, b)
+        for a, b in pairs
+        if set(sol.workers.get(ids[a], ())) & set(sol.workers.get(ids[b], ()))
+    ]
+    assert shared
 
 
 def test_random_moves_keep_the_continuity_policy_exact() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 from datetime import datetime, time
 from pathlib import Path
 from types import ModuleType
@@ -162,6 +163,36 @@ def test_two_service_window_start_is_the_first_minute_their_validator_accepts(
     assert inst.patients[0].e == start  # one service: floored later, by to_problem
 
 
+def test_two_service_patient_gets_two_different_caregivers() -> None:
+    # The authors' toolbox refuses one caregiver on both services of a patient.
+    visits = {v.id: v for v in hhcrsp.to_problem(hhcrsp_json.parse(noisy_json(400), "pair")).visits}
+    assert visits["p1-s1"].after is None and visits["p2-s1"].after is None
+    link = visits["p2-s2"].after
+    assert link is not None
+    assert (link.visit, link.min_minutes, link.max_minutes, link.distinct_workers) == (
+        "p2-s1",
+        30,
+        60,
+        True,
+    )
+
+
+@needs_data
+def test_italian_links_ask_for_different_caregivers() -> None:
+    # instance_002 (Venice) has simultaneous and sequential patients; every one of its
+    # two-service patients is one link, and every link asks for two caregivers.
+    root = DATA / "ceschia2024_italian" / "instances" if DATA else Path()
+    path = next(root.glob("instance_002*.json"), None)
+    if path is None:
+        pytest.skip("instance_002 not in ceschia2024_italian")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    kinds = [p["synchronization"]["type"] for p in raw["patients"] if "synchronization" in p]
+    assert {"simultaneous", "sequential"} <= set(kinds)
+    links = [v.after for v in import_problem("hhcrsp-json", path).visits if v.after is not None]
+    assert len(links) == len(kinds)
+    assert all(link.distinct_workers for link in links)
+
+
 @needs_data
 def test_mankowska_mapping_names_and_links() -> None:
     # A1 (InstanzCPLEX_HCSRP_10_1): 10 patients, 3 caregivers, DS lists rows 11 10 9, i.e.
@@ -177,6 +208,7 @@ def test_mankowska_mapping_names_and_links() -> None:
         0,
         0,
     )
+    assert not second.after.distinct_workers  # not asked of this format (not checked there)
     w = problem.weights
     assert w.travel_minute == w.home_travel_minute == w.late_minute == w.max_late_minute
     assert w.travel_minute == pytest.approx(1 / 3)

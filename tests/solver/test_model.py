@@ -20,7 +20,7 @@ from solver.contract import Problem
 from solver.data import ProblemData, build
 from solver.heuristic import construct
 from solver.model import Neighbourhood, RotaModel
-from solver.rota import Solution, account
+from solver.rota import Solution, account, to_rota
 from tests.builders import (
     ANN,
     BOB,
@@ -30,9 +30,11 @@ from tests.builders import (
     coordinator,
     every_term_bites,
     knows,
+    twice_at_ann,
     visit,
     when,
 )
+from tests.helpers import verified
 
 # A crew by hand: visit id -> (start, worker ids); the start is HH:MM on Monday 23 November, or
 # a whole local date and time.
@@ -158,6 +160,59 @@ def test_a_visit_after_another_keeps_its_gap() -> None:
     assert fixed_to(meals, breakfast | {"v-lunch": ("09:30", ["w-amy"])})[0] == "OPTIMAL"
     assert fixed_to(meals, breakfast | {"v-lunch": ("08:45", ["w-amy"])})[0] == "INFEASIBLE"
     assert fixed_to(meals, breakfast | {"v-lunch": ("10:01", ["w-amy"])})[0] == "INFEASIBLE"
+
+
+def test_distinct_workers_refuses_one_carer_on_both_visits() -> None:
+    # Amy on both: 6 without the flag, refused with it; Bea on the second: 94 (as worked out
+    # in twice_at_ann).
+    amy = {"v-first": ("08:00", ["w-amy"]), "v-second": ("08:30", ["w-amy"])}
+    bea = amy | {"v-second": ("08:30", ["w-bea"])}
+    assert fixed_to(twice_at_ann(False), amy) == ("OPTIMAL", 6)
+    assert fixed_to(twice_at_ann(True), amy)[0] == "INFEASIBLE"
+    assert fixed_to(twice_at_ann(True), bea) == ("OPTIMAL", 94)
+
+
+@pytest.mark.parametrize("amy_on", ["v-first", "v-second"])
+def test_distinct_workers_keeps_a_free_visit_from_a_fixed_ones_crew(amy_on: str) -> None:
+    # Only the other visit is free; Amy's fixed visit closes it to her, whichever end it is.
+    data = build(twice_at_ann(True))
+    free = "v-second" if amy_on == "v-first" else "v-first"
+    times = {"v-first": "08:00", "v-second": "08:30"}
+    hood = Neighbourhood(frozenset([data.visit_ids.index(free)]), frozenset(range(data.n_workers)))
+    verdicts = []
+    for who in ("w-amy", "w-bea"):
+        sol = solution(data, {amy_on: (times[amy_on], ["w-amy"]), free: (times[free], [who])})
+        model = RotaModel(data, sol, hood)
+        model.hint(sol)
+        solver = cp_model.CpSolver()
+        solver.parameters.fix_variables_to_their_hinted_value = True
+        solver.parameters.num_workers = 1
+        verdicts.append(solver.status_name(solver.solve(model.model)))
+    assert verdicts == ["INFEASIBLE", "OPTIMAL"]
+
+
+@pytest.mark.parametrize("distinct", [False, True])
+def test_the_whole_model_splits_linked_visits_only_when_asked(distinct: bool) -> None:
+    # Solved freely from the construction's rota: the optimum is Amy on both (6) without the
+    # flag, and one visit each (94) with it.
+    problem = twice_at_ann(distinct)
+    data = build(problem)
+    start = construct(data)
+    model = RotaModel(data, start, whole(data))
+    model.hint(start)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = 10
+    assert solver.solve(model.model) == cp_model.OPTIMAL
+    sol = model.read(solver)
+    report = verified(problem, to_rota(data, sol, status="optimal", reasons={}))
+    crews = {data.visit_ids[v]: [data.worker_ids[w] for w in ws] for v, ws in sol.workers.items()}
+    if distinct:
+        assert sorted(crews["v-first"] + crews["v-second"]) == ["w-amy", "w-bea"]
+        assert report.objective == pytest.approx(94)
+    else:
+        assert crews == {"v-first": ["w-amy"], "v-second": ["w-amy"]}
+        assert report.objective == pytest.approx(6)
 
 
 # -- rule 3: who may do a visit, and within their shift -----------------------------------------

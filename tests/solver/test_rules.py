@@ -38,6 +38,7 @@ from tests.builders import (
     knows,
     reasons,
     starts,
+    twice_at_ann,
     visit,
     when,
 )
@@ -354,6 +355,50 @@ def test_after_link_that_cannot_hold_drops_one_visit() -> None:
     rota, report = solved(lunch_after_breakfast("08:00", "12:30", "13:00"))
     assert len(rota.unassigned) == 1
     assert report.objective == 10000
+
+
+# -- rule 2: an after link's distinct_workers ----------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["heuristic", "cpsat", "engine"])
+@pytest.mark.parametrize("distinct", [False, True])
+def test_distinct_workers_sends_a_second_carer(distinct: bool, method: str) -> None:
+    # twice_at_ann: Amy on both visits costs 6 and is the best rota without the flag; with it
+    # one visit goes to Bea, 94 whichever.
+    problem = twice_at_ann(distinct)
+    rota = solve(problem, SolveOptions(time_limit=5, effort=2, seed=0, workers=1, method=method))
+    report = verified(problem, rota)
+    assert not rota.unassigned
+    if distinct:
+        assert sorted(w for ws in crews(rota).values() for w in ws) == ["w-amy", "w-bea"]
+        assert report.objective == pytest.approx(94)
+    else:
+        assert crews(rota) == {"v-first": ["w-amy"], "v-second": ["w-amy"]}
+        assert report.objective == pytest.approx(6)
+
+
+def test_distinct_workers_with_one_carer_on_shift_drops_a_visit() -> None:
+    # Bea starts at 10:00: Amy alone may do one of the two, and the other's reason says why.
+    raw = twice_at_ann(True).model_dump(mode="json")
+    raw["workers"][1]["shifts"] = [{"start": at("10:00"), "end": at("13:00")}]
+    rota, report = solved(Problem.model_validate(raw))
+    assert len(rota.assignments) == 1 and report.objective == 10000 + 6
+    (left,) = rota.unassigned
+    done = rota.assignments[0].visit
+    assert left.reason.startswith(f"w-amy is on {done}, which must be done by a different worker")
+
+
+def test_distinct_workers_with_one_pinned_carer_drops_a_visit() -> None:
+    raw = twice_at_ann(True).model_dump(mode="json")
+    for each in raw["visits"]:
+        each["pinned_workers"] = ["w-amy"]
+    rota, report = solved(Problem.model_validate(raw))
+    assert len(rota.assignments) == 1 and report.objective == 10000 + 6
+    (left,) = rota.unassigned
+    done = rota.assignments[0].visit
+    assert (
+        left.reason == f"pinned worker w-amy is on {done}, which must be done by a different worker"
+    )
 
 
 # -- rule 2: late_allowed_minutes --------------------------------------------------------------
