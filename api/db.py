@@ -171,7 +171,7 @@ class Job(Base):
     kind: Mapped[str] = mapped_column(String(16), default=SOLVE, server_default=SOLVE)
     absence_id: Mapped[str | None] = mapped_column(ForeignKey("absences.id"))
     resolve_now: Mapped[str | None] = mapped_column(String(19))  # local YYYY-MM-DDTHH:MM
-    # A plan's start: the week before's published rota moved on a week (contract JSON), which
+    # A plan's start: the latest published week before it, moved on (contract JSON), which
     # the search begins from where it beats a fresh construction; None for other solves.
     start_rota: Mapped[str | None] = mapped_column(Text)
     # A scenario job's YAML as submitted, and the comparison it produced (JSON).

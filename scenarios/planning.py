@@ -28,6 +28,9 @@ from typing import Any, Final
 from scenarios.records import WEEKDAYS, PackageRecord, Records, WorkerRecord
 
 HISTORY_DAYS: Final = 35
+# How many weeks back a weekly plan looks for a published week to start from (a week off, a
+# holiday fortnight; further back, the carers and packages have moved on).
+ROLL_WEEKS: Final = 4
 """How far back published rotas count as history: four weeks of faces, and every coordinator
 visit already made in a month the week touches."""
 
@@ -64,38 +67,55 @@ def visit_id(package_id: str, day: date) -> str:
 def rolled_forward(
     published: Sequence[PublishedRota], week_start: date, area: str | None
 ) -> dict[str, Any] | None:
-    """The published rota of the week before ``week_start`` (the same area) moved on seven
-    days, as the start of this week's plan: each visit (a care package on a day) becomes the
-    same package's visit a week later, at the same wall-clock time. None if that week has no
-    published rota of its own."""
-    before = (week_start - timedelta(days=7)).isoformat()
-    found = [
-        p for p in published if p.area == (area or "") and p.problem["period"]["start"] == before
-    ]
-    if not found:
-        return None
-    rota = found[-1].rota
+    """The latest published week before ``week_start`` (at most :data:`ROLL_WEEKS` back) that
+    covers ``area``, moved on to this week, as the start of this week's plan: each visit (a care
+    package on a day) becomes the same package's visit on the same weekday this week, at the
+    same wall-clock time. None if no such week was published.
 
-    week = timedelta(days=7)
+    A week covers an area if it was published for that area or for the whole agency; a
+    whole-agency plan takes every area's publications of that week. Where a visit is in more
+    than one of them, the one published last gives its crew and its coordinator."""
+    whole = not area
+    for back in range(1, ROLL_WEEKS + 1):
+        before = (week_start - timedelta(days=7 * back)).isoformat()
+        found = [
+            p
+            for p in published
+            if p.problem["period"]["start"] == before and (whole or p.area in ("", area))
+        ]
+        if found:
+            break
+    else:
+        return None
+    shift = timedelta(days=7 * back)
 
     def moved(visit: str) -> str | None:
         package, _, day = visit.rpartition("@")
         try:
-            return visit_id(package, date.fromisoformat(day) + week)
+            return visit_id(package, date.fromisoformat(day) + shift)
         except ValueError:
             return None  # not a package's visit (a rota solved from an uploaded problem)
 
-    assignments = [
-        a | {"visit": visit, "start": _text(datetime.fromisoformat(a["start"]) + week)}
-        for a in rota["assignments"]
-        if (visit := moved(a["visit"])) is not None
-    ]
-    shadows = [
-        cv | {"visit": visit}
-        for cv in rota.get("coordinator_visits", [])
-        if (visit := moved(cv["visit"])) is not None
-    ]
-    return {"status": rota["status"], "assignments": assignments, "coordinator_visits": shadows}
+    crews: dict[str, dict[str, Any]] = {}
+    shadows: dict[str, list[dict[str, Any]]] = {}
+    for p in found:
+        taken: dict[str, list[dict[str, Any]]] = {}
+        for a in p.rota["assignments"]:
+            if (visit := moved(a["visit"])) is not None:
+                crews[visit] = a | {
+                    "visit": visit,
+                    "start": _text(datetime.fromisoformat(a["start"]) + shift),
+                }
+                taken[visit] = []
+        for cv in p.rota.get("coordinator_visits", []):
+            if (visit := moved(cv["visit"])) is not None:
+                taken.setdefault(visit, []).append(cv | {"visit": visit})
+        shadows |= taken
+    return {
+        "status": found[-1].rota["status"],
+        "assignments": list(crews.values()),
+        "coordinator_visits": [cv for visits in shadows.values() for cv in visits],
+    }
 
 
 def _at(day: date, moment: time) -> datetime:

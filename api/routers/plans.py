@@ -59,8 +59,9 @@ class PlanRequest(BaseModel):
     weights: Weights | None = Field(default=None, description="the objective's weights")
     roll: bool = Field(
         default=True,
-        description="start from the week before's published rota of the same area, moved on a "
-        "week, so clients keep their carers where they still can; false plans afresh",
+        description="start from the latest published week before this one (at most four weeks "
+        "back) that covers the area, moved on, so clients keep their carers where they still "
+        "can; false plans afresh",
     )
 
 
@@ -85,7 +86,7 @@ def build(
     db: Database, agency: AgencyRef, request: PlanRequest
 ) -> tuple[Problem, str | None, float]:
     """The week's problem from the agency's records, validated; the rota its search starts
-    from (JSON, with ``roll``: the week before's published rota moved on), or None; and the
+    from (JSON, with ``roll``: the latest published week before it, moved on), or None; and the
     seconds it took."""
     began = time.perf_counter()
     until = request.week + timedelta(days=7)

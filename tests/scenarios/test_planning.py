@@ -328,9 +328,7 @@ def test_the_week_befores_rota_rolls_forward_by_package_and_weekday() -> None:
     week = [("p1@2027-01-04", "2027-01-04T08:15"), ("upload-7", "2027-01-05T09:00")]
     north = published("North", "2027-01-04", [("p9@2027-01-04", "2027-01-04T10:00")])
     older = published("", "2026-12-28", [("p1@2026-12-28", "2026-12-28T08:00")])
-    rolled = rolled_forward(
-        [older, published("", "2027-01-04", week), north], date(2027, 1, 11), None
-    )
+    rolled = rolled_forward([older, published("", "2027-01-04", week)], date(2027, 1, 11), None)
     assert rolled is not None
     # A package's visit moves on a week at the same wall-clock time; an uploaded id cannot.
     assert rolled["assignments"] == [
@@ -339,4 +337,59 @@ def test_the_week_befores_rota_rolls_forward_by_package_and_weekday() -> None:
     assert rolled["coordinator_visits"][0]["visit"] == "p1@2027-01-11"
     north_rolled = rolled_forward([north], date(2027, 1, 11), "North")
     assert north_rolled is not None and north_rolled["assignments"][0]["visit"] == "p9@2027-01-11"
-    assert rolled_forward([north, older], date(2027, 1, 11), None) is None
+    # Another area's week is not this area's start.
+    assert rolled_forward([north], date(2027, 1, 11), "South") is None
+
+
+def test_a_whole_agency_plan_rolls_every_areas_week_and_the_latest_publication_wins() -> None:
+    def published(
+        area: str, visits: list[tuple[str, str, str]], shadowed: bool = True
+    ) -> PublishedRota:
+        """An area's week; k1 shadows its first visit if ``shadowed``."""
+        shadow = (
+            [{"visit": visits[0][0], "coordinator": "k1", "mode": "shadow"}] if shadowed else []
+        )
+        rota = {
+            "status": "feasible",
+            "assignments": [{"visit": v, "workers": [w], "start": at} for v, w, at in visits],
+            "coordinator_visits": shadow,
+        }
+        return PublishedRota(area, {"period": {"start": "2027-01-04"}}, rota)
+
+    # The whole agency's week: p9 (k1 shadowing) and p1. North (p9) was planned again after it
+    # was published: w2 at 10:30, no coordinator. South published its own week (p5, k1).
+    whole = published(
+        "",
+        [("p9@2027-01-04", "w1", "2027-01-04T10:00"), ("p1@2027-01-04", "w1", "2027-01-04T08:00")],
+    )
+    north = published("North", [("p9@2027-01-04", "w2", "2027-01-04T10:30")], shadowed=False)
+    south = published("South", [("p5@2027-01-05", "w3", "2027-01-05T09:00")])
+    rolled = rolled_forward([whole, north, south], date(2027, 1, 11), None)
+    assert rolled is not None
+    crews = {a["visit"]: (a["workers"], a["start"]) for a in rolled["assignments"]}
+    assert crews == {
+        "p1@2027-01-11": (["w1"], "2027-01-11T08:00"),
+        "p9@2027-01-11": (["w2"], "2027-01-11T10:30"),
+        "p5@2027-01-12": (["w3"], "2027-01-12T09:00"),
+    }
+    # p9's coordinator went with the crew North's publication replaced.
+    assert [cv["visit"] for cv in rolled["coordinator_visits"]] == ["p5@2027-01-12"]
+    # An area's plan starts from the whole agency's week where the area has none of its own.
+    south_plan = rolled_forward([whole], date(2027, 1, 11), "South")
+    assert south_plan is not None and len(south_plan["assignments"]) == 2
+
+
+def test_a_plan_after_a_week_off_rolls_the_last_published_week_on() -> None:
+    rota = {
+        "status": "feasible",
+        "assignments": [{"visit": "p1@2027-01-04", "workers": ["w1"], "start": "2027-01-04T08:00"}],
+    }
+    jan4 = PublishedRota("", {"period": {"start": "2027-01-04"}}, rota)
+    # Nothing published for the week of 11 January: the week of 18 January starts from 4 January.
+    rolled = rolled_forward([jan4], date(2027, 1, 18), None)
+    assert rolled is not None
+    assert rolled["assignments"] == [
+        {"visit": "p1@2027-01-18", "workers": ["w1"], "start": "2027-01-18T08:00"}
+    ]
+    # Five weeks on is too far back.
+    assert rolled_forward([jan4], date(2027, 2, 8), None) is None
