@@ -269,6 +269,8 @@ def week_problem(
                         "min_minutes": link.min_minutes,
                         "max_minutes": link.max_minutes,
                     }
+                    if link.distinct_workers:
+                        visit["after"]["distinct_workers"] = True
             if package.late_allowed_minutes:
                 visit["late_allowed_minutes"] = package.late_allowed_minutes
             visits.append(visit)

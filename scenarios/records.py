@@ -119,11 +119,13 @@ class ClientRecord(_Record):
 
 class PackageLink(_Record):
     """This package's visit starts ``min_minutes`` to ``max_minutes`` after the named package's
-    visit on the same day starts (e.g. lunch at least 180 minutes after breakfast)."""
+    visit on the same day starts (e.g. lunch at least 180 minutes after breakfast); with
+    ``distinct_workers``, no carer may do both (the contract's link option of that name)."""
 
     package: Ident
     min_minutes: int = Field(ge=-1440, le=1440)
     max_minutes: int = Field(ge=-1440, le=1440)
+    distinct_workers: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> PackageLink:

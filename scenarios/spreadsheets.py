@@ -94,6 +94,7 @@ COLUMNS: Final[dict[Sheet, dict[str, tuple[bool, str]]]] = {
         "after": (False, "the id of a package of the same client this one follows that day"),
         "after_min": (False, "at least this many minutes after that package's start"),
         "after_max": (False, "at most this many minutes after it (default 720)"),
+        "after_other_carer": (False, "yes: a different carer from that package's visit"),
         "late_allowed": (False, "minutes it may start late, each one costed"),
         "note": (False, "a note for the office"),
     },
@@ -158,6 +159,7 @@ EXAMPLES: Final[dict[Sheet, dict[str, str]]] = {
         "after": "",
         "after_min": "",
         "after_max": "",
+        "after_other_carer": "",
         "late_allowed": "",
         "note": "breakfast and insulin",
     },
@@ -446,7 +448,10 @@ def _package(row: _Row) -> dict[str, Any]:
             "package": row.text("after"),
             "min_minutes": 0 if least is None else least,
             "max_minutes": 720 if most is None else most,
+            "distinct_workers": row.read("after_other_carer", _yes) or False,
         }
+    elif row.read("after_other_carer", _yes):
+        row.bad.append(("after_other_carer", "yes, but no package named in after"))
     if row.text("note"):
         body["note"] = row.text("note")
     return body
@@ -511,9 +516,11 @@ def parse_rows(
                 if name == "home" or name == "location":
                     name = str(loc[1]) if len(loc) > 1 else "lat"
                 elif name == "after" and len(loc) > 1:
-                    name = {"package": "after", "min_minutes": "after_min"}.get(
-                        str(loc[1]), "after_max"
-                    )
+                    name = {
+                        "package": "after",
+                        "min_minutes": "after_min",
+                        "distinct_workers": "after_other_carer",
+                    }.get(str(loc[1]), "after_max")
                 name = columns_of.get(name, name)
                 message = str(item["msg"]).removeprefix("Value error, ")
                 errors.append(CellError(file, number, name, message))
@@ -683,6 +690,7 @@ def rows_of(sheet: Sheet, records: Sequence[Any]) -> list[list[str]]:
                 "after": r.after.package if r.after else "",
                 "after_min": str(r.after.min_minutes) if r.after else "",
                 "after_max": str(r.after.max_minutes) if r.after else "",
+                "after_other_carer": "yes" if r.after and r.after.distinct_workers else "",
                 "late_allowed": str(r.late_allowed_minutes) if r.late_allowed_minutes else "",
                 "note": r.note or "",
             }

@@ -87,7 +87,9 @@ def records() -> Records:
             earliest_start="12:00",
             latest_start="13:00",
             duration_minutes=15,
-            after=PackageLink(package="c1-am", min_minutes=180, max_minutes=300),
+            after=PackageLink(
+                package="c1-am", min_minutes=180, max_minutes=300, distinct_workers=True
+            ),
         ),
         # Fortnightly from the week of 28 Dec: runs that week and the week of 11 Jan, not 4 Jan.
         PackageRecord(
@@ -211,7 +213,12 @@ def test_the_plan_equals_the_problem_written_by_hand(records: Records) -> None:
                 "duration_minutes": 15,
                 "workers_required": 1,
                 "skills": [],
-                "after": {"visit": "c1-am@2027-01-04", "min_minutes": 180, "max_minutes": 300},
+                "after": {
+                    "visit": "c1-am@2027-01-04",
+                    "min_minutes": 180,
+                    "max_minutes": 300,
+                    "distinct_workers": True,
+                },
             },
             {
                 "id": "c2-tea@2027-01-04",

@@ -200,3 +200,27 @@ def test_every_bad_cell_of_a_row_is_named_and_an_empty_needed_one_too() -> None:
         "packages.csv: row 2, column earliest: '8am' is not a time of day (HH:MM)",
         "packages.csv: row 2, column duration: 'half an hour' is not a number",
     ]
+
+
+def test_a_package_that_needs_another_carer_than_the_one_before_reads_and_writes_back() -> None:
+    header = (
+        "id,client,days,start_date,earliest,latest,duration,after,after_min,after_other_carer\n"
+    )
+    parsed = read_file(
+        "packages.csv",
+        (
+            header
+            + "am,c1,daily,2027-01-04,08:00,09:00,30,,,\n"
+            + "wash,c1,daily,2027-01-04,09:00,10:00,30,am,30,yes\n"
+            + "pm,c1,daily,2027-01-04,17:00,18:00,30,am,,\n"
+        ).encode(),
+    )
+    links = {p.id: p.after for p in parsed.packages}
+    assert links["wash"] is not None and links["wash"].distinct_workers
+    assert links["pm"] is not None and not links["pm"].distinct_workers
+    buffer = io.BytesIO()
+    write_workbook(buffer, {"packages": parsed.packages})
+    assert read_file("agency.xlsx", buffer.getvalue()).packages == parsed.packages
+    assert errors_of("packages.csv", header + "am,c1,daily,2027-01-04,08:00,09:00,30,,,yes\n") == [
+        "packages.csv: row 2, column after_other_carer: yes, but no package named in after"
+    ]
