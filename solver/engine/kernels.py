@@ -450,11 +450,16 @@ def reschedule(c: Arrays, s: Arrays) -> bool:
         return False
     _cluster(c, s)
     nv = s.ncv[0]
+    # Routes that share no visit and no link are independent, and one pass in route order
+    # gives each its earliest schedule: the pass that would only confirm it is skipped.
+    linked = False
     for i in range(nv):
         v = s.cl_visits[i]
         if s.ncrew[v] != c.req[v]:
             return False  # a crew left half-made by a move
         s.snew[v] = c.earliest[v]
+        if c.req[v] > 1 or s.shadow[v] != NO or c.link_ptr[v + 1] > c.link_ptr[v]:
+            linked = True
     for _ in range(nv + 3):
         changed = False
         for k in range(s.ncl[0]):
@@ -474,6 +479,8 @@ def reschedule(c: Arrays, s: Arrays) -> bool:
                     s.snew[v] = lb
                     changed = True
                 prev = v
+        if not linked:
+            break
         for i in range(nv):
             v = s.cl_visits[i]
             u = c.after_v[v]
