@@ -520,3 +520,17 @@ def test_admissible_keeps_only_what_the_problem_still_allows() -> None:
     assert sorted(data.visit_ids[v] for v in held.workers) == ["v-1", "v-4"]
     assert sorted(data.visit_ids[v] for v in dropped) == ["v-2", "v-3"]
     assert held.workers[vi["v-4"]] == [amy, amy]
+
+
+def test_a_visit_that_now_needs_two_carers_is_re_staffed_with_two() -> None:
+    # Amy's 08:00 visit to Ann becomes a two-carer visit (a what-if, or the care plan changed):
+    # her crew of one no longer fits, so the visit is an orphan and Bea joins her.
+    before_problem = agency(workers=[carer("w-amy"), carer("w-bea")])
+    rota = solve(before_problem, SolveOptions(time_limit=10, seed=0, workers=1))
+    assert crews(rota) == {"v-ann": ["w-amy"]}
+    visits = [v.model_copy(update={"workers_required": 2}) for v in before_problem.visits]
+    after_problem = before_problem.model_copy(update={"visits": visits})
+    done = resolve(after_problem, rota, None, QUICK)
+    assert done.orphaned == ["v-ann"]
+    verified(after_problem, done.rota)
+    assert crews(done.rota) == {"v-ann": ["w-amy", "w-bea"]}
