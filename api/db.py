@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -53,6 +55,8 @@ RESOLVE: Final = "resolve"
 SCENARIO: Final = "scenario"
 
 ID_LENGTH: Final = 32
+# How long a SQLite connection waits for another's lock before giving up.
+SQLITE_BUSY_SECONDS: Final = 30
 
 
 def new_id(prefix: str) -> str:
@@ -305,14 +309,27 @@ class CarerToken(Base):
 # Engines and sessions
 
 
+def _use_wal(cursor: Any) -> None:
+    # WAL is stored in the file, so only the first connection to a new database switches. The
+    # switch needs the file to itself and SQLite does not always wait for it with the busy
+    # handler: while another connection is open it can fail at once with "database is
+    # locked". So read the mode first (a WAL file needs nothing more) and retry the switch.
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # WAL lets the web process read while a solve process writes progress; the busy timeout
-    # makes writers wait for each other instead of failing. The timeout comes first: switching
-    # to WAL takes a lock, and without it a second process opening the file at the same moment
-    # fails at once with "database is locked".
+    # makes writers wait for each other instead of failing.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
