@@ -85,10 +85,18 @@ class Builder:
                 lo, hi = max(lo, su - int(d.after_max[u])), min(hi, su - int(d.after_min[u]))
         return lo, hi
 
+    def clashing(self, v: int, workers: list[int]) -> list[int]:
+        """The visits a ``distinct_workers`` link keeps ``v`` apart from that one of
+        ``workers`` is counted on."""
+        return [
+            u
+            for u in self.data.distinct_links[v]
+            if any(w in self.sol.workers.get(u, ()) for w in workers)
+        ]
+
     def clashes(self, v: int, w: int) -> bool:
-        """Whether ``w`` is counted on a visit that a ``distinct_workers`` link keeps ``v``
-        apart from."""
-        return any(w in self.sol.workers.get(u, ()) for u in self.data.distinct_links[v])
+        """Whether ``w`` may not join ``v`` for a ``distinct_workers`` link."""
+        return bool(self.clashing(v, [w]))
 
     @classmethod
     def loaded(cls, data: ProblemData, sol: Solution) -> Builder:

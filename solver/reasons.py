@@ -34,8 +34,26 @@ def _when(data: ProblemData, v: int) -> str:
     return f"{first:%H:%M}-{last:%H:%M} on {day_text(first.date())}"
 
 
+def _worker(data: ProblemData, w: int) -> str:
+    return data.problem.workers[w].name or data.worker_ids[w]
+
+
+def _client(data: ProblemData, c: int) -> str:
+    return data.problem.clients[c].name or data.client_ids[c]
+
+
+def _visit(data: ProblemData, u: int, start: int | None = None) -> str:
+    """A visit as a coordinator finds it on the board: the client's, at its start or window."""
+    whose = _client(data, int(data.visit_client[u]))
+    first = data.clock.local(int(data.earliest[u] if start is None else start))
+    if start is None:
+        last = data.clock.local(int(data.latest[u]))
+        return f"{whose}'s visit due {first:%H:%M}-{last:%H:%M} on {day_text(first.date())}"
+    return f"{whose}'s {first:%H:%M} visit on {day_text(first.date())}"
+
+
 def _names(data: ProblemData, workers: list[int], limit: int = 4) -> str:
-    shown = ", ".join(data.worker_ids[w] for w in workers[:limit])
+    shown = ", ".join(_worker(data, w) for w in workers[:limit])
     return shown + (f" and {len(workers) - limit} more" if len(workers) > limit else "")
 
 
@@ -52,16 +70,18 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
     skills = [data.skill_names[s] for s in np.flatnonzero(data.visit_skills[v])]
     need = int(data.required[v])
     client = data.problem.clients[int(data.visit_client[v])]
+    client_name = _client(data, int(data.visit_client[v]))
     who = _skills_phrase(skills)
     if data.earliest[v] > data.last_start[v]:
         return "its start window closed before this rota was re-solved"
     for w in data.pinned[v]:
-        wid = data.worker_ids[w]
+        wid = _worker(data, w)
         if not data.skilled[v, w]:
             return f"pinned worker {wid} lacks a required skill{who}"
         if not data.allowed[v, w]:
             return (
-                f"pinned worker {wid} is excluded by {client.id} or does not match its preference"
+                f"pinned worker {wid} is excluded by {client_name} or does not match "
+                "their preference"
             )
         if w not in data.visit_shift[v]:
             return f"pinned worker {wid} has no shift that holds the visit ({_when(data, v)})"
@@ -79,7 +99,7 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
                 f"client's gender preference '{client.gender_preference}' leaves "
                 f"{len(allowed)} worker{'s' if len(allowed) != 1 else ''}{who}"
             )
-        return f"{client.id} excludes every worker{who} but {len(allowed)}"
+        return f"{client_name} excludes every worker{who} but {len(allowed)}"
     on_shift = [w for w in allowed if w in data.visit_shift[v]]
     ruled_out = [int(w) for w in holders if w in data.visit_shift[v] and not data.allowed[v, w]]
     if len(on_shift) < need and ruled_out:
@@ -111,7 +131,7 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
     if u >= 0 and u in builder.sol.start:
         return (
             f"must start {data.after_min[v]}-{data.after_max[v]} minutes after "
-            f"{data.visit_ids[u]}, and no crew is free then"
+            f"{_visit(data, u, builder.sol.start[u])}, and no crew is free then"
         )
     capped = [
         w
@@ -133,13 +153,9 @@ def unstaffed_reason(data: ProblemData, builder: Builder, v: int) -> str:
 
 def _sharing(builder: Builder, v: int, workers: list[int]) -> str:
     """The visits ``distinct_workers`` keeps ``v`` apart from that ``workers`` are counted on."""
-    data = builder.data
-    linked = [
-        u
-        for u in data.distinct_links[v]
-        if any(w in builder.sol.workers.get(u, ()) for w in workers)
-    ]
-    return ", ".join(data.visit_ids[u] for u in linked)
+    return ", ".join(
+        _visit(builder.data, u, builder.sol.start.get(u)) for u in builder.clashing(v, workers)
+    )
 
 
 def coordinator_details(
@@ -151,7 +167,7 @@ def coordinator_details(
     req_of = {(r.coordinator, r.month): r for r in data.requirements}
     for k, c, month in shortfalls:
         req = req_of[(k, month)]
-        kid, cid = data.worker_ids[k], data.client_ids[c]
+        kid, cid = _worker(data, k), _client(data, c)
         days = set(req.days.tolist())
         visits = [
             v for v in np.flatnonzero(data.visit_client == c) if int(data.visit_day[v]) in days
@@ -211,13 +227,12 @@ def pinned_contradictions(data: ProblemData) -> list[Violation]:
                 else ""
             )
             if why:
-                wid = data.worker_ids[w]
                 out.append(
                     Violation(
                         rule="pinned_worker",
                         visit=data.visit_ids[v],
-                        worker=wid,
-                        detail=f"{wid} is pinned to {data.visit_ids[v]} but {why}",
+                        worker=data.worker_ids[w],
+                        detail=f"{_worker(data, w)} is pinned to {_visit(data, v)} but {why}",
                     )
                 )
     return out

@@ -379,13 +379,18 @@ def test_distinct_workers_sends_a_second_carer(distinct: bool, method: str) -> N
 
 def test_distinct_workers_with_one_carer_on_shift_drops_a_visit() -> None:
     # Bea starts at 10:00: Amy alone may do one of the two, and the other's reason says why.
+    # The reason speaks the board's words: names and the other visit's time, no ids.
     raw = twice_at_ann(True).model_dump(mode="json")
     raw["workers"][1]["shifts"] = [{"start": at("10:00"), "end": at("13:00")}]
+    raw["workers"][0]["name"] = "Amy Bell"
+    raw["clients"][0]["name"] = "Ann Grey"
     rota, report = solved(Problem.model_validate(raw))
     assert len(rota.assignments) == 1 and report.objective == 10000 + 6
     (left,) = rota.unassigned
-    done = rota.assignments[0].visit
-    assert left.reason.startswith(f"w-amy is on {done}, which must be done by a different worker")
+    done = f"Ann Grey's {rota.assignments[0].start:%H:%M} visit on Mon 23 Nov"
+    assert left.reason.startswith(
+        f"Amy Bell is on {done}, which must be done by a different worker"
+    )
 
 
 def test_distinct_workers_with_one_pinned_carer_drops_a_visit() -> None:
@@ -395,7 +400,7 @@ def test_distinct_workers_with_one_pinned_carer_drops_a_visit() -> None:
     rota, report = solved(Problem.model_validate(raw))
     assert len(rota.assignments) == 1 and report.objective == 10000 + 6
     (left,) = rota.unassigned
-    done = rota.assignments[0].visit
+    done = f"c-ann's {rota.assignments[0].start:%H:%M} visit on Mon 23 Nov"
     assert (
         left.reason == f"pinned worker w-amy is on {done}, which must be done by a different worker"
     )

@@ -74,13 +74,17 @@ def test_unavoidable_coordinator_shortfall_is_named(base_agency: Problem) -> Non
     # Kim's only shift (11:00-12:00) misses Ann's 08:00-08:30 window: the rule cannot be met.
     raw = base_agency.model_dump(mode="json")
     raw["workers"][1]["shifts"] = [{"start": "2026-11-23T11:00", "end": "2026-11-23T12:00"}]
+    raw["workers"][1]["name"] = "Kim Hart"
     problem = Problem.model_validate(raw)
     rota = solve(problem, quick())
     report = verified(problem, rota)
     assert [(v.coordinator, v.client, v.month) for v in rota.violations] == [
         ("k-kim", "c-ann", "2026-11")
     ]
-    assert "do not overlap" in rota.violations[0].detail
+    # The board shows the detail to coordinators: names, not ids (Ann has no name: her id).
+    assert rota.violations[0].detail.startswith(
+        "Kim Hart's shifts do not overlap any visit window of c-ann"
+    )
     assert report.terms["coordinator_rule"] == problem.weights.coordinator_rule
 
 
@@ -232,7 +236,7 @@ def test_tiny_example_matches_its_readme() -> None:
     assert rota.best_bound == pytest.approx(rota.objective)
     # Ben's Monday evening double-up: only Bob holds 'hoist' on shift then.
     assert [u.visit for u in rota.unassigned] == ["v-ben-mon-pm"]
-    assert "only one worker with skill 'hoist' (w-bob)" in rota.unassigned[0].reason
+    assert "only one worker with skill 'hoist' (Bob)" in rota.unassigned[0].reason
     # November ends on Monday: Kate must see Ann and Ben that day, and does.
     seen = {a.visit for a in rota.assignments if "k-kate" in a.workers}
     seen |= {c.visit for c in rota.coordinator_visits if c.coordinator == "k-kate"}
