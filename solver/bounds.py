@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
+from solver.continuity import fewest_faces
 from solver.data import CoordinatorRequirement, ProblemData
 
 
@@ -142,3 +143,160 @@ def lower_bound(data: ProblemData, time_limit: float = 1.0) -> float:
                 reach = most_clients_seen(data, req, time_limit)
                 floor += wt.coordinator_rule * max(0, req.required - reach)
     return float(floor)
+
+
+@dataclass(frozen=True)
+class FacesFloor:
+    """The fewest faces (client-weeks summed) a rota can show, from a relaxation of the rota."""
+
+    faces: int  # the relaxation's best plan found (no rota shows fewer than ``bound``)
+    bound: int  # proven: every rota that staffs ``staffed`` visits shows at least this many
+    client_weeks: int  # client-weeks with visits: the mean is a total over this
+
+    @property
+    def per_client_week(self) -> float:
+        return self.bound / self.client_weeks if self.client_weeks else 0.0
+
+
+def faces_floor(
+    data: ProblemData,
+    staffed: int,
+    time_limit: float,
+    hint: dict[int, list[int]] | None = None,
+    window: int = 180,
+) -> FacesFloor:
+    """A lower bound on the faces of any rota that staffs ``staffed`` visits or more and some
+    visit of every client in every week it has visits (the QS182 count, per 7 days).
+
+    The availability floor (:func:`solver.continuity.fewest_faces`) ignores capacity; this one
+    keeps what capacity a relaxation can: each staffed visit gets ``required`` candidate workers
+    (skills, preferences, exclusions, a shift holding it), no worker twice on a
+    ``distinct_workers`` pair, no worker on two visits that fit one shift in neither order
+    (windows, durations and the travel between them), and no more visit minutes in a stretch of
+    a shift than the stretch holds, for the visits whose windows lie inside it (stretches up to
+    ``window`` minutes), nor above a worker's caps; and each client-week's availability floor,
+    less what its unstaffed visits would need. Starts in step with a double-up, ``after``
+    timings, pins, shadows and the objective's other terms are dropped: every rota is a plan of the
+    relaxation, so its optimum, and CP-SAT's bound on it, is a floor on the rota's faces.
+    ``hint`` (visit -> workers, e.g. a rota's) is handed to CP-SAT as a first plan.
+    """
+    m = cp_model.CpModel()
+    n_v = data.n_visits
+    week = (data.visit_day // 7).astype(np.int64)
+    on: dict[tuple[int, int], cp_model.IntVar] = {}
+    staff: list[cp_model.IntVar] = []
+    seen: dict[tuple[int, int], list[cp_model.IntVar]] = {}
+    face: dict[tuple[int, int, int], cp_model.IntVar] = {}
+    needs: dict[tuple[int, int], list[tuple[frozenset[str], int, cp_model.IntVar]]] = {}
+    for v in range(n_v):
+        crew, need = data.candidates[v], int(data.required[v])
+        if len(crew) < need:
+            continue
+        s = m.new_bool_var("")
+        staff.append(s)
+        key = (int(data.visit_client[v]), int(week[v]))
+        seen.setdefault(key, []).append(s)
+        able = frozenset(data.worker_ids[w] for w in crew)
+        needs.setdefault(key, []).append((able, need, s))
+        lits = []
+        for w in crew:
+            lit = on[v, w] = m.new_bool_var("")
+            lits.append(lit)
+            f = face.get((*key, w))
+            if f is None:
+                f = face[(*key, w)] = m.new_bool_var("")
+            m.add(f >= lit)  # linear, so the LP sees it: the bound comes from the LP
+        m.add(cp_model.LinearExpr.sum(lits) == need * s)
+    client_weeks = len(seen)
+    m.add(cp_model.LinearExpr.sum(staff) >= staffed)
+    # The availability floor of each client-week, less what its unstaffed visits would have
+    # needed: a cut the LP cannot find alone (a fractional cover is far below the whole one).
+    for key, rows in needs.items():
+        fewest = fewest_faces([(able, r) for able, r, _ in rows])
+        dropped = [r * (1 - s) for _, r, s in rows]
+        mine = [f for (c, k, _w), f in face.items() if (c, k) == key]
+        m.add(cp_model.LinearExpr.sum(mine) + cp_model.LinearExpr.sum(dropped) >= fewest)
+    for lits in seen.values():
+        m.add(cp_model.LinearExpr.sum(lits) >= 1)
+    for v in range(n_v):
+        for u in data.distinct_links[v]:
+            if u > v:
+                for w in set(data.candidates[v]) & set(data.candidates[u]):
+                    m.add_at_most_one(on[v, w], on[u, w])
+    _capacity(m, data, on, window)
+    if hint:
+        for (v, w), lit in on.items():
+            m.add_hint(lit, w in hint.get(v, ()))
+    m.minimize(cp_model.LinearExpr.sum(list(face.values())))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = time_limit
+    solver.parameters.num_workers = 1
+    solver.parameters.linearization_level = 2
+    status = solver.solve(m)
+    if status == cp_model.INFEASIBLE:
+        raise ValueError(f"no plan staffs {staffed} visits and every client every week")
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        # No plan found in time; the bound CP-SAT has proven still stands.
+        bound = int(np.ceil(solver.best_objective_bound - 1e-6))
+        return FacesFloor(-1, bound, client_weeks)
+    return FacesFloor(
+        round(solver.objective_value),
+        int(np.ceil(solver.best_objective_bound - 1e-6)),
+        client_weeks,
+    )
+
+
+def _capacity(
+    m: cp_model.CpModel,
+    data: ProblemData,
+    on: dict[tuple[int, int], cp_model.IntVar],
+    window: int,
+) -> None:
+    """Each worker's time: pairs that fit a shift in neither order, visit minutes in stretches
+    of a shift and under the caps (see :func:`faces_floor`)."""
+    by_shift: dict[int, list[int]] = {}
+    by_worker: dict[int, list[int]] = {}
+    by_day: dict[tuple[int, int], list[int]] = {}
+    for v, w in on:
+        by_shift.setdefault(data.visit_shift[v][w], []).append(v)
+        by_worker.setdefault(w, []).append(v)
+        by_day.setdefault((w, int(data.visit_day[v])), []).append(v)
+    dur = data.duration
+    for h, group in by_shift.items():
+        w = int(data.shift_worker[h])
+        # Whole minutes rounded down: a leg is never shorter than this, so no pair is cut wrongly.
+        tt = np.floor(data.travel_exact[int(data.worker_mode[w])]).astype(np.int64)
+        s0, s1 = int(data.shift_start[h]), int(data.shift_end[h])
+        lo = {v: max(int(data.earliest[v]), s0) for v in group}
+        hi = {v: min(int(data.last_start[v]), s1 - int(dur[v])) for v in group}
+        group.sort(key=lambda v: lo[v])
+        longest = int(tt.max())
+        for i, a in enumerate(group):
+            pa = data.visit_place(a)
+            for b in group[i + 1 :]:
+                if lo[b] > hi[a] + int(dur[a]) + longest:
+                    break  # b may always follow a; so may every later one
+                pb = data.visit_place(b)
+                a_first = lo[a] + int(dur[a]) + int(tt[pa, pb]) <= hi[b]
+                b_first = lo[b] + int(dur[b]) + int(tt[pb, pa]) <= hi[a]
+                if not (a_first or b_first):
+                    m.add_at_most_one(on[a, w], on[b, w])
+        # Visit minutes in a stretch [open, close] of the shift: only visits done wholly inside.
+        opens = sorted({lo[v] for v in group})
+        closes = sorted({hi[v] + int(dur[v]) for v in group})
+        for a0 in opens:
+            inside_of = [v for v in group if lo[v] >= a0]
+            for b0 in closes:
+                if b0 <= a0 or b0 - a0 > window:
+                    continue
+                inside = [v for v in inside_of if hi[v] + int(dur[v]) <= b0]
+                if sum(int(dur[v]) for v in inside) > b0 - a0:
+                    m.add(sum(int(dur[v]) * on[v, w] for v in inside) <= b0 - a0)
+    for w, group in by_worker.items():
+        if data.max_week[w] >= 0:
+            m.add(sum(int(dur[v]) * on[v, w] for v in group) <= int(data.max_week[w]))
+    for (w, day), group in by_day.items():
+        if data.max_day[w] >= 0:
+            # A visit that may run past midnight counts partly on the next day: left out.
+            whole = [v for v in group if data.last_start[v] + dur[v] <= data.day_start[day + 1]]
+            m.add(sum(int(dur[v]) * on[v, w] for v in whole) <= int(data.max_day[w]))

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from solver.bounds import lower_bound, most_clients_seen
-from solver.contract import Problem
+from datetime import timedelta
+
+import pytest
+
+from scenarios.generator import generate
+from solver.bounds import faces_floor, lower_bound, most_clients_seen
+from solver.contract import Problem, Rota
 from solver.data import build
 from solver.options import SolveOptions
 from solver.solve import solve
-from tests.builders import MONTH_END, at, client, place, problem, visit
+from tests.builders import ANN, MONTH_END, at, carer, client, place, problem, visit
 from tests.helpers import verified
 
 
@@ -55,3 +60,59 @@ def test_bound_never_exceeds_the_rota() -> None:
     assert report.objective == 2 * 10000 + 2 * 5000 + 60
     assert rota.best_bound is not None and lower_bound(build(problem)) <= rota.best_bound
     assert rota.status == "optimal" and rota.best_bound == rota.objective
+
+
+def ann_three_times(window_end: str) -> Problem:
+    """Ann three times on Monday morning, 30 minutes each, starting 08:00 to ``window_end``;
+    Amy and Bea both free 07:00-13:00 and able."""
+    return problem(
+        "2026-11-23",
+        workers=[carer("w-amy"), carer("w-bea")],
+        clients=[client("c-ann", ANN)],
+        visits=[visit(f"v-{i}", "c-ann", "08:00", window_end) for i in range(3)],
+    )
+
+
+def faces(rota: Rota) -> int:
+    return len({w for a in rota.assignments for w in a.workers})
+
+
+@pytest.mark.parametrize(("window_end", "fewest"), [("08:30", 2), ("09:00", 1)])
+def test_faces_floor_counts_what_one_carer_has_time_for(window_end: str, fewest: int) -> None:
+    # Starts 08:00-08:30: the three visits lie within 08:00-09:00 and hold 90 minutes, so one
+    # carer does two at most and Ann sees two faces, though either carer alone is "available"
+    # for all three. Starts to 09:00 leave 08:00-09:30 for 90 minutes: one carer will do.
+    prob = ann_three_times(window_end)
+    floor = faces_floor(build(prob), staffed=3, time_limit=10)
+    assert (floor.bound, floor.faces, floor.client_weeks) == (fewest, fewest, 1)
+    rota = solve(prob, SolveOptions(time_limit=5, seed=0, workers=1))
+    verified(prob, rota)
+    assert len(rota.assignments) == 3 and faces(rota) == fewest
+
+
+def test_faces_floor_counts_pairs_that_fit_in_neither_order() -> None:
+    # Two 60-minute visits both starting 08:00-08:30: no carer does both, whatever the order.
+    prob = problem(
+        "2026-11-23",
+        workers=[carer("w-amy"), carer("w-bea")],
+        clients=[client("c-ann", ANN)],
+        visits=[visit(f"v-{i}", "c-ann", "08:00", "08:30", minutes=60) for i in range(2)],
+    )
+    assert faces_floor(build(prob), staffed=2, time_limit=10).bound == 2
+    # Staffing one of them is allowed a single face.
+    assert faces_floor(build(prob), staffed=1, time_limit=10).bound == 1
+
+
+def test_faces_floor_never_exceeds_a_rotas_faces() -> None:
+    # A generated agency: the engine's rota is a plan of the relaxation, so its faces (per
+    # client-week, shadows left out) are at least the floor proven for its staffing.
+    prob = Problem.model_validate(generate(12, 3))
+    rota = solve(prob, SolveOptions(time_limit=20, seed=0, workers=1, effort=2))
+    verified(prob, rota)
+    data = build(prob)
+    floor = faces_floor(data, len(rota.assignments), time_limit=20)
+    client_of = {v.id: v.client for v in prob.visits}
+    seen = {(client_of[a.visit], w) for a in rota.assignments for w in a.workers}
+    assert prob.period.end - prob.period.start < timedelta(days=7)  # one week: client-weeks
+    assert 0 < floor.bound <= len(seen)
+    assert floor.client_weeks == len({c for c, _ in seen})
