@@ -1233,39 +1233,77 @@ def mv_or_opt(c: Arrays, s: Arrays) -> bool:
 
 
 @jit
-def mv_ruin(c: Arrays, s: Arrays) -> bool:
-    """Ruin and recreate: visits near a seed in space and time (with their linked visits) are
-    unstaffed, then put back tightest first at their cheapest places, in a random near-order."""
-    v = random_staffed(c, s)
-    if v == NO:
-        return False
-    size = 2 + np.random.randint(c.ruin_max - 1)
+def _take(c: Arrays, s: Arrays, u: int, nt: int) -> int:
+    """Unstaff ``u`` for a ruin unless a pin holds it, and its linked visits with it (so both
+    ends of a link can move together); the count of visits in ``s.buf1`` after."""
     taken = s.buf1
+    if s.ncrew[u] != c.req[u] or nt >= taken.shape[0]:
+        return nt
+    for i in range(s.ncrew[u]):
+        if pinned_member(c, u, c.shift_w[s.crew[u, i]]):
+            return nt
+    remove_visit(c, s, u)
+    taken[nt] = u
+    nt += 1
+    for q in range(c.link_ptr[u], c.link_ptr[u + 1]):
+        x = c.link_to[q]
+        free = c.pin[x, 0] < 0 and not c.lock[x]
+        if nt < taken.shape[0] and s.ncrew[x] == c.req[x] and free:
+            remove_visit(c, s, x)
+            taken[nt] = x
+            nt += 1
+    return nt
+
+
+# Share of ruins that empty a whole route rather than a neighbourhood: the move that takes a
+# route out of use, which no local move does (Solomon C206: four routes where three do).
+ROUTE_RUIN = 0.1
+
+
+@jit
+def ruin_route(c: Arrays, s: Arrays) -> int:
+    """Empty the shortest of three routes drawn through staffed visits; the count taken."""
+    best = NO
+    for _ in range(3):
+        v = random_staffed(c, s)
+        if v != NO:
+            h = s.crew[v, 0]
+            if best == NO or s.rlen[h] < s.rlen[best]:
+                best = h
+    if best == NO:
+        return 0
+    stops = s.buf2
+    n = s.rlen[best]
+    for i in range(n):
+        stops[i] = s.route[best, i]
     nt = 0
-    kn = c.near.shape[1]
-    for j in range(-1, kn):
-        u = v if j < 0 else c.near[v, j]
-        if u < 0 or nt >= size:
-            break
-        if s.ncrew[u] != c.req[u] or np.random.random() < 0.2:
-            continue
-        blocked = False
-        for i in range(s.ncrew[u]):
-            if pinned_member(c, u, c.shift_w[s.crew[u, i]]):
-                blocked = True
-        if blocked:
-            continue
-        remove_visit(c, s, u)
-        taken[nt] = u
-        nt += 1
-        # A linked visit comes out with it, so both ends of the link can move together.
-        for q in range(c.link_ptr[u], c.link_ptr[u + 1]):
-            x = c.link_to[q]
-            free = c.pin[x, 0] < 0 and not c.lock[x]
-            if nt < s.buf1.shape[0] and s.ncrew[x] == c.req[x] and free:
-                remove_visit(c, s, x)
-                taken[nt] = x
-                nt += 1
+    for i in range(n):
+        if stops[i] % 2 == 0:  # a shadow leaves with the visit it stands beside
+            nt = _take(c, s, stops[i] // 2, nt)
+    return nt
+
+
+@jit
+def mv_ruin(c: Arrays, s: Arrays) -> bool:
+    """Ruin and recreate: visits near a seed in space and time (with their linked visits), or
+    now and then a whole short route, are unstaffed, then put back tightest first at their
+    cheapest places, in a random near-order."""
+    if np.random.random() < ROUTE_RUIN:
+        nt = ruin_route(c, s)
+    else:
+        v = random_staffed(c, s)
+        if v == NO:
+            return False
+        size = 2 + np.random.randint(c.ruin_max - 1)
+        nt = 0
+        kn = c.near.shape[1]
+        for j in range(-1, kn):
+            u = v if j < 0 else c.near[v, j]
+            if u < 0 or nt >= size:
+                break
+            if np.random.random() >= 0.2:
+                nt = _take(c, s, u, nt)
+    taken = s.buf1
     if nt == 0:
         return False
     if not reschedule(c, s):

@@ -227,3 +227,32 @@ def test_two_walkers_give_the_same_rota_every_time_and_keep_it_exact(
         assert engine.objective == pytest.approx(account(data, sol).objective, abs=1e-6)
         verified(problem, to_rota(data, sol, status="feasible", reasons={}))
     assert runs[0] == runs[1]
+
+
+def test_a_route_ruin_empties_the_shortest_route_drawn_and_keeps_the_account() -> None:
+    # Every rule in play: pins hold their visits, and a linked visit leaves with its partner.
+    problem = every_rule(10, 4)
+    data = build(problem)
+    engine = Engine(data)
+    engine.construct()
+    c, s = engine.c, engine.s
+    k.seed(5)
+    before = {h: [int(e) for e in s.route[h, : s.rlen[h]]] for h in range(len(s.rlen))}
+    taken = k.ruin_route(c, s)
+    assert taken > 0
+    gone = {int(v) for v in s.buf1[:taken]}
+    emptied = [h for h, stops in before.items() if any(e // 2 in gone for e in stops)]
+    # The route drawn keeps only what a pin holds there (and shadows of visits kept).
+    held = [
+        h
+        for h in emptied
+        if all(
+            e % 2 == 1 or k.pinned_member(c, e // 2, int(c.shift_w[h]))
+            for e in s.route[h, : s.rlen[h]]
+        )
+    ]
+    assert held, "no route was emptied"
+    assert all(int(s.ncrew[v]) == 0 for v in gone)
+    assert k.reschedule(c, s)
+    sol = engine.solution()
+    assert engine.objective == pytest.approx(account(data, sol).objective, abs=1e-6)
