@@ -29,6 +29,13 @@ def problem(request: pytest.FixtureRequest) -> Problem:
     return _problem(str(request.param))
 
 
+def test_generate_large(benchmark: Any) -> None:
+    # The generator's speed (the large agency took about a second here on an idle core and 15 s
+    # on a busy one): measured here, not asserted in a unit test.
+    raw = benchmark.pedantic(generate, args=(SIZES["large"], 1), rounds=1, iterations=1)
+    assert len(Problem.model_validate(raw).visits) > 7000
+
+
 def test_build(benchmark: Any, problem: Problem) -> None:
     data = benchmark(build, problem)
     assert data.n_visits == len(problem.visits)

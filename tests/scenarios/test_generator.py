@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -24,16 +23,12 @@ from solver.contract import Problem
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SEEDS = {"small": 1, "medium": 2, "large": 3}
 ALL_SIZES = list(SIZES)
-TIMINGS: dict[str, float] = {}
 
 
 @cache
 def agency(size: str) -> dict[str, Any]:
     """Each size is generated once per test session (the large one takes about a second)."""
-    began = time.perf_counter()
-    problem = generate(SIZES[size], seed=SEEDS[size])
-    TIMINGS[size] = time.perf_counter() - began
-    return problem
+    return generate(SIZES[size], seed=SEEDS[size])
 
 
 def moment(text: str) -> datetime:
@@ -123,11 +118,6 @@ def test_rejects_nonsense() -> None:
 @pytest.mark.parametrize("size", ALL_SIZES)
 def test_validates_against_the_contract(size: str) -> None:
     Problem.model_validate(agency(size))
-
-
-def test_large_generates_in_under_ten_seconds() -> None:
-    agency("large")
-    assert TIMINGS.get("large", 0.0) < 10.0
 
 
 @pytest.mark.parametrize(
