@@ -186,7 +186,8 @@ def faces_floor(
     on: dict[tuple[int, int], cp_model.IntVar] = {}
     staff: list[cp_model.IntVar] = []
     seen: dict[tuple[int, int], list[cp_model.IntVar]] = {}
-    face: dict[tuple[int, int, int], cp_model.IntVar] = {}
+    # Per client-week, each worker's face: grouped so a client-week's cut reads its own.
+    face: dict[tuple[int, int], dict[int, cp_model.IntVar]] = {}
     needs: dict[tuple[int, int], list[tuple[frozenset[str], int, cp_model.IntVar]]] = {}
     for v in range(n_v):
         crew, need = data.candidates[v], int(data.required[v])
@@ -202,9 +203,10 @@ def faces_floor(
         for w in crew:
             lit = on[v, w] = m.new_bool_var("")
             lits.append(lit)
-            f = face.get((*key, w))
+            mine = face.setdefault(key, {})
+            f = mine.get(w)
             if f is None:
-                f = face[(*key, w)] = m.new_bool_var("")
+                f = mine[w] = m.new_bool_var("")
             m.add(f >= lit)  # linear, so the LP sees it: the bound comes from the LP
         m.add(cp_model.LinearExpr.sum(lits) == need * s)
     client_weeks = len(seen)
@@ -214,8 +216,8 @@ def faces_floor(
     for key, rows in needs.items():
         fewest = fewest_faces([(able, r) for able, r, _ in rows])
         dropped = [r * (1 - s) for _, r, s in rows]
-        mine = [f for (c, k, _w), f in face.items() if (c, k) == key]
-        m.add(cp_model.LinearExpr.sum(mine) + cp_model.LinearExpr.sum(dropped) >= fewest)
+        faces = list(face[key].values())
+        m.add(cp_model.LinearExpr.sum(faces) + cp_model.LinearExpr.sum(dropped) >= fewest)
     for lits in seen.values():
         m.add(cp_model.LinearExpr.sum(lits) >= 1)
     for v in range(n_v):
@@ -227,7 +229,7 @@ def faces_floor(
     if hint:
         for (v, w), lit in on.items():
             m.add_hint(lit, w in hint.get(v, ()))
-    m.minimize(cp_model.LinearExpr.sum(list(face.values())))
+    m.minimize(cp_model.LinearExpr.sum([f for mine in face.values() for f in mine.values()]))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit
     solver.parameters.num_workers = 1
