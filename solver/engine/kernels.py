@@ -1255,11 +1255,6 @@ def _take(c: Arrays, s: Arrays, u: int, nt: int) -> int:
     return nt
 
 
-# Share of ruins that empty a whole route rather than a neighbourhood: the move that takes a
-# route out of use, which no local move does (Solomon C206: four routes where three do).
-ROUTE_RUIN = 0.1
-
-
 @jit
 def ruin_route(c: Arrays, s: Arrays) -> int:
     """Empty the shortest of three routes drawn through staffed visits; the count taken."""
@@ -1284,12 +1279,61 @@ def ruin_route(c: Arrays, s: Arrays) -> int:
 
 
 @jit
+def ruin_strings(c: Arrays, s: Arrays) -> int:
+    """Cut a string of consecutive stops out of each of one to three routes that pass near a
+    seed (the routes of the seed's nearest visits, nearest first); the count taken.
+
+    Several routes each lose a run of stops around one place, so the place's visits can be
+    re-sequenced across them (slack induced by string removals, Christiaens and Vanden Berghe).
+    """
+    v = random_staffed(c, s)
+    if v == NO:
+        return 0
+    strings = 1 + np.random.randint(3)
+    length = 1 + np.random.randint(c.ruin_max)
+    cut = s.buf2  # the routes cut so far, then each string's stops
+    ncut = 0
+    nt = 0
+    kn = c.near.shape[1]
+    for j in range(-1, kn):
+        u = v if j < 0 else c.near[v, j]
+        if u < 0 or ncut >= strings:
+            break
+        if s.ncrew[u] == 0:
+            continue
+        h = s.crew[u, np.random.randint(s.ncrew[u])]
+        seen = False
+        for q in range(ncut):
+            if cut[q] == h:
+                seen = True
+        if seen:
+            continue
+        cut[ncut] = h
+        ncut += 1
+        n = s.rlen[h]
+        k = min(length, n)
+        i = find_pos(s, h, 2 * u)
+        first = max(0, min(i - np.random.randint(k), n - k))
+        stops = cut[ncut : ncut + k]
+        for q in range(k):
+            stops[q] = s.route[h, first + q]
+        for q in range(k):
+            if stops[q] % 2 == 0 and s.ncrew[stops[q] // 2] > 0:
+                nt = _take(c, s, stops[q] // 2, nt)
+    return nt
+
+
+@jit
 def mv_ruin(c: Arrays, s: Arrays) -> bool:
-    """Ruin and recreate: visits near a seed in space and time (with their linked visits), or
-    now and then a whole short route, are unstaffed, then put back tightest first at their
-    cheapest places, in a random near-order."""
-    if np.random.random() < ROUTE_RUIN:
+    """Ruin and recreate: visits near a seed in space and time (with their linked visits), or a
+    string of stops from each of a few routes near a seed, or now and then a whole short route,
+    are unstaffed, then put back tightest first at their cheapest places, in a random
+    near-order. ``c.ruin_share`` holds the shares of the route and string ruins."""
+    x = np.random.random()
+    if x < c.ruin_share[0]:
         nt = ruin_route(c, s)
+    elif x < c.ruin_share[0] + c.ruin_share[1]:
+        nt = ruin_strings(c, s)
     else:
         v = random_staffed(c, s)
         if v == NO:

@@ -44,6 +44,11 @@ RESOLVE_TERMS = ("changed_visit", "cover_request")
 NEAR = 12
 # Largest ruin, in visits (linked visits come out with them).
 RUIN_MAX = 8
+# Shares of the ruins that empty a whole route (the move that takes a route out of use, which no
+# local move does; Solomon C206: four routes where three do) and that cut strings of stops from
+# a few routes near a seed; the rest take a seed's nearest visits.
+ROUTE_RUIN = 0.1
+STRING_RUIN = 0.3
 JOURNAL = 4096
 
 
@@ -95,6 +100,7 @@ class Consts(NamedTuple):
     cv: I64
     team_bonus: F64
     ruin_max: int
+    ruin_share: F64
     faces_cap: int
     primary_share: float
     # The re-solve's anchor (see :func:`anchored`); empty in a normal solve.
@@ -303,6 +309,7 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
         cv=cv,
         team_bonus=(np.zeros((nc, nw), dtype=np.float64) if team_bonus is None else team_bonus),
         ruin_max=RUIN_MAX,
+        ruin_share=np.array([ROUTE_RUIN, STRING_RUIN], dtype=np.float64),
         faces_cap=-1 if wt.faces_cap is None else int(wt.faces_cap),
         primary_share=float(wt.primary_carer_share),
         anc_s=np.full(nv, -1, dtype=np.int64),

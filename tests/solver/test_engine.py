@@ -256,3 +256,39 @@ def test_a_route_ruin_empties_the_shortest_route_drawn_and_keeps_the_account() -
     assert k.reschedule(c, s)
     sol = engine.solution()
     assert engine.objective == pytest.approx(account(data, sol).objective, abs=1e-6)
+
+
+def test_a_string_ruin_cuts_one_run_of_stops_from_each_of_at_most_three_routes() -> None:
+    # Single visits without links or pins, so every visit taken was cut from a string.
+    raw: dict[str, Any] = generate(10, 3)
+    for v in raw["visits"]:
+        v["workers_required"] = 1
+        v.pop("after", None)
+        v.pop("pinned_workers", None)
+    problem = Problem.model_validate(raw)
+    data = build(problem)
+    engine = Engine(data)
+    engine.construct()
+    c, s = engine.c, engine.s
+    k.seed(2)
+    for _ in range(30):
+        k.begin(s)
+        before = {
+            h: [int(e) // 2 for e in s.route[h, : s.rlen[h]] if e % 2 == 0]
+            for h in range(len(s.rlen))
+        }
+        taken = k.ruin_strings(c, s)
+        gone = {int(v) for v in s.buf1[:taken]}
+        assert taken == len(gone) > 0
+        assert all(int(s.ncrew[v]) == 0 for v in gone)
+        cut = {h: [i for i, v in enumerate(stops) if v in gone] for h, stops in before.items()}
+        cut = {h: at for h, at in cut.items() if at}
+        assert 1 <= len(cut) <= 3
+        for at in cut.values():
+            assert at == list(range(at[0], at[0] + len(at))), (
+                "a route lost stops that were not a run"
+            )
+        assert k.reschedule(c, s)
+        sol = engine.solution()
+        assert engine.objective == pytest.approx(account(data, sol).objective, abs=1e-6)
+        k.rollback(c, s)
