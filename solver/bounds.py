@@ -200,10 +200,10 @@ def faces_floor(
         able = frozenset(data.worker_ids[w] for w in crew)
         needs.setdefault(key, []).append((able, need, s))
         lits = []
+        mine = face.setdefault(key, {})
         for w in crew:
             lit = on[v, w] = m.new_bool_var("")
             lits.append(lit)
-            mine = face.setdefault(key, {})
             f = mine.get(w)
             if f is None:
                 f = mine[w] = m.new_bool_var("")

@@ -1256,6 +1256,18 @@ def _take(c: Arrays, s: Arrays, u: int, nt: int) -> int:
 
 
 @jit
+def _take_run(c: Arrays, s: Arrays, h: int, first: int, k: int, buf: Any, nt: int) -> int:
+    """Unstaff the visits of stops ``first`` to ``first + k - 1`` of route ``h`` (as
+    :func:`_take`), holding the stops in ``buf`` while the route changes; the count after."""
+    for q in range(k):
+        buf[q] = s.route[h, first + q]
+    for q in range(k):
+        if buf[q] % 2 == 0:  # a shadow leaves with the visit it stands beside
+            nt = _take(c, s, buf[q] // 2, nt)
+    return nt
+
+
+@jit
 def ruin_route(c: Arrays, s: Arrays) -> int:
     """Empty the shortest of three routes drawn through staffed visits; the count taken."""
     best = NO
@@ -1267,15 +1279,7 @@ def ruin_route(c: Arrays, s: Arrays) -> int:
                 best = h
     if best == NO:
         return 0
-    stops = s.buf2
-    n = s.rlen[best]
-    for i in range(n):
-        stops[i] = s.route[best, i]
-    nt = 0
-    for i in range(n):
-        if stops[i] % 2 == 0:  # a shadow leaves with the visit it stands beside
-            nt = _take(c, s, stops[i] // 2, nt)
-    return nt
+    return _take_run(c, s, best, 0, s.rlen[best], s.buf2, 0)
 
 
 @jit
@@ -1314,12 +1318,7 @@ def ruin_strings(c: Arrays, s: Arrays) -> int:
         k = min(length, n)
         i = find_pos(s, h, 2 * u)
         first = max(0, min(i - np.random.randint(k), n - k))
-        stops = cut[ncut : ncut + k]
-        for q in range(k):
-            stops[q] = s.route[h, first + q]
-        for q in range(k):
-            if stops[q] % 2 == 0 and s.ncrew[stops[q] // 2] > 0:
-                nt = _take(c, s, stops[q] // 2, nt)
+        nt = _take_run(c, s, h, first, k, cut[ncut:], nt)
     return nt
 
 
