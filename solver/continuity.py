@@ -101,16 +101,29 @@ def _able(problem: Problem) -> list[frozenset[str]]:
     return out
 
 
-def _packing(needs: list[tuple[frozenset[str], int]]) -> int:
+Masks = list[tuple[int, int]]  # per need: its possible carers as bits, how many it needs
+
+
+def _packing(needs: Masks) -> int:
     """A lower bound on the carers that cover ``needs``: needs whose possible carers are
     pairwise disjoint need separate ones (the fewest possible carers first, as they pack best)."""
-    used: set[str] = set()
+    used = 0
     bound = 0
-    for able, required in sorted(needs, key=lambda n: (len(n[0]), sorted(n[0]))):
+    for able, required in sorted(needs, key=lambda n: (n[0].bit_count(), n[0])):
         if not able & used:
             used |= able
             bound += required
     return max([bound] + [r for _, r in needs])
+
+
+def _bits(mask: int) -> list[int]:
+    """The carers of ``mask``, lowest first."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low)
+        mask ^= low
+    return out
 
 
 # Search nodes per client before CP-SAT takes over (most clients need far fewer).
@@ -120,12 +133,13 @@ NODES = 500
 Needs = list[tuple[frozenset[str], int]]  # per visit: who could be counted on it, how many
 
 
-def _fewest(needs: Needs) -> int | Needs:
+def _fewest(needs: Needs) -> int | Masks:
     """The fewest carers such that every visit has its required number among them (a
     minimum cover, capacity ignored); the reduced needs when a quick search does not settle it.
 
     Only the minimal needs matter (a visit whose possible carers include all of another's,
-    needing no more, is covered with it), which leaves a handful per client.
+    needing no more, is covered with it), which leaves a handful per client. The search runs on
+    bit masks: it is most of a rota's measuring time, and a sick call measures its rota too.
     """
     distinct = {(able, min(r, len(able))) for able, r in needs if able}
     minimal = [
@@ -150,45 +164,54 @@ def _fewest(needs: Needs) -> int | Needs:
         wider = sum(len(theirs) for other, theirs in holders.items() if mine < other)
         if wider < 2:
             keep.update(ws[:2])
-    minimal = [(able & keep, r) for able, r in minimal]
-    floor = _packing(minimal)
+    bit = {w: 1 << i for i, w in enumerate(sorted(keep))}
+    masks = [(sum(bit[w] for w in able & keep), r) for able, r in minimal]
+    floor = _packing(masks)
     # Set cover's greedy answer bounds the search from above.
-    chosen: set[str] = set()
-    while gaps := [(able, r - len(able & chosen)) for able, r in minimal if len(able & chosen) < r]:
-        pool = set().union(*(able for able, _ in gaps)) - chosen
-        chosen.add(max(sorted(pool), key=lambda w: sum(g for able, g in gaps if w in able)))
-    best = len(chosen)
+    chosen = 0
+    while gaps := [
+        (m, r - (m & chosen).bit_count()) for m, r in masks if (m & chosen).bit_count() < r
+    ]:
+        pool = 0
+        for m, _ in gaps:
+            pool |= m
+        gain = {w: sum(g for m, g in gaps if m & w) for w in _bits(pool & ~chosen)}
+        chosen |= max(gain, key=lambda w: gain[w])
+    best = chosen.bit_count()
     nodes = 0
 
-    def search(chosen: frozenset[str]) -> None:
+    def search(chosen: int) -> None:
         nonlocal best, nodes
         nodes += 1
         open_needs = [
-            (able, r - len(able & chosen)) for able, r in minimal if len(able & chosen) < r
+            (m, r - (m & chosen).bit_count()) for m, r in masks if (m & chosen).bit_count() < r
         ]
         if not open_needs:
-            best = min(best, len(chosen))
+            best = min(best, chosen.bit_count())
             return
-        rest = [(able - chosen, gap) for able, gap in open_needs]
-        if nodes > NODES or len(chosen) + _packing(rest) >= best:
+        rest = [(m & ~chosen, gap) for m, gap in open_needs]
+        if nodes > NODES or chosen.bit_count() + _packing(rest) >= best:
             return
-        able, _ = min(open_needs, key=lambda n: (len(n[0] - chosen), sorted(n[0])))
-        for w in sorted(able - chosen):
-            search(chosen | {w})
+        able = min(rest, key=lambda n: (n[0].bit_count(), n[0]))[0]
+        for w in _bits(able):
+            search(chosen | w)
             if best == floor:
                 return
 
-    search(frozenset())
-    return best if nodes <= NODES else minimal
+    search(0)
+    return best if nodes <= NODES else masks
 
 
-def _cover_by_cpsat(needs: Needs) -> int:
+def _cover_by_cpsat(needs: Masks) -> int:
     """The minimum cover by CP-SAT, for the few clients the quick search does not settle; its
     bound (still a lower bound) should it not prove the minimum in the time."""
     model = cp_model.CpModel()
-    pick = {w: model.new_bool_var(w) for w in sorted(set().union(*(a for a, _ in needs)))}
+    every = 0
+    for able, _ in needs:
+        every |= able
+    pick = {w: model.new_bool_var(str(w.bit_length())) for w in _bits(every)}
     for able, required in needs:
-        model.add(sum(pick[w] for w in able) >= required)
+        model.add(sum(pick[w] for w in _bits(able)) >= required)
     model.minimize(sum(pick.values()))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1

@@ -224,11 +224,20 @@ def _fit_shifts(
         <= shift_end[None, :]
     ) & (shift_start[None, :] <= last[:, None])
     fits &= (earliest <= last)[:, None]  # a window clipped by the clock may have closed
+    visits, shifts = np.nonzero(fits)
+    workers = shift_worker[shifts]
+    # The first fitting shift of each visit and worker wins (np.nonzero goes through a visit's
+    # shifts in order): two shifts of one worker can only both fit a visit when they touch, and
+    # then the earlier start is the better one.
+    _, first = np.unique(
+        visits * (int(shift_worker.max(initial=-1)) + 1) + workers, return_index=True
+    )
+    first.sort()
     visit_shift: list[dict[int, int]] = [{} for _ in range(len(earliest))]
-    for v, h in zip(*np.nonzero(fits), strict=True):
-        # The first fitting shift wins; two shifts of one worker can only both fit a visit when
-        # they touch, and then the earlier start is the better one.
-        visit_shift[int(v)].setdefault(int(shift_worker[h]), int(h))
+    for v, w, h in zip(
+        visits[first].tolist(), workers[first].tolist(), shifts[first].tolist(), strict=True
+    ):
+        visit_shift[v][w] = h
     return visit_shift
 
 
@@ -252,22 +261,22 @@ def not_before(data: ProblemData, minute: int, keep: set[int]) -> ProblemData:
     if data.n_visits:
         clip &= earliest < minute
     earliest[clip] = minute
-    visit_shift = _fit_shifts(
-        earliest,
-        data.last_start,
-        data.duration,
+    # Only the clipped visits can lose a shift: the rest keep theirs (a re-solve's hot path).
+    rows = np.flatnonzero(clip)
+    visit_shift = list(data.visit_shift)
+    candidates = list(data.candidates)
+    refitted = _fit_shifts(
+        earliest[rows],
+        data.last_start[rows],
+        data.duration[rows],
         data.shift_start,
         data.shift_end,
         data.shift_worker,
     )
-    for v in np.flatnonzero(~clip):
-        visit_shift[int(v)] = data.visit_shift[int(v)]
-    return replace(
-        data,
-        earliest=earliest,
-        visit_shift=visit_shift,
-        candidates=_candidates(visit_shift, data.allowed, data.skilled),
-    )
+    for v, shifts in zip(rows.tolist(), refitted, strict=True):
+        visit_shift[v] = shifts
+        candidates[v] = _candidates([shifts], data.allowed[v : v + 1], data.skilled[v : v + 1])[0]
+    return replace(data, earliest=earliest, visit_shift=visit_shift, candidates=candidates)
 
 
 def scaled(data: ProblemData, unit: int) -> ProblemData:

@@ -214,15 +214,11 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
         apart[first].append(distinct)
     link_ptr, link_to = _csr(links)
     link_apart = _csr(apart)[1].astype(bool)
-    can_h = np.full((nv, nw), -1, dtype=np.int64)
-    cands: list[list[int]] = []
-    for v in range(nv):
-        hs: list[int] = []
-        for w in data.candidates[v]:
-            can_h[v, w] = data.visit_shift[v][w]
-            hs.append(data.visit_shift[v][w])
-        cands.append(hs)
+    cands = [[data.visit_shift[v][w] for w in ws] for v, ws in enumerate(data.candidates)]
     cand_ptr, cand_h = _csr(cands)
+    cand_w = _csr(data.candidates)[1]
+    can_h = np.full((nv, nw), -1, dtype=np.int64)
+    can_h[np.repeat(np.arange(nv), np.diff(cand_ptr)), cand_w] = cand_h
     shad_h = np.full(nv, -1, dtype=np.int64)
     for v in range(nv):
         kc = int(data.client_coordinator[data.visit_client[v]])
@@ -239,13 +235,14 @@ def consts(data: ProblemData, team_bonus: F64 | None = None) -> Consts:
         rq_of[req.coordinator, req.days] = r
         in_o[r, req.clients] = True
     # Per requirement, the visits its coordinator could join for a client still owed a visit.
-    owed: list[list[int]] = [[] for _ in reqs]
-    for v in range(nv):
-        for r, req in enumerate(reqs):
-            kc = req.coordinator
-            mine = rq_of[kc, data.visit_day[v]] == r and in_o[r, data.visit_client[v]]
-            if mine and (shad_h[v] >= 0 or can_h[v, kc] >= 0):
-                owed[r].append(v)
+    owed = [
+        np.flatnonzero(
+            (rq_of[req.coordinator, data.visit_day] == r)
+            & in_o[r, data.visit_client]
+            & ((shad_h >= 0) | (can_h[:, req.coordinator] >= 0))
+        ).tolist()
+        for r, req in enumerate(reqs)
+    ]
     rq_ptr, rq_vis = _csr(owed)
     by_client: list[list[int]] = [[] for _ in range(nc)]
     for v, cl in enumerate(data.visit_client.tolist()):
