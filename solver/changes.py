@@ -80,19 +80,31 @@ def _day(moment: datetime) -> str:
     return day_text(moment.date())
 
 
-def _attendance(rota: Rota) -> dict[str, Attendance]:
+Seen = tuple[tuple[str, ...], tuple[str, ...], str]  # workers, shadows, local start
+
+
+def _attendance(rota: Rota) -> dict[str, Seen]:
+    """Per staffed visit, who is on it and when, as plain tuples: comparing a week's visits
+    as models costs more than a sick call's whole re-solve of them."""
     shadows: dict[str, list[str]] = defaultdict(list)
     for cv in rota.coordinator_visits:
         if cv.mode == "shadow":
             shadows[cv.visit].append(cv.coordinator)
     return {
-        a.visit: Attendance(
-            workers=sorted(a.workers),
-            shadows=sorted(shadows.get(a.visit, [])),
-            start=format_local_datetime(a.start),
+        a.visit: (
+            tuple(sorted(a.workers)),
+            tuple(sorted(shadows.get(a.visit, []))),
+            format_local_datetime(a.start),
         )
         for a in rota.assignments
     }
+
+
+def _as_attendance(seen: Seen | None) -> Attendance | None:
+    if seen is None:
+        return None
+    workers, shadows, start = seen
+    return Attendance(workers=list(workers), shadows=list(shadows), start=start)
 
 
 def changes(
@@ -110,7 +122,14 @@ def changes(
     for vid, visit in visits.items():
         a, b = old.get(vid), new.get(vid)
         if a != b:
-            diff.append(VisitChange(visit=vid, client=visit.client, before=a, after=b))
+            diff.append(
+                VisitChange(
+                    visit=vid,
+                    client=visit.client,
+                    before=_as_attendance(a),
+                    after=_as_attendance(b),
+                )
+            )
     diff.sort(key=lambda c: (_start_of(c), c.visit))
 
     unstaffed = []

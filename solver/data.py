@@ -31,6 +31,10 @@ class Clock:
 
     zone: ZoneInfo
     origin: datetime  # aware, UTC: local midnight of the period's first day
+    # Conversions remembered: a rota written or read converts the same few hundred times
+    # thousands of times, and each zone conversion is slow.
+    _seconds: dict[datetime, float] = field(default_factory=dict, compare=False, repr=False)
+    _local: dict[int, datetime] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def for_problem(cls, problem: Problem) -> Clock:
@@ -39,8 +43,11 @@ class Clock:
         return cls(zone, local.astimezone(UTC))
 
     def seconds(self, moment: datetime) -> float:
-        aware = moment.replace(tzinfo=self.zone).astimezone(UTC)
-        return (aware - self.origin).total_seconds()
+        known = self._seconds.get(moment)
+        if known is None:
+            aware = moment.replace(tzinfo=self.zone).astimezone(UTC)
+            known = self._seconds[moment] = (aware - self.origin).total_seconds()
+        return known
 
     def minute_up(self, moment: datetime) -> int:
         return math.ceil(self.seconds(moment) / 60.0)
@@ -50,7 +57,11 @@ class Clock:
 
     def local(self, minute: int) -> datetime:
         """The naive local wall-clock datetime ``minute`` minutes after the origin."""
-        return (self.origin + timedelta(minutes=minute)).astimezone(self.zone).replace(tzinfo=None)
+        known = self._local.get(minute)
+        if known is None:
+            moment = self.origin + timedelta(minutes=minute)
+            known = self._local[minute] = moment.astimezone(self.zone).replace(tzinfo=None)
+        return known
 
     def local_seconds(self, second: int) -> datetime:
         """The naive local wall-clock datetime ``second`` seconds after the origin."""
@@ -244,10 +255,8 @@ def _fit_shifts(
 def _candidates(
     visit_shift: list[dict[int, int]], allowed: BoolArray, skilled: BoolArray
 ) -> list[list[int]]:
-    return [
-        [w for w in sorted(shifts) if allowed[v, w] and skilled[v, w]]
-        for v, shifts in enumerate(visit_shift)
-    ]
+    able = (allowed & skilled).tolist()  # Python's lists: indexing numpy one cell at a time is slow
+    return [[w for w in sorted(shifts) if able[v][w]] for v, shifts in enumerate(visit_shift)]
 
 
 def not_before(data: ProblemData, minute: int, keep: set[int]) -> ProblemData:

@@ -244,9 +244,11 @@ def to_rota(
     reasons: dict[int, str],
     best_bound: float | None = None,
     shortfall_details: dict[tuple[int, int, str], str] | None = None,
+    acc: Account | None = None,
 ) -> Rota:
-    """The contract rota of ``sol``; ``reasons`` explains every unstaffed visit."""
-    acc = account(data, sol)
+    """The contract rota of ``sol``; ``reasons`` explains every unstaffed visit. ``acc`` is
+    ``sol``'s account when the caller has it already."""
+    acc = acc or account(data, sol)
     ids, wids, clock = data.visit_ids, data.worker_ids, data.clock
 
     def at(v: int, after: int = 0) -> datetime:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def finish(data: ProblemData, sol: Solution, status: Status, best_bound: float | None) -> Rota:
     """Write ``sol`` as a rota with reasons for everything it leaves undone."""
-    shortfalls = account(data, sol).shortfalls
+    acc = account(data, sol)
     loaded = Builder.loaded(data, sol)
     contradictions = pinned_contradictions(data)
     if contradictions:
@@ -31,7 +31,8 @@ def finish(data: ProblemData, sol: Solution, status: Status, best_bound: float |
         status=status,
         reasons=unstaffed_reasons(loaded),
         best_bound=best_bound,
-        shortfall_details=coordinator_details(loaded, shortfalls),
+        shortfall_details=coordinator_details(loaded, acc.shortfalls),
+        acc=acc,
     )
     rota.violations = contradictions + rota.violations
     return add_continuity(data.problem, rota)

@@ -381,10 +381,8 @@ def anchored(c: Consts, a: Anchor) -> Consts:
 
 def route_capacity(data: ProblemData) -> int:
     """The most stops one shift could ever hold (its candidate visits, plus room for shadows)."""
-    per_shift = np.zeros(len(data.shift_worker), dtype=np.int64)
-    for v in range(data.n_visits):
-        for h in data.visit_shift[v].values():
-            per_shift[h] += 1
+    shifts = [h for fits in data.visit_shift for h in fits.values()]
+    per_shift = np.bincount(np.array(shifts, dtype=np.int64), minlength=len(data.shift_worker))
     return int(per_shift.max(initial=0)) + 1
 
 
@@ -484,14 +482,18 @@ def routes_of(data: ProblemData, sol: Solution) -> list[list[int]]:
     """Each shift's entries in start order, from a solution (starts in the data's units)."""
     per: list[list[tuple[int, int, int]]] = [[] for _ in range(len(data.shift_worker))]
 
+    # Python's lists: indexing numpy one cell at a time is slow, and a re-solve loads twice.
+    duration = data.duration.tolist()
+    first, last = data.shift_start.tolist(), data.shift_end.tolist()
+
     def shift(v: int, w: int) -> int:
         s0 = sol.start[v]
         h = data.visit_shift[v].get(w, -1)
-        end = s0 + int(data.duration[v])
-        if h >= 0 and data.shift_start[h] <= s0 and end <= data.shift_end[h]:
+        end = s0 + duration[v]
+        if h >= 0 and first[h] <= s0 and end <= last[h]:
             return h
         for h2 in data.worker_shifts[w]:
-            if data.shift_start[h2] <= s0 and end <= data.shift_end[h2]:
+            if first[h2] <= s0 and end <= last[h2]:
                 return int(h2)
         return -1
 
