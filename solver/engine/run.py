@@ -31,10 +31,12 @@ from solver.teams import Teams
 
 log = logging.getLogger("carerota.engine")
 
-# Share of the time limit the engine takes before CP-SAT: most of it where CP-SAT can only
-# work on neighbourhoods, less where it can take the whole model and prove it.
+# Share of the time limit the engine takes before CP-SAT, whether CP-SAT then works on
+# neighbourhoods or takes the whole model. The whole model had 70% until 2026-12-07, and on
+# Mankowska B it never improved the engine's rota; with the engine at 85%, B's mean gap over
+# four seeds went from +0.31% to -0.03% (benchmarks/results/engine_share_whole.md).
 ENGINE_SHARE_LNS = 0.85
-ENGINE_SHARE_WHOLE = 0.3
+ENGINE_SHARE_WHOLE = 0.85
 # Unstaffed visits the repair after the annealing takes between two looks at the clock.
 REPAIR_SLICE = 16
 # Steps a minute where travel is fractional: the engine then works in seconds.
