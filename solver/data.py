@@ -282,9 +282,10 @@ def not_before(data: ProblemData, minute: int, keep: set[int]) -> ProblemData:
         data.shift_end,
         data.shift_worker,
     )
-    for v, shifts in zip(rows.tolist(), refitted, strict=True):
+    refitted_candidates = _candidates(refitted, data.allowed[rows], data.skilled[rows])
+    for v, shifts, cands in zip(rows.tolist(), refitted, refitted_candidates, strict=True):
         visit_shift[v] = shifts
-        candidates[v] = _candidates([shifts], data.allowed[v : v + 1], data.skilled[v : v + 1])[0]
+        candidates[v] = cands
     return replace(data, earliest=earliest, visit_shift=visit_shift, candidates=candidates)
 
 

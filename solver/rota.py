@@ -248,7 +248,7 @@ def to_rota(
 ) -> Rota:
     """The contract rota of ``sol``; ``reasons`` explains every unstaffed visit. ``acc`` is
     ``sol``'s account when the caller has it already."""
-    acc = acc or account(data, sol)
+    acc = acc if acc is not None else account(data, sol)
     ids, wids, clock = data.visit_ids, data.worker_ids, data.clock
 
     def at(v: int, after: int = 0) -> datetime:
