@@ -353,9 +353,11 @@ BAND = 90
 SPAN = 180
 # Seconds at most for one neighbourhood.
 STEP_SECONDS = 3.0
-# The engine's default effort, in move evaluations: about a second on the medium agency, and
-# twice as many staffed no more orphans over ten sick calls (benchmarks/results/sickcall.md).
-RESOLVE_MOVES = 10_000
+# The engine's default effort, in move evaluations: about half a second on the medium agency.
+# With the repair clearing a carer's route around an orphan, 10,000 staffed no more orphans than
+# 7,000 over ten sick calls at seeds 0-2 (368 of 375 both, the objectives' sums within 0.6%),
+# and 5,000 one fewer (benchmarks/README.md, "Sick calls").
+RESOLVE_MOVES = 7_000
 # Share of the time limit the engine's annealing may take; CP-SAT has what is left.
 ENGINE_SHARE = 0.5
 # CP-SAT's deterministic time per neighbourhood after the engine: an intensifier, not the search.
@@ -559,7 +561,10 @@ def _engine_repair(
         # Room made before the annealing too: the annealing then starts with those orphans
         # staffed and can settle the routes around them (116 orphans of 123 on the medium
         # agency's ten sick calls, against 113 with the repair after the annealing alone).
-        placed = engine.repair(order)
+        # Clearing a carer's route around an orphan here too, not only after the annealing,
+        # staffed 368 orphans of 375 over those calls at seeds 0-2, against 363 (360 without
+        # the clearing), at about 0.3 s more of the median re-solve.
+        placed = engine.repair(order, clear=True)
         stages.append(f"engine repair first: {placed} more, {engine.objective:.1f}")
     # Hot enough at first to take a change (at its penalty) that opens the way for an orphan:
     # on the medium agency's ten sick calls this staffed 120 orphans of 127, against 114 from
@@ -572,7 +577,7 @@ def _engine_repair(
     # Clearing room in a fixed order after the annealing staffs orphans its random chains
     # missed, double-ups above all; it only ever lowers the objective the annealing reached.
     if repair:
-        placed = engine.repair(order)
+        placed = engine.repair(order, clear=True)
         if placed:
             sol = engine.solution()
         stages.append(f"engine repair: {placed} more, {engine.objective:.1f}")

@@ -185,10 +185,11 @@ class Engine:
         todo = sorted(self.s.unst[: self.s.n_unst[0]]) if order is None else order
         return int(k.construct(self.c, self.s, np.array(todo, dtype=np.int64), 3))
 
-    def repair(self, order: list[int]) -> int:
+    def repair(self, order: list[int], *, clear: bool = False) -> int:
         """Staff what it can of ``order``'s unstaffed visits, making room on the routes in a
-        fixed order (:func:`solver.engine.kernels.repair`); how many it staffed."""
-        return int(k.repair(self.c, self.s, np.array(order, dtype=np.int64)))
+        fixed order (:func:`solver.engine.kernels.repair`), with ``clear`` also by clearing a
+        carer's route around a visit; how many it staffed."""
+        return int(k.repair(self.c, self.s, np.array(order, dtype=np.int64), clear))
 
     # -- annealing -----------------------------------------------------------------------------
 

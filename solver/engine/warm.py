@@ -1,9 +1,10 @@
 """Compile the engine's kernels, or load them from numba's cache, before any solve needs them.
 
-The first call after an install compiles every kernel (about a minute on a busy 2-core machine)
-and writes the cache beside the package; later processes load it in about a second. The service
-calls :func:`warm` before it forks its solve processes and Celery workers before their pool
-forks, so no solve (and no sick-call re-solve) pays either; ``make`` calls it after installing.
+The first call after an install compiles every kernel (four to five minutes on a 2-core machine,
+one core busy elsewhere) and writes the cache beside the package; later processes load it in
+about a second. The service calls :func:`warm` before it forks its solve processes and Celery
+workers before their pool forks, so no solve (and no sick-call re-solve) pays either; ``make``
+calls it after installing.
 
 Usage: ``python -m solver.engine.warm`` (prints the seconds it took).
 """
@@ -74,7 +75,7 @@ def warm() -> float:
     engine = Engine(build(Problem.model_validate(_TINY)))
     engine.construct()
     engine.anneal(500, seed=0)
-    engine.repair(list(range(engine.data.n_visits)))
+    engine.repair(list(range(engine.data.n_visits)), clear=True)
     return time.monotonic() - began
 
 

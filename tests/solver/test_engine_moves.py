@@ -279,6 +279,32 @@ def test_repair_leaves_a_visit_no_room_can_be_made_for() -> None:
     assert checked(p, data, engine) == before
 
 
+def test_repair_clears_a_carers_morning_for_a_visit_only_she_can_make() -> None:
+    # Amy alone holds the catheter skill Ann's 09:00 visit needs, and both her stops around it
+    # (Bob 08:40-09:20, Cy 09:00-09:25) are in the way: taking either off alone leaves the other
+    # there, so only clearing both at once staffs Ann. Bea, free, then takes Bob and Cy.
+    p = agency(
+        workers=[carer("w-amy", skills=["catheter"]), carer("w-bea")],
+        clients=[client("c-ann", ANN), client("c-bob", BOB), client("c-cy", CY)],
+        visits=[
+            visit("v-ann", "c-ann", "09:00", skills=["catheter"]),
+            visit("v-bob", "c-bob", "08:40", "09:20"),
+            visit("v-cy", "c-cy", "09:00", "09:25"),
+        ],
+    )
+    data, engine = loaded(p, {"v-bob": ("08:40", ["w-amy"]), "v-cy": ("09:16", ["w-amy"])})
+    before = checked(p, data, engine)
+    ann = data.visit_ids.index("v-ann")
+    assert engine.repair([ann]) == 0
+    assert engine.repair([ann], clear=True) == 1
+    assert crews(data, engine.solution()) == {
+        "v-ann": ["w-amy"],
+        "v-bob": ["w-bea"],
+        "v-cy": ["w-bea"],
+    }
+    assert checked(p, data, engine) < before
+
+
 def test_double_up_crew_moves_together_under_ruin() -> None:
     # A double-up at Bob staffed by Amy and Cat, strangers to Bob; Bea and Dan know Bob. Only
     # moving the whole crew (both halves at once, as ruin-and-recreate does) reaches the crew
