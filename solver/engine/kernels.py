@@ -1090,7 +1090,9 @@ def _clear_onto(c: Arrays, s: Arrays, v: int, h: int, wide: int, out: Any, n: in
     lo = c.earliest[v] - before
     hi = c.last[v] + c.dur[v] + after
     got = _clear_window(c, s, h, lo, hi, out[n:])
-    if got < 0 or not reschedule(c, s):
+    # The schedule cannot be derived while a double-up is half crewed: on its second route the
+    # starts stay as they were before the clearing, which only ever makes the place found later.
+    if got < 0 or (s.ncrew[v] == 0 and not reschedule(c, s)):
         return -1
     _cost, pos = insertion_cost(c, s, v, h, True)
     if pos == NO:

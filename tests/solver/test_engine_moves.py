@@ -305,6 +305,50 @@ def test_repair_clears_a_carers_morning_for_a_visit_only_she_can_make() -> None:
     assert checked(p, data, engine) < before
 
 
+def test_repair_clears_two_carers_mornings_for_a_double_up() -> None:
+    # Ann's 09:00 double-up needs the hoist, which only Amy and Bea hold, and each of them has
+    # two stops in its way (Bob and Cy; Di and Em, who live where Bob and Cy do). Taking one stop
+    # off each of two routes is not enough, so only clearing both mornings staffs Ann; Cat and
+    # Dan, free, then take the four visits.
+    p = agency(
+        workers=[
+            carer("w-amy", skills=["hoist"]),
+            carer("w-bea", skills=["hoist"]),
+            carer("w-cat"),
+            carer("w-dan"),
+        ],
+        clients=[
+            client("c-ann", ANN),
+            client("c-bob", BOB),
+            client("c-cy", CY),
+            client("c-di", BOB),
+            client("c-em", CY),
+        ],
+        visits=[
+            visit("v-ann", "c-ann", "09:00", skills=["hoist"], workers_required=2),
+            visit("v-bob", "c-bob", "08:40", "09:20"),
+            visit("v-cy", "c-cy", "09:00", "09:25"),
+            visit("v-di", "c-di", "08:40", "09:20"),
+            visit("v-em", "c-em", "09:00", "09:25"),
+        ],
+    )
+    plan = {
+        "v-bob": ("08:40", ["w-amy"]),
+        "v-cy": ("09:16", ["w-amy"]),
+        "v-di": ("08:40", ["w-bea"]),
+        "v-em": ("09:16", ["w-bea"]),
+    }
+    data, engine = loaded(p, plan)
+    before = checked(p, data, engine)
+    ann = data.visit_ids.index("v-ann")
+    assert engine.repair([ann]) == 0
+    assert engine.repair([ann], clear=True) == 1
+    got = crews(data, engine.solution())
+    assert got["v-ann"] == ["w-amy", "w-bea"]
+    assert {got["v-bob"][0], got["v-cy"][0], got["v-di"][0], got["v-em"][0]} == {"w-cat", "w-dan"}
+    assert checked(p, data, engine) < before
+
+
 def test_double_up_crew_moves_together_under_ruin() -> None:
     # A double-up at Bob staffed by Amy and Cat, strangers to Bob; Bea and Dan know Bob. Only
     # moving the whole crew (both halves at once, as ruin-and-recreate does) reaches the crew
