@@ -30,8 +30,9 @@ COVERAGE_FLOOR := 88
 
 # Two test processes (pytest-xdist), work-stealing so the long service tests at the end do not
 # wait on one process: the suite spends much of its time waiting on the services it starts.
+# The slowest tests are listed, so CI's log shows where its time goes.
 test: $(STAMP) lint
-	$(BIN)/pytest -n 2 --dist worksteal --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
+	$(BIN)/pytest -n 2 --dist worksteal --durations=15 --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 
 bench: $(STAMP)
 	$(BIN)/pytest benchmarks --benchmark-only
