@@ -21,6 +21,7 @@ from tests.builders import (
     BOB,
     CY,
     MONTH_END,
+    Raw,
     agency,
     carer,
     client,
@@ -230,18 +231,19 @@ def test_insert_makes_room_down_a_chain() -> None:
     assert checked(p, data, engine) == 3 * 60
 
 
+def hoist_pair_and_two() -> list[Raw]:
+    """Amy and Bea, who hold the hoist, and Cat and Dan, who do not."""
+    lifters = [carer(w, skills=["hoist"]) for w in ("w-amy", "w-bea")]
+    return [*lifters, carer("w-cat"), carer("w-dan")]
+
+
 def test_repair_clears_two_routes_for_a_double_up() -> None:
     # Ann's visit needs two carers with the hoist: only Amy and Bea hold it, and at 09:00 Amy
     # is at Bob's and Bea at Cy's; Cat and Dan are free. Clearing one route is not enough (Ann
     # still lacks her second carer), so a chain that empties one route at a time never staffs
     # her; the repair takes Bob and Cy off together and gives them to Cat and Dan.
     p = agency(
-        workers=[
-            carer("w-amy", skills=["hoist"]),
-            carer("w-bea", skills=["hoist"]),
-            carer("w-cat"),
-            carer("w-dan"),
-        ],
+        workers=hoist_pair_and_two(),
         clients=[client("c-ann", ANN), client("c-bob", BOB), client("c-cy", CY)],
         visits=[
             visit("v-ann", "c-ann", "09:00", skills=["hoist"], workers_required=2),
@@ -311,12 +313,7 @@ def test_repair_clears_two_carers_mornings_for_a_double_up() -> None:
     # off each of two routes is not enough, so only clearing both mornings staffs Ann; Cat and
     # Dan, free, then take the four visits.
     p = agency(
-        workers=[
-            carer("w-amy", skills=["hoist"]),
-            carer("w-bea", skills=["hoist"]),
-            carer("w-cat"),
-            carer("w-dan"),
-        ],
+        workers=hoist_pair_and_two(),
         clients=[
             client("c-ann", ANN),
             client("c-bob", BOB),
