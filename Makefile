@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m solver.engine.warm
+	$(BIN)/python -m solver.engine.warm --jobs 2
 	touch $(STAMP)
 
 demo: $(STAMP)

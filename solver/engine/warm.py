@@ -6,13 +6,17 @@ about a second. The service calls :func:`warm` before it forks its solve process
 workers before their pool forks, so no solve (and no sick-call re-solve) pays either; ``make``
 calls it after installing.
 
-Usage: ``python -m solver.engine.warm`` (prints the seconds it took).
+Usage: ``python -m solver.engine.warm [--jobs 2]`` (prints the seconds it took; ``make`` compiles
+in two processes).
 """
 
 from __future__ import annotations
 
+import argparse
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 from solver.contract import Problem
 from solver.data import build
@@ -69,9 +73,30 @@ _TINY = {
 }
 
 
-def warm() -> float:
-    """Run every kernel once on a tiny agency; the seconds it took."""
+def _compile(part: str) -> None:
+    """Compile one part of the kernels (and write them to the cache): the annealing's, or the
+    construction's and the repair's. Numba compiles a kernel with everything it calls when it
+    is first typed, so the part's kernels need only be called, not run on any real work."""
+    engine = Engine(build(Problem.model_validate(_TINY)))
+    if part == "anneal":
+        engine.anneal(1, seed=0)
+    else:
+        engine.construct()
+        engine.repair(list(range(engine.data.n_visits)), clear=True)
+
+
+def warm(jobs: int = 1) -> float:
+    """Run every kernel once on a tiny agency; the seconds it took.
+
+    With ``jobs`` 2, an install's first compilation runs in two processes first, the annealing's
+    kernels in one and the rest in the other (the kernels both call are compiled twice), and
+    this process then loads them from the cache.
+    """
     began = time.monotonic()
+    if jobs > 1:
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
+            list(pool.map(_compile, ["anneal", "rest"]))
     engine = Engine(build(Problem.model_validate(_TINY)))
     engine.construct()
     engine.anneal(500, seed=0)
@@ -79,5 +104,14 @@ def warm() -> float:
     return time.monotonic() - began
 
 
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Compile the route engine's kernels, or load them.")
+    ap.add_argument(
+        "--jobs", type=int, default=1, help="processes for a first compilation (1 or 2)"
+    )
+    args = ap.parse_args(argv)
+    sys.stdout.write(f"carerota: route engine ready in {warm(args.jobs):.1f} s\n")
+
+
 if __name__ == "__main__":
-    sys.stdout.write(f"carerota: route engine ready in {warm():.1f} s\n")
+    main()

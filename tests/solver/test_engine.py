@@ -9,6 +9,7 @@ with the same objective.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -22,6 +23,7 @@ from solver.engine import kernels as k
 from solver.engine import search
 from solver.engine.search import Engine
 from solver.engine.state import TERMS
+from solver.engine.warm import main as warm_main
 from solver.importers import benchdata_dir, import_problem
 from solver.rota import Solution, account, to_rota
 from tests.helpers import verified
@@ -292,3 +294,12 @@ def test_a_string_ruin_cuts_one_run_of_stops_from_each_of_at_most_three_routes()
         sol = engine.solution()
         assert engine.objective == pytest.approx(account(data, sol).objective, abs=1e-6)
         k.rollback(c, s)
+
+
+def test_warm_runs_its_two_compiling_processes_and_reports_its_time(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The install step's command: two spawned processes compile (or here, with the cache
+    # written, load) a part of the kernels each, then this process runs every kernel.
+    warm_main(["--jobs", "2"])
+    assert re.fullmatch(r"carerota: route engine ready in \d+\.\d s\n", capsys.readouterr().out)
