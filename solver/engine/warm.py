@@ -73,11 +73,15 @@ _TINY = {
 }
 
 
+def _tiny() -> Engine:
+    return Engine(build(Problem.model_validate(_TINY)))
+
+
 def _compile(part: str) -> None:
     """Compile one part of the kernels (and write them to the cache): the annealing's, or the
     construction's and the repair's. Numba compiles a kernel with everything it calls when it
     is first typed, so the part's kernels need only be called, not run on any real work."""
-    engine = Engine(build(Problem.model_validate(_TINY)))
+    engine = _tiny()
     if part == "anneal":
         engine.anneal(1, seed=0)
     else:
@@ -97,7 +101,7 @@ def warm(jobs: int = 1) -> float:
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
             list(pool.map(_compile, ["anneal", "rest"]))
-    engine = Engine(build(Problem.model_validate(_TINY)))
+    engine = _tiny()
     engine.construct()
     engine.anneal(500, seed=0)
     engine.repair(list(range(engine.data.n_visits)), clear=True)
@@ -107,7 +111,7 @@ def warm(jobs: int = 1) -> float:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Compile the route engine's kernels, or load them.")
     ap.add_argument(
-        "--jobs", type=int, default=1, help="processes for a first compilation (1 or 2)"
+        "--jobs", type=int, choices=[1, 2], default=1, help="processes for a first compilation"
     )
     args = ap.parse_args(argv)
     sys.stdout.write(f"carerota: route engine ready in {warm(args.jobs):.1f} s\n")
