@@ -81,12 +81,26 @@ class _Kernel(CPUDispatcher):
         return super().get_call_template(flat, {k: _unliteral(v) for k, v in kws.items()})
 
 
-def jit(func: Any) -> Any:
-    """``numba.njit(cache=True, nogil=True)``, compiled per argument type (:class:`_Kernel`)."""
-    options = {"nopython": True, "boundscheck": None, "nogil": True}
-    kernel = _Kernel(py_func=func, locals={}, targetoptions=options)
-    kernel.enable_caching()
-    return kernel
+def jit(func: Any = None, *, alloc: bool = False) -> Any:
+    """``numba.njit(cache=True, nogil=True)``, compiled per argument type (:class:`_Kernel`),
+    without reference counting unless ``alloc``.
+
+    Numba counts references to every array a compiled function is handed, and a kernel is
+    handed the two namedtuples of :mod:`solver.engine.state`: 106 arrays, each counted up on
+    entry and down on every way out, with atomic instructions, in every call that is not
+    inlined. That was most of a move's time: an insertion's price on Mankowska D2 took 5.6
+    microseconds counted and 0.27 uncounted (2026-12-07). The callers hold every array for
+    as long as a kernel runs, so only a kernel that makes an array (``alloc``), or is given
+    one back by a kernel it calls, needs the counting.
+    """
+
+    def build(f: Any) -> Any:
+        options = {"nopython": True, "boundscheck": None, "nogil": True, "_nrt": alloc}
+        kernel = _Kernel(py_func=f, locals={}, targetoptions=options)
+        kernel.enable_caching()
+        return kernel
+
+    return build if func is None else build(func)
 
 
 Arrays = Any  # the namedtuples of :mod:`solver.engine.state`; numba types them itself
@@ -590,6 +604,15 @@ def objective(c: Arrays, s: Arrays) -> float:
     return total
 
 
+@jit
+def _copy_into(dst: Any, src: Any) -> None:
+    """``dst[...] = src`` for arrays of one shape (numba's own needs the reference counting)."""
+    a = dst.reshape(-1)
+    b = src.reshape(-1)
+    for i in range(a.shape[0]):
+        a[i] = b[i]
+
+
 # -- transactions --------------------------------------------------------------------------------
 
 
@@ -599,7 +622,7 @@ def begin(s: Arrays) -> None:
     s.nslog[0] = 0
     s.ndirty[0] = 0
     s.overflow[0] = 0
-    s.saved_terms[:] = s.terms
+    _copy_into(s.saved_terms, s.terms)
 
 
 @jit
@@ -628,7 +651,7 @@ def undo_to(c: Arrays, s: Arrays, nops: int, nslog: int) -> None:
 @jit
 def rollback(c: Arrays, s: Arrays) -> None:
     undo_to(c, s, 0, 0)
-    s.terms[:] = s.saved_terms
+    _copy_into(s.terms, s.saved_terms)
     s.late_dirty[0] = 0
 
 
@@ -953,7 +976,7 @@ def mv_insert(c: Arrays, s: Arrays) -> bool:
 REPAIR_PAIRS = 300
 
 
-@jit
+@jit(alloc=True)
 def _in_the_way(c: Arrays, s: Arrays, v: int, a: int, b: int) -> Any:
     """The stops that may be taken off a candidate's route to make room for ``v``: rows of
     (shift, entry), never ``v``, ``a`` or ``b``, a locked visit or a pinned worker's."""
@@ -987,7 +1010,7 @@ def _take_off(c: Arrays, s: Arrays, h: int, e: int) -> bool:
     return reschedule(c, s)
 
 
-@jit
+@jit(alloc=True)
 def _room_once(c: Arrays, s: Arrays, v: int, a: int, b: int) -> bool:
     """Staff ``v``: where it fits, or in the place of one stop in its way (not ``a`` or
     ``b``), which then goes where it fits. Leaves the state as it was on failure."""
@@ -1010,7 +1033,7 @@ def _room_once(c: Arrays, s: Arrays, v: int, a: int, b: int) -> bool:
     return False
 
 
-@jit
+@jit(alloc=True)
 def _room_twice(c: Arrays, s: Arrays, v: int) -> bool:
     """Staff ``v`` as :func:`_room_once` does, the stop taken off making room for itself in
     turn; a double-up may also take one stop off each of two routes."""
@@ -1101,7 +1124,7 @@ def _clear_onto(c: Arrays, s: Arrays, v: int, h: int, wide: int, out: Any, n: in
     return n + got
 
 
-@jit
+@jit(alloc=True)
 def _clear_for(c: Arrays, s: Arrays, v: int, h: int, wide: int) -> bool:
     """Staff ``v`` with shift ``h``'s worker by taking every stop near its window (margins
     ``CLEAR_MARGINS[wide]``) off ``h`` at once (a double-up's other member where it fits, or
@@ -1441,6 +1464,22 @@ def ruin_strings(c: Arrays, s: Arrays) -> int:
 
 
 @jit
+def _sort_by(keys: Any, items: Any, n: int) -> None:
+    """Sort ``items[:n]`` by ``keys[:n]`` in place, both together (a few dozen at most: an
+    insertion sort, which needs no array made)."""
+    for j in range(1, n):
+        kj = keys[j]
+        ij = items[j]
+        i = j - 1
+        while i >= 0 and keys[i] > kj:
+            keys[i + 1] = keys[i]
+            items[i + 1] = items[i]
+            i -= 1
+        keys[i + 1] = kj
+        items[i + 1] = ij
+
+
+@jit
 def mv_ruin(c: Arrays, s: Arrays) -> bool:
     """Ruin and recreate: visits near a seed in space and time (with their linked visits), or a
     string of stops from each of a few routes near a seed, or now and then a whole short route,
@@ -1474,10 +1513,9 @@ def mv_ruin(c: Arrays, s: Arrays) -> bool:
     for j in range(nt):
         u = taken[j]
         keys[j] = (c.last[u] - c.earliest[u]) / c.unit - 1000.0 * c.req[u] + 30 * np.random.random()
-    order = np.argsort(keys[:nt])
+    _sort_by(keys, taken, nt)
     for j in range(nt):
-        u = taken[order[j]]
-        insert_visit(c, s, u, 0.5, 2)
+        insert_visit(c, s, taken[j], 0.5, 2)
     return True
 
 
@@ -1970,8 +2008,8 @@ def anneal(
             if delta > EPS and saved[0] == 0:
                 # Leaving the best state: ``saved_routes`` still holds it (the routes before
                 # this move).
-                best_routes[:, :] = s.saved_routes
-                best_rlen[:] = s.saved_rlen
+                _copy_into(best_routes, s.saved_routes)
+                _copy_into(best_rlen, s.saved_rlen)
                 saved[0] = 1
             stats[kind, 2] += 1
             if delta < -EPS:
@@ -1989,8 +2027,8 @@ def anneal(
 def keep_best(s: Arrays, best_routes: Any, best_rlen: Any, saved: Any) -> None:
     """At the end of a run: the current state is the best one if it was never saved."""
     if saved[0] == 0:
-        best_routes[:, :] = s.route
-        best_rlen[:] = s.rlen
+        _copy_into(best_routes, s.route)
+        _copy_into(best_rlen, s.rlen)
         saved[0] = 1
 
 
