@@ -353,11 +353,12 @@ BAND = 90
 SPAN = 180
 # Seconds at most for one neighbourhood.
 STEP_SECONDS = 3.0
-# The engine's default effort, in move evaluations: about half a second on the medium agency.
-# With the repair clearing a carer's route around an orphan, 10,000 staffed no more orphans than
-# 7,000 over ten sick calls at seeds 0-2 (368 of 375 both, the objectives' sums within 0.6%),
-# and 5,000 one fewer (benchmarks/README.md, "Sick calls").
-RESOLVE_MOVES = 7_000
+# The engine's default effort, in move evaluations: about half a second on the medium agency,
+# repair included. Since the kernels stopped counting references (ten times the moves a
+# second), 30,000 staffed 354 of 369 orphans over ten sick calls at seeds 0-2 against 348 for
+# the 7,000 of before, with objectives 0.9% lower and the same median time; 60,000 staffed no
+# more at seeds 1-2 (benchmarks/README.md, "Sick calls").
+RESOLVE_MOVES = 30_000
 # Share of the time limit the engine's annealing may take; CP-SAT has what is left.
 ENGINE_SHARE = 0.5
 # CP-SAT's deterministic time per neighbourhood after the engine: an intensifier, not the search.
