@@ -8,10 +8,11 @@ Usage::
 Sets: ``mankowska`` (A1..G10), ``kummer`` (Porto Alegre, by file stem), ``italian`` (Ceschia et
 al.), ``solomon`` (C101..RC208; ``--peers`` runs PyVRP and OR-Tools routing on the same
 uncapacitated problem), ``agencies`` (generated agencies without double-ups, ``--instances
-small:1``; peers see travel only). ``--instances`` takes names or shell patterns (``'A*'`` is set A,
-``'R1*'`` every R1 instance); without it the whole set runs. Every rota, ours and the peers', is judged by
-the independent checker and the figures are the checker's. Rows are appended to
-``public_<set>.csv`` as they finish (a rerun replaces an instance's row); ``public_<set>.md`` is
+small:1``; peers see travel only). ``--instances`` takes names or shell patterns (``'A*'`` is
+set A, ``'R1*'`` every R1 instance); without it the whole set runs. Every rota, ours and the
+peers', is judged by the independent checker and the figures are the checker's. Rows are
+appended to ``public_<set>.csv`` as they finish (a rerun replaces an instance's row);
+``public_<set>.md`` is
 rewritten from the CSV after every instance, with a summary per set.
 """
 
