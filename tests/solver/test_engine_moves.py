@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba.core.runtime import _nrt_python
 
 from scenarios.generator import generate
 from solver.contract import Problem
@@ -305,6 +306,42 @@ def test_repair_clears_a_carers_morning_for_a_visit_only_she_can_make() -> None:
         "v-cy": ["w-bea"],
     }
     assert checked(p, data, engine) < before
+
+
+def test_kernels_free_every_array_they_make_and_the_annealing_makes_none() -> None:
+    # Most kernels run without numba's reference counting (kernels.jit): a kernel that makes an
+    # array must count, or what it makes is never freed. The repair's ways of making room make
+    # arrays (the stops in the way, the visits a clearing took off); the moves make none.
+    p = agency(
+        workers=[carer("w-amy", skills=["catheter"]), carer("w-bea")],
+        clients=[client("c-ann", ANN), client("c-bob", BOB), client("c-cy", CY)],
+        visits=[
+            visit("v-ann", "c-ann", "09:00", skills=["catheter"]),
+            visit("v-bob", "c-bob", "08:40", "09:20"),
+            visit("v-cy", "c-cy", "09:00", "09:25"),
+        ],
+    )
+    data, engine = loaded(p, {"v-bob": ("08:40", ["w-amy"]), "v-cy": ("09:16", ["w-amy"])})
+    ann = data.visit_ids.index("v-ann")
+    was_on = _nrt_python.memsys_stats_enabled()
+    _nrt_python.memsys_enable_stats()
+    try:
+
+        def made_and_freed() -> tuple[int, int]:
+            return _nrt_python.memsys_get_stats_alloc(), _nrt_python.memsys_get_stats_free()
+
+        made0, freed0 = made_and_freed()
+        assert engine.repair([ann], clear=True) == 1
+        made1, freed1 = made_and_freed()
+        assert made1 > made0
+        assert freed1 - freed0 == made1 - made0
+        engine.anneal(5_000, 3)
+        made2, freed2 = made_and_freed()
+        assert (made2, freed2) == (made1, freed1)
+    finally:
+        if not was_on:
+            _nrt_python.memsys_disable_stats()
+    checked(p, data, engine)
 
 
 def test_repair_clears_two_carers_mornings_for_a_double_up() -> None:
