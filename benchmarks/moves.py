@@ -38,8 +38,9 @@ def _problems(agencies: list[str], mankowska: list[str]) -> list[tuple[str, Prob
         (f"{size} agency", build(Problem.model_validate(generate(SIZES[size], 1))))
         for size in agencies
     ]
-    if mankowska:
-        for case in mankowska_cases(benchdata_dir(), mankowska):
+    root = benchdata_dir()
+    if mankowska and root is not None:
+        for case in mankowska_cases(root, mankowska):
             # The research instances' travel is fractional: the engine works in seconds there.
             out.append((f"Mankowska {case.name}", scaled(build(case.load()), SECONDS)))
     return out

@@ -81,26 +81,31 @@ class _Kernel(CPUDispatcher):
         return super().get_call_template(flat, {k: _unliteral(v) for k, v in kws.items()})
 
 
-def jit(func: Any = None, *, alloc: bool = False) -> Any:
+def _compiled(func: Any, counted: bool) -> Any:
+    options = {"nopython": True, "boundscheck": None, "nogil": True, "_nrt": counted}
+    kernel = _Kernel(py_func=func, locals={}, targetoptions=options)
+    kernel.enable_caching()
+    return kernel
+
+
+def jit(func: Any) -> Any:
     """``numba.njit(cache=True, nogil=True)``, compiled per argument type (:class:`_Kernel`),
-    without reference counting unless ``alloc``.
+    without reference counting (:func:`jit_alloc` keeps it).
 
     Numba counts references to every array a compiled function is handed, and a kernel is
     handed the two namedtuples of :mod:`solver.engine.state`: 106 arrays, each counted up on
     entry and down on every way out, with atomic instructions, in every call that is not
     inlined. That was most of a move's time: an insertion's price on Mankowska D2 took 5.6
     microseconds counted and 0.27 uncounted (2026-12-07). The callers hold every array for
-    as long as a kernel runs, so only a kernel that makes an array (``alloc``), or is given
-    one back by a kernel it calls, needs the counting.
+    as long as a kernel runs, so only a kernel that makes an array, or is given one back by
+    a kernel it calls, needs the counting.
     """
+    return _compiled(func, counted=False)
 
-    def build(f: Any) -> Any:
-        options = {"nopython": True, "boundscheck": None, "nogil": True, "_nrt": alloc}
-        kernel = _Kernel(py_func=f, locals={}, targetoptions=options)
-        kernel.enable_caching()
-        return kernel
 
-    return build if func is None else build(func)
+def jit_alloc(func: Any) -> Any:
+    """:func:`jit` with numba's reference counting, for a kernel that makes an array."""
+    return _compiled(func, counted=True)
 
 
 Arrays = Any  # the namedtuples of :mod:`solver.engine.state`; numba types them itself
@@ -976,7 +981,7 @@ def mv_insert(c: Arrays, s: Arrays) -> bool:
 REPAIR_PAIRS = 300
 
 
-@jit(alloc=True)
+@jit_alloc
 def _in_the_way(c: Arrays, s: Arrays, v: int, a: int, b: int) -> Any:
     """The stops that may be taken off a candidate's route to make room for ``v``: rows of
     (shift, entry), never ``v``, ``a`` or ``b``, a locked visit or a pinned worker's."""
@@ -1010,7 +1015,7 @@ def _take_off(c: Arrays, s: Arrays, h: int, e: int) -> bool:
     return reschedule(c, s)
 
 
-@jit(alloc=True)
+@jit_alloc
 def _room_once(c: Arrays, s: Arrays, v: int, a: int, b: int) -> bool:
     """Staff ``v``: where it fits, or in the place of one stop in its way (not ``a`` or
     ``b``), which then goes where it fits. Leaves the state as it was on failure."""
@@ -1033,7 +1038,7 @@ def _room_once(c: Arrays, s: Arrays, v: int, a: int, b: int) -> bool:
     return False
 
 
-@jit(alloc=True)
+@jit_alloc
 def _room_twice(c: Arrays, s: Arrays, v: int) -> bool:
     """Staff ``v`` as :func:`_room_once` does, the stop taken off making room for itself in
     turn; a double-up may also take one stop off each of two routes."""
@@ -1124,7 +1129,7 @@ def _clear_onto(c: Arrays, s: Arrays, v: int, h: int, wide: int, out: Any, n: in
     return n + got
 
 
-@jit(alloc=True)
+@jit_alloc
 def _clear_for(c: Arrays, s: Arrays, v: int, h: int, wide: int) -> bool:
     """Staff ``v`` with shift ``h``'s worker by taking every stop near its window (margins
     ``CLEAR_MARGINS[wide]``) off ``h`` at once (a double-up's other member where it fits, or
