@@ -282,10 +282,9 @@ def test_repair_leaves_a_visit_no_room_can_be_made_for() -> None:
     assert checked(p, data, engine) == before
 
 
-def test_repair_clears_a_carers_morning_for_a_visit_only_she_can_make() -> None:
-    # Amy alone holds the catheter skill Ann's 09:00 visit needs, and both her stops around it
-    # (Bob 08:40-09:20, Cy 09:00-09:25) are in the way: taking either off alone leaves the other
-    # there, so only clearing both at once staffs Ann. Bea, free, then takes Bob and Cy.
+def amy_with_two_stops_in_the_way() -> tuple[Problem, ProblemData, Engine]:
+    """Amy alone holds the catheter skill Ann's 09:00 visit needs, and both her stops around it
+    (Bob 08:40-09:20, Cy 09:00-09:25) are in the way; Bea is free."""
     p = agency(
         workers=[carer("w-amy", skills=["catheter"]), carer("w-bea")],
         clients=[client("c-ann", ANN), client("c-bob", BOB), client("c-cy", CY)],
@@ -296,6 +295,13 @@ def test_repair_clears_a_carers_morning_for_a_visit_only_she_can_make() -> None:
         ],
     )
     data, engine = loaded(p, {"v-bob": ("08:40", ["w-amy"]), "v-cy": ("09:16", ["w-amy"])})
+    return p, data, engine
+
+
+def test_repair_clears_a_carers_morning_for_a_visit_only_she_can_make() -> None:
+    # Taking either of Amy's stops off alone leaves the other in Ann's way, so only clearing
+    # both at once staffs Ann. Bea, free, then takes Bob and Cy.
+    p, data, engine = amy_with_two_stops_in_the_way()
     before = checked(p, data, engine)
     ann = data.visit_ids.index("v-ann")
     assert engine.repair([ann]) == 0
@@ -308,28 +314,20 @@ def test_repair_clears_a_carers_morning_for_a_visit_only_she_can_make() -> None:
     assert checked(p, data, engine) < before
 
 
+def made_and_freed() -> tuple[int, int]:
+    """Arrays numba has made and freed so far (its statistics must be on)."""
+    return _nrt_python.memsys_get_stats_alloc(), _nrt_python.memsys_get_stats_free()
+
+
 def test_kernels_free_every_array_they_make_and_the_annealing_makes_none() -> None:
     # Most kernels run without numba's reference counting (kernels.jit): a kernel that makes an
     # array must count, or what it makes is never freed. The repair's ways of making room make
     # arrays (the stops in the way, the visits a clearing took off); the moves make none.
-    p = agency(
-        workers=[carer("w-amy", skills=["catheter"]), carer("w-bea")],
-        clients=[client("c-ann", ANN), client("c-bob", BOB), client("c-cy", CY)],
-        visits=[
-            visit("v-ann", "c-ann", "09:00", skills=["catheter"]),
-            visit("v-bob", "c-bob", "08:40", "09:20"),
-            visit("v-cy", "c-cy", "09:00", "09:25"),
-        ],
-    )
-    data, engine = loaded(p, {"v-bob": ("08:40", ["w-amy"]), "v-cy": ("09:16", ["w-amy"])})
+    p, data, engine = amy_with_two_stops_in_the_way()
     ann = data.visit_ids.index("v-ann")
     was_on = _nrt_python.memsys_stats_enabled()
     _nrt_python.memsys_enable_stats()
     try:
-
-        def made_and_freed() -> tuple[int, int]:
-            return _nrt_python.memsys_get_stats_alloc(), _nrt_python.memsys_get_stats_free()
-
         made0, freed0 = made_and_freed()
         assert engine.repair([ann], clear=True) == 1
         made1, freed1 = made_and_freed()
