@@ -27,8 +27,8 @@ import numpy as np
 from benchmarks.public import mankowska_cases
 from scenarios.generator import SIZES, generate
 from solver.contract import Problem
-from solver.data import ProblemData, build, scaled
-from solver.engine.run import SECONDS
+from solver.data import ProblemData, build
+from solver.engine.run import engine_units
 from solver.engine.search import MOVE_NAMES, MOVE_WEIGHTS, Engine
 from solver.importers import benchdata_dir
 
@@ -41,8 +41,7 @@ def _problems(agencies: list[str], mankowska: list[str]) -> list[tuple[str, Prob
     root = benchdata_dir()
     if mankowska and root is not None:
         for case in mankowska_cases(root, mankowska):
-            # The research instances' travel is fractional: the engine works in seconds there.
-            out.append((f"Mankowska {case.name}", scaled(build(case.load()), SECONDS)))
+            out.append((f"Mankowska {case.name}", engine_units(build(case.load()))))
     return out
 
 

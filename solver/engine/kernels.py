@@ -81,31 +81,23 @@ class _Kernel(CPUDispatcher):
         return super().get_call_template(flat, {k: _unliteral(v) for k, v in kws.items()})
 
 
-def _compiled(func: Any, counted: bool) -> Any:
-    options = {"nopython": True, "boundscheck": None, "nogil": True, "_nrt": counted}
-    kernel = _Kernel(py_func=func, locals={}, targetoptions=options)
-    kernel.enable_caching()
-    return kernel
-
-
 def jit(func: Any) -> Any:
     """``numba.njit(cache=True, nogil=True)``, compiled per argument type (:class:`_Kernel`),
-    without reference counting (:func:`jit_alloc` keeps it).
+    without reference counting.
 
     Numba counts references to every array a compiled function is handed, and a kernel is
     handed the two namedtuples of :mod:`solver.engine.state`: 106 arrays, each counted up on
     entry and down on every way out, with atomic instructions, in every call that is not
     inlined. That was most of a move's time: an insertion's price on Mankowska D2 took 5.6
     microseconds counted and 0.27 uncounted (2026-12-07). The callers hold every array for
-    as long as a kernel runs, so only a kernel that makes an array, or is given one back by
-    a kernel it calls, needs the counting.
+    as long as a kernel runs, so no kernel needs the counting as long as none makes an array:
+    what one needs for scratch is a buffer of the state (``buf1``, ``way``, ``cleared``...),
+    and an array made here would never be freed.
     """
-    return _compiled(func, counted=False)
-
-
-def jit_alloc(func: Any) -> Any:
-    """:func:`jit` with numba's reference counting, for a kernel that makes an array."""
-    return _compiled(func, counted=True)
+    options = {"nopython": True, "boundscheck": None, "nogil": True, "_nrt": False}
+    kernel = _Kernel(py_func=func, locals={}, targetoptions=options)
+    kernel.enable_caching()
+    return kernel
 
 
 Arrays = Any  # the namedtuples of :mod:`solver.engine.state`; numba types them itself
@@ -661,6 +653,19 @@ def rollback(c: Arrays, s: Arrays) -> None:
 
 
 @jit
+def _mark(s: Arrays) -> tuple[int, int, int]:
+    """Where the journal and the list of dirty routes stand, for :func:`_restore`."""
+    return s.nops[0], s.nslog[0], s.ndirty[0]
+
+
+@jit
+def _restore(c: Arrays, s: Arrays, mark: tuple[int, int, int]) -> None:
+    """Undo every change since ``mark`` (:func:`_mark`), the list of dirty routes with it."""
+    undo_to(c, s, mark[0], mark[1])
+    s.ndirty[0] = mark[2]
+
+
+@jit
 def settle(c: Arrays, s: Arrays) -> bool:
     """Reschedule and check caps after a move's primitives; refresh the largest lateness.
 
@@ -816,9 +821,7 @@ def insert_visit(c: Arrays, s: Arrays, v: int, noise: float, tries: int) -> bool
     need = c.req[v] - s.ncrew[v]
     if need <= 0 or c.lock[v]:
         return False
-    n0 = s.nops[0]
-    l0 = s.nslog[0]
-    d0 = s.ndirty[0]
+    mark = _mark(s)
     for attempt in range(tries):
         ok = True
         for _slot in range(need):
@@ -857,8 +860,7 @@ def insert_visit(c: Arrays, s: Arrays, v: int, noise: float, tries: int) -> bool
             insert_entry(c, s, bh, bp, 2 * v, True)
         if ok and reschedule(c, s):
             return True
-        undo_to(c, s, n0, l0)
-        s.ndirty[0] = d0
+        _restore(c, s, mark)
         if not ok:
             break
     return False
@@ -981,14 +983,13 @@ def mv_insert(c: Arrays, s: Arrays) -> bool:
 REPAIR_PAIRS = 300
 
 
-@jit_alloc
-def _in_the_way(c: Arrays, s: Arrays, v: int, a: int, b: int) -> Any:
-    """The stops that may be taken off a candidate's route to make room for ``v``: rows of
-    (shift, entry), never ``v``, ``a`` or ``b``, a locked visit or a pinned worker's."""
-    n = 0
-    for q in range(c.cand_ptr[v], c.cand_ptr[v + 1]):
-        n += s.rlen[c.cand_h[q]]
-    out = np.empty((n, 2), dtype=np.int64)
+@jit
+def _in_the_way(c: Arrays, s: Arrays, v: int, a: int, b: int, level: int) -> int:
+    """The stops that may be taken off a candidate's route to make room for ``v``, as rows of
+    (shift, entry) in ``s.way[level]`` (a level for each depth of the making room, as one
+    calls the other); never ``v``, ``a`` or ``b``, a locked visit or a pinned worker's. How
+    many there are."""
+    out = s.way[level]
     n = 0
     for q in range(c.cand_ptr[v], c.cand_ptr[v + 1]):
         h = c.cand_h[q]
@@ -1002,7 +1003,7 @@ def _in_the_way(c: Arrays, s: Arrays, v: int, a: int, b: int) -> Any:
             out[n, 0] = h
             out[n, 1] = e
             n += 1
-    return out[:n]
+    return n
 
 
 @jit
@@ -1015,17 +1016,15 @@ def _take_off(c: Arrays, s: Arrays, h: int, e: int) -> bool:
     return reschedule(c, s)
 
 
-@jit_alloc
+@jit
 def _room_once(c: Arrays, s: Arrays, v: int, a: int, b: int) -> bool:
     """Staff ``v``: where it fits, or in the place of one stop in its way (not ``a`` or
     ``b``), which then goes where it fits. Leaves the state as it was on failure."""
     if insert_visit(c, s, v, 0.0, 4):
         return True
-    n0 = s.nops[0]
-    l0 = s.nslog[0]
-    d0 = s.ndirty[0]
-    way = _in_the_way(c, s, v, a, b)
-    for r in range(way.shape[0]):
+    mark = _mark(s)
+    way = s.way[1]
+    for r in range(_in_the_way(c, s, v, a, b, 1)):
         u = way[r, 1] >> 1
         if (
             _take_off(c, s, way[r, 0], way[r, 1])
@@ -1033,35 +1032,33 @@ def _room_once(c: Arrays, s: Arrays, v: int, a: int, b: int) -> bool:
             and (s.ncrew[u] == c.req[u] or insert_visit(c, s, u, 0.0, 4))
         ):
             return True
-        undo_to(c, s, n0, l0)
-        s.ndirty[0] = d0
+        _restore(c, s, mark)
     return False
 
 
-@jit_alloc
+@jit
 def _room_twice(c: Arrays, s: Arrays, v: int) -> bool:
     """Staff ``v`` as :func:`_room_once` does, the stop taken off making room for itself in
     turn; a double-up may also take one stop off each of two routes."""
     if insert_visit(c, s, v, 0.0, 4):
         return True
-    n0 = s.nops[0]
-    l0 = s.nslog[0]
-    d0 = s.ndirty[0]
-    way = _in_the_way(c, s, v, NO, NO)
+    mark = _mark(s)
+    way = s.way[0]
+    n = _in_the_way(c, s, v, NO, NO, 0)
     # Only a stop whose going leaves some route a place for v (its own, or a double-up
     # partner's) is worth more: checking that first saves most of the work, a double-up's pairs
     # above all.
-    opens = np.zeros(way.shape[0], dtype=np.bool_)
-    for r in range(way.shape[0]):
+    opens = s.opens
+    for r in range(n):
+        opens[r] = False
         if _take_off(c, s, way[r, 0], way[r, 1]):
             for q in range(c.cand_ptr[v], c.cand_ptr[v + 1]):
                 h = c.cand_h[q]
                 if may_take(c, s, v, h) and insertion_cost(c, s, v, h, True)[1] != NO:
                     opens[r] = True
                     break
-        undo_to(c, s, n0, l0)
-        s.ndirty[0] = d0
-    for r in range(way.shape[0]):
+        _restore(c, s, mark)
+    for r in range(n):
         if not opens[r]:
             continue
         u = way[r, 1] >> 1
@@ -1071,15 +1068,14 @@ def _room_twice(c: Arrays, s: Arrays, v: int) -> bool:
             and (s.ncrew[u] == c.req[u] or _room_once(c, s, u, v, NO))
         ):
             return True
-        undo_to(c, s, n0, l0)
-        s.ndirty[0] = d0
+        _restore(c, s, mark)
     if c.req[v] < 2:
         return False
     pairs = 0
-    for r in range(way.shape[0]):
+    for r in range(n):
         if not opens[r]:
             continue
-        for t in range(r + 1, way.shape[0]):
+        for t in range(r + 1, n):
             if not opens[t] or pairs == REPAIR_PAIRS:
                 continue
             pairs += 1
@@ -1095,8 +1091,7 @@ def _room_twice(c: Arrays, s: Arrays, v: int) -> bool:
                 and (s.ncrew[x] == c.req[x] or _room_once(c, s, x, v, u))
             ):
                 return True
-            undo_to(c, s, n0, l0)
-            s.ndirty[0] = d0
+            _restore(c, s, mark)
     return False
 
 
@@ -1129,7 +1124,7 @@ def _clear_onto(c: Arrays, s: Arrays, v: int, h: int, wide: int, out: Any, n: in
     return n + got
 
 
-@jit_alloc
+@jit
 def _clear_for(c: Arrays, s: Arrays, v: int, h: int, wide: int) -> bool:
     """Staff ``v`` with shift ``h``'s worker by taking every stop near its window (margins
     ``CLEAR_MARGINS[wide]``) off ``h`` at once (a double-up's other member where it fits, or
@@ -1137,7 +1132,7 @@ def _clear_for(c: Arrays, s: Arrays, v: int, h: int, wide: int) -> bool:
     first, where they fit or make room as :func:`_room_once` does (one left unstaffed is
     judged by the objective, with the rest). False if ``v`` cannot be staffed so; the caller
     rolls back."""
-    taken = np.empty(2 * s.route.shape[1], dtype=np.int64)
+    taken = s.cleared
     n = _clear_onto(c, s, v, h, wide, taken, 0)
     if n < 0:
         return False
@@ -1145,9 +1140,7 @@ def _clear_for(c: Arrays, s: Arrays, v: int, h: int, wide: int) -> bool:
         if not reschedule(c, s):
             return False
     elif not insert_visit(c, s, v, 0.0, 4):
-        n0 = s.nops[0]
-        l0 = s.nslog[0]
-        d0 = s.ndirty[0]
+        mark = _mark(s)
         m = -1
         for q in range(c.cand_ptr[v], c.cand_ptr[v + 1]):
             h2 = c.cand_h[q]
@@ -1156,16 +1149,16 @@ def _clear_for(c: Arrays, s: Arrays, v: int, h: int, wide: int) -> bool:
                 if m >= 0 and s.ncrew[v] == c.req[v] and reschedule(c, s):
                     break
                 m = -1
-                undo_to(c, s, n0, l0)
-                s.ndirty[0] = d0
+                _restore(c, s, mark)
         if m < 0:
             return False
         n = m
-    keys = np.empty(n)
+    keys = s.cleared_keys
     for j in range(n):
         u = taken[j]
         keys[j] = (c.last[u] - c.earliest[u]) / c.unit - 1000.0 * c.req[u]
-    for j in np.argsort(keys):
+    _sort_by(keys, taken, n)
+    for j in range(n):
         u = taken[j]
         if s.ncrew[u] == 0 and not insert_visit(c, s, u, 0.0, 4):
             _room_once(c, s, u, v, NO)
@@ -1173,11 +1166,30 @@ def _clear_for(c: Arrays, s: Arrays, v: int, h: int, wide: int) -> bool:
 
 
 @jit
+def _kept(c: Arrays, s: Arrays, cur: float) -> bool:
+    """Whether what was done since :func:`begin` leaves a complete, settled rota below
+    ``cur``."""
+    return complete(c, s) and settle(c, s) and objective(c, s) < cur - EPS
+
+
+@jit
+def _cleared_for(c: Arrays, s: Arrays, v: int, cur: float) -> bool:
+    """Staff ``v`` by clearing one candidate's route around it (:func:`_clear_for`), narrowly
+    then widely, where that takes the objective below ``cur``; the state as it was if not."""
+    for wide in range(len(CLEAR_MARGINS)):
+        for q in range(c.cand_ptr[v], c.cand_ptr[v + 1]):
+            begin(s)
+            if _clear_for(c, s, v, c.cand_h[q], wide) and _kept(c, s, cur):
+                return True
+            rollback(c, s)
+    return False
+
+
+@jit
 def repair(c: Arrays, s: Arrays, order: Any, clear: bool) -> int:
     """Staff each unstaffed visit of ``order`` in turn where that lowers the objective, making
     room in every way :func:`_room_twice` tries, in a fixed order, and with ``clear`` then by
-    clearing a candidate's route around it, narrowly then widely (:func:`_clear_for`); how
-    many it staffed.
+    clearing a candidate's route around it (:func:`_cleared_for`); how many it staffed.
 
     The annealing's chains (:func:`mv_insert`) draw one route and one stop at random, so a
     double-up that needs two routes cleared at once is rarely found that way."""
@@ -1187,28 +1199,12 @@ def repair(c: Arrays, s: Arrays, order: Any, clear: bool) -> int:
             continue
         cur = objective(c, s)
         begin(s)
-        if _room_twice(c, s, v) and complete(c, s) and settle(c, s) and objective(c, s) < cur - EPS:
+        if _room_twice(c, s, v) and _kept(c, s, cur):
             placed += 1
             continue
         rollback(c, s)
-        if not clear:
-            continue
-        done = False
-        for wide in range(len(CLEAR_MARGINS)):
-            for q in range(c.cand_ptr[v], c.cand_ptr[v + 1]):
-                begin(s)
-                if (
-                    _clear_for(c, s, v, c.cand_h[q], wide)
-                    and complete(c, s)
-                    and settle(c, s)
-                    and objective(c, s) < cur - EPS
-                ):
-                    done = True
-                    break
-                rollback(c, s)
-            if done:
-                placed += 1
-                break
+        if clear and _cleared_for(c, s, v, cur):
+            placed += 1
     return placed
 
 
@@ -1727,9 +1723,7 @@ def _place_face(c: Arrays, s: Arrays, u: int, cl: int, wa: int) -> bool:
     than ``wa``, at the cheapest position that passes the time filter; the exact schedule
     checks it, and a second-cheapest is tried if it does not fit. Leaves everything as it was
     on failure."""
-    n0 = s.nops[0]
-    l0 = s.nslog[0]
-    d0 = s.ndirty[0]
+    mark = _mark(s)
     for attempt in range(2):
         best = np.inf
         bh = NO
@@ -1749,8 +1743,7 @@ def _place_face(c: Arrays, s: Arrays, u: int, cl: int, wa: int) -> bool:
         insert_entry(c, s, bh, bp, 2 * u, True)
         if reschedule(c, s):
             return True
-        undo_to(c, s, n0, l0)
-        s.ndirty[0] = d0
+        _restore(c, s, mark)
     return False
 
 
@@ -2086,9 +2079,7 @@ def greedy_append(c: Arrays, s: Arrays, order: Any) -> int:
             if not may_take(c, s, v, h):
                 continue
             pos = s.rlen[h]
-            n0 = s.nops[0]
-            l0 = s.nslog[0]
-            d0 = s.ndirty[0]
+            mark = _mark(s)
             insert_entry(c, s, h, pos, 2 * v, True)
             if need > 1:
                 need -= 1  # the crew's first member: checked with the second
@@ -2096,8 +2087,7 @@ def greedy_append(c: Arrays, s: Arrays, order: Any) -> int:
             if reschedule(c, s) and caps_ok(c, s):
                 need = 0
             else:
-                undo_to(c, s, n0, l0)
-                s.ndirty[0] = d0
+                _restore(c, s, mark)
         if need == 0 and s.ncrew[v] == c.req[v] and settle(c, s):
             placed += 1
         else:

@@ -46,6 +46,14 @@ SECONDS = 60
 FIGURES_SECONDS = 2.0
 
 
+def engine_units(data: ProblemData) -> ProblemData:
+    """``data`` in the engine's time steps: seconds where some travel is fractional (whole
+    minutes would round each leg up), else ``data`` itself."""
+    if np.any(data.travel_exact != np.floor(data.travel_exact)):
+        return scaled(data, SECONDS)
+    return data
+
+
 # A team member's pull on an insertion, as a share of what a new face costs (the primary carer
 # pulls fully, the others at TEAM_OTHERS of it); it fades to nothing over the annealing.
 TEAM_PULL = 0.5
@@ -98,8 +106,8 @@ def optimise(
     from solver.search import FULL_MODEL_ARCS, Search, estimated_arcs
 
     t0 = time.monotonic() if started is None else started
-    fractional = bool(np.any(data.travel_exact != np.floor(data.travel_exact)))
-    work = scaled(data, SECONDS) if fractional else data
+    work = engine_units(data)
+    fractional = work is not data
     engine = Engine(work, team_pull(data, teams) if teams else None)
     engine.construct(None if start is None else to_units(start, work.unit))
     constructed = engine.objective

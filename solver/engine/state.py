@@ -161,6 +161,12 @@ class State(NamedTuple):
     buf1: I64
     buf2: I64
     buf_f: F64
+    # The repair's: the stops in the way of a visit, two levels deep (shift, entry), whether
+    # taking each off opens a place, and the visits a clearing took off with their order.
+    way: I64
+    opens: B
+    cleared: I64
+    cleared_keys: F64
     saved_routes: I64
     saved_rlen: I64
     bonus_scale: F64
@@ -447,6 +453,12 @@ def empty_state(data: ProblemData, c: Consts, cap: int) -> State:
         buf1=np.zeros(max(64, cap), dtype=np.int64),
         buf2=np.zeros(max(64, cap), dtype=np.int64),
         buf_f=np.zeros(max(64, cap), dtype=np.float64),
+        # All the routes together hold at most three entries a visit (two crew, a shadow): the
+        # most stops that can stand in one visit's way.
+        way=np.zeros((2, 3 * nv + 1, 2), dtype=np.int64),
+        opens=np.zeros(3 * nv + 1, dtype=np.bool_),
+        cleared=np.zeros(2 * cap, dtype=np.int64),
+        cleared_keys=np.zeros(2 * cap, dtype=np.float64),
         saved_routes=np.full((nh, cap), -1, dtype=np.int64),
         saved_rlen=np.zeros(nh, dtype=np.int64),
         bonus_scale=np.ones(1, dtype=np.float64),
