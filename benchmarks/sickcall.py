@@ -11,10 +11,12 @@ reproducible effort of ``--base-time`` seconds, so every run starts from the sam
 is one carer off for one whole day, rung in at 06:10 that day: the days run Tuesday to Sunday and
 round again, and each case takes the busiest carer of its day not already taken, so the choice
 is the same on every run. Each situation (the absence written into the problem) is answered
-six ways, every rota checked by the independent checker:
+seven ways, every rota checked by the independent checker:
 
 * ``engine``: ``resolve`` as it is by default (the route engine), timed from the call to the rota;
 * ``norepair``: the same without the repair after the annealing (``repair=False``);
+* ``held``: the same with every kept start held (``release=False``): no second engine pass
+  with kept starts free to come forward;
 * ``walkers2``: the same with two walkers (``workers=2``, the service's setting);
 * ``intensified``: the same with ``intensify=True`` (CP-SAT after the engine);
 * ``cpsat``: ``resolve`` with ``method="cpsat"``, the previous design (construction and CP-SAT
@@ -80,9 +82,19 @@ def _answer(
 VARIANTS: dict[str, dict[str, Any]] = {
     "engine": {},
     "norepair": {"repair": False},
+    "held": {"release": False},
     "walkers2": {"workers": 2},
     "intensified": {"intensify": True},
     "cpsat": {"method": "cpsat"},
+}
+# How the summary lines name them.
+LABELS = {
+    "engine": "engine",
+    "norepair": "without the repair",
+    "held": "starts held",
+    "walkers2": "two walkers",
+    "intensified": "intensified",
+    "cpsat": "previous design",
 }
 
 
@@ -167,7 +179,8 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         "for the day, rung in at 06:10. Re-solve limit "
         f"{args.resolve_time:g} s (seed 0); from scratch {args.scratch_time:g} s (seed 1). "
         "`engine`: the default re-solve, one walker; `norepair`: the same without the repair "
-        "after the annealing; `walkers2`: the same with two walkers (the "
+        "after the annealing; `held`: the same with every kept start held (no second pass "
+        "with kept starts free to come forward); `walkers2`: the same with two walkers (the "
         "service's setting); `intensified`: with CP-SAT after the engine; `cpsat`: "
         "the previous design; `scratch`: a from-scratch solve. `s`: wall seconds; `cpu`: the "
         "process's CPU seconds (the machine is shared, so wall time includes waiting); "
@@ -182,24 +195,16 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     lines += ["| " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for r in rows]
     lines += [
         "",
-        f"Re-solve wall time: engine {walls('engine')}; without the repair "
-        f"{walls('norepair')}; two walkers {walls('walkers2')}; "
-        f"intensified {walls('intensified')}; "
-        f"previous design {walls('cpsat')}.",
+        "Re-solve wall time: " + "; ".join(f"{LABELS[v]} {walls(v)}" for v in VARIANTS) + ".",
         "",
-        f"Orphans re-staffed over {len(rows)} cases ({total('orphans')} orphans): engine "
-        f"{total('engine_restaffed')}, without the repair {total('norepair_restaffed')}, "
-        f"two walkers {total('walkers2_restaffed')}, "
-        f"intensified {total('intensified_restaffed')}, previous "
-        f"design {total('cpsat_restaffed')}, {args.scratch_time:g} s from scratch "
-        f"{total('scratch_restaffed')}. All visits staffed: engine {total('engine_staffed')}, "
-        f"without the repair {total('norepair_staffed')}, "
-        f"two walkers {total('walkers2_staffed')}, intensified {total('intensified_staffed')}, "
-        f"previous design {total('cpsat_staffed')}, from scratch {total('scratch_staffed')}. "
-        f"Other visits changed: engine {total('engine_changed')}, "
-        f"two walkers {total('walkers2_changed')}, "
-        f"intensified {total('intensified_changed')}, previous design {total('cpsat_changed')}, "
-        f"from scratch {total('scratch_changed')}.",
+        f"Orphans re-staffed over {len(rows)} cases ({total('orphans')} orphans): "
+        + ", ".join(f"{LABELS[v]} {total(f'{v}_restaffed')}" for v in VARIANTS)
+        + f", {args.scratch_time:g} s from scratch {total('scratch_restaffed')}. "
+        "All visits staffed: "
+        + ", ".join(f"{LABELS[v]} {total(f'{v}_staffed')}" for v in VARIANTS)
+        + f", from scratch {total('scratch_staffed')}. Other visits changed: "
+        + ", ".join(f"{LABELS[v]} {total(f'{v}_changed')}" for v in VARIANTS)
+        + f", from scratch {total('scratch_changed')}.",
     ]
     (out / "sickcall.md").write_text("\n".join(lines) + "\n")
 

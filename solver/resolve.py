@@ -15,7 +15,12 @@ the worker's shifts), so the new rota is checked against the very problem it is 
    per changed visit and a fairness cost per worker asked to cover, higher for those already
    asked often this month; a move that would take the changed visits above the change cap is
    refused.
-4. With ``ResolveOptions.intensify``, CP-SAT (:class:`ResolveModel`, same objective, same cap)
+4. For orphans still unstaffed, the engine goes again from that rota with the kept starts near
+   them free to come forward (a published start is otherwise only ever pushed later, so a
+   carer's earlier call could never make room), and :func:`toward_published` then puts back
+   every start the routes do not need moved; the answer is kept if it costs less within the
+   cap (``ResolveOptions.release``).
+5. With ``ResolveOptions.intensify``, CP-SAT (:class:`ResolveModel`, same objective, same cap)
    then takes the orphans the engine left unstaffed, first with the carers nearest them, then
    with every carer who could take them: it may also move a kept start earlier, or several
    starts at once, which the engine does not.
@@ -91,6 +96,10 @@ class ResolveOptions:
     # Before and after the annealing, make room for the orphans still unstaffed in a fixed
     # order (:meth:`Engine.repair`); off only to measure what it adds (benchmarks/sickcall.py).
     repair: bool = True
+    # For the orphans the engine left unstaffed, the engine once more with kept starts free to
+    # come forward (a change each), then as many put back as the routes allow
+    # (:func:`toward_published`); off only to measure what it adds.
+    release: bool = True
 
 
 @dataclass
@@ -252,13 +261,14 @@ class Costs:
         )
 
     def changed(self, sol: Solution, v: int) -> bool:
+        return v not in sol.start or sol.start[v] != self.anchor.start[v] or self.recrewed(sol, v)
+
+    def recrewed(self, sol: Solution, v: int) -> bool:
+        """Whether staffed ``v``'s crew or shadows differ from the published ones."""
         a = self.anchor
-        return (
-            v not in sol.start
-            or sol.start[v] != a.start[v]
-            or sorted(sol.workers[v]) != sorted(a.workers[v])
-            or sorted(sol.shadows.get(v, [])) != sorted(a.shadows.get(v, []))
-        )
+        return sorted(sol.workers[v]) != sorted(a.workers[v]) or sorted(
+            sol.shadows.get(v, [])
+        ) != sorted(a.shadows.get(v, []))
 
     def covers(self, sol: Solution) -> dict[int, int]:
         """Worker -> orphaned visits they take that were not theirs before."""
@@ -359,8 +369,19 @@ STEP_SECONDS = 3.0
 # the 7,000 of before, with objectives 0.9% lower and the same median time; 60,000 staffed no
 # more at seeds 1-2 (benchmarks/README.md, "Sick calls").
 RESOLVE_MOVES = 30_000
-# Share of the time limit the engine's annealing may take; CP-SAT has what is left.
+# Share of the time limit the engine's annealing may take, and the engine with kept starts
+# released by then; CP-SAT has what is left.
 ENGINE_SHARE = 0.5
+RELEASE_SHARE = 0.8
+# The engine's change cap, as a multiple of the re-solve's, while kept starts may come
+# forward: its count then includes every start its earliest schedule brought forward, most of
+# which need not (toward_published puts them back; the real cap is checked after).
+RELEASED_CAP = 3
+# Minutes either side of an unstaffed orphan's window within which kept starts may come
+# forward.
+RELEASE_BAND = 120
+# CP-SAT's deterministic time for putting starts back (a few hundred starts of one day).
+TOWARD_DTIME = 1.0
 # CP-SAT's deterministic time per neighbourhood after the engine: an intensifier, not the search.
 INTENSIFY_DTIME = 1.0
 
@@ -495,12 +516,17 @@ def _builder_repair(data: ProblemData, current: Solution, orphans: list[int]) ->
     return builder.sol
 
 
-def anchor_of(data: ProblemData, costs: Costs, frozen: set[int]) -> Anchor:
+def anchor_of(
+    data: ProblemData, costs: Costs, frozen: set[int], release: list[int] | None = None
+) -> Anchor:
     """The engine's view of the published rota and of ``costs``: held starts, priced changes,
     the change cap, locked visits.
 
     Only the orphans' days are open to the search; every visit of another day is locked, as is
-    every frozen one.
+    every frozen one. With ``release`` (orphans), the kept visits of their day within
+    :data:`RELEASE_BAND` of their windows may come forward, and the cap is
+    :data:`RELEASED_CAP` times the real one: the engine then counts every start its earliest
+    schedule brought forward, most of which :func:`toward_published` puts back.
     """
     nv = data.n_visits
     anchor, orphans = costs.anchor, sorted(costs.orphans)
@@ -518,6 +544,12 @@ def anchor_of(data: ProblemData, costs: Costs, frozen: set[int]) -> Anchor:
     days = np.unique(data.visit_day[orphans]) if orphans else np.zeros(0, dtype=np.int64)
     lock = ~np.isin(data.visit_day, days)
     lock[sorted(frozen)] = True
+    near = np.zeros(nv, dtype=bool)
+    for v in release or []:
+        lo = int(data.earliest[v]) - RELEASE_BAND
+        hi = int(data.last_start[v] + data.duration[v]) + RELEASE_BAND
+        day = data.visit_day == data.visit_day[v]
+        near |= day & (data.last_start >= lo) & (data.earliest <= hi)
     return Anchor(
         start=start,
         crew=crew,
@@ -527,7 +559,8 @@ def anchor_of(data: ProblemData, costs: Costs, frozen: set[int]) -> Anchor:
         lock=lock,
         change_penalty=costs.change_penalty,
         cover_price=np.array([costs.cover_price[w] for w in range(data.n_workers)]),
-        max_changes=costs.max_changes,
+        max_changes=costs.max_changes if release is None else RELEASED_CAP * costs.max_changes,
+        release=near & (start >= 0) & ~orphan,
     )
 
 
@@ -542,6 +575,7 @@ def _engine_repair(
     deadline: float,
     repair: bool,
     stages: list[str],
+    release: list[int] | None = None,
 ) -> tuple[Solution, float] | None:
     """The engine's repair of ``current`` (the kept rota): orphans inserted at their cheapest
     places, room made for those left (with ``repair``), then ``moves`` of annealing by each
@@ -549,10 +583,13 @@ def _engine_repair(
     ``repair``) room made again for the orphans still left; the
     rota and that objective (:meth:`Costs.total`, kept exact by the engine). None if the
     engine cannot hold the kept rota as it is (a start its whole-minute travel would push, or a
-    what-if's longer visit or tighter cap that a kept day no longer fits)."""
+    what-if's longer visit or tighter cap that a kept day no longer fits). With ``release``
+    (orphans), kept starts near them may come forward (:func:`anchor_of`), and the objective
+    is the engine's count.
+    """
     engine = Engine(data)
-    engine.anchor(anchor_of(data, costs, frozen))
-    if not engine.load(current) or engine.solution().start != current.start:
+    engine.anchor(anchor_of(data, costs, frozen, release))
+    if not engine.load(current) or (release is None and engine.solution().start != current.start):
         stages.append("engine: the kept rota does not fit its schedule, construction instead")
         return None
     order = sorted(costs.orphans, key=lambda v: (int(data.latest[v]), v))
@@ -583,6 +620,126 @@ def _engine_repair(
             sol = engine.solution()
         stages.append(f"engine repair: {placed} more, {engine.objective:.1f}")
     return sol, engine.objective
+
+
+def toward_published(
+    data: ProblemData, sol: Solution, costs: Costs, frozen: set[int], seconds: float, seed: int
+) -> Solution:
+    """``sol`` with its routes and crews as they are and as many starts as they allow back at
+    their published times, lateness priced as the contract prices it.
+
+    The engine's earliest schedule brings every stop of a route it touched forward as far as
+    it goes, where perhaps one had to come forward to make room; each start moved is a call
+    to a carer. A CP-SAT model over the starts of the orphans' days (each route's order,
+    shifts, travel and ``after`` links as constraints) finds which must. ``sol`` itself if it
+    finds nothing cheaper.
+    """
+    days = {int(data.visit_day[v]) for v in costs.orphans}
+    m = cp_model.CpModel()
+    start: dict[int, cp_model.IntVar] = {}
+    fixed: set[int] = set()
+    moves: list[cp_model.IntVar] = []
+    for v, at in sol.start.items():
+        if int(data.visit_day[v]) not in days or v in frozen:
+            start[v] = m.new_constant(at)
+            fixed.add(v)
+            continue
+        var = m.new_int_var(int(data.earliest[v]), int(data.last_start[v]), f"start[{v}]")
+        m.add_hint(var, at)
+        start[v] = var
+        if v in costs.orphans or v not in costs.anchor.start:
+            continue
+        was = costs.anchor.start[v]
+        if not costs.recrewed(sol, v) and data.earliest[v] <= was <= data.last_start[v]:
+            moved = m.new_bool_var(f"moved[{v}]")
+            m.add(var == was).only_enforce_if(~moved)
+            moves.append(moved)
+    for w, legs in account(data, sol).legs.items():
+        for i, leg in enumerate(legs):
+            v, h = leg.visit, leg.shift
+            m.add(start[v] >= int(data.shift_start[h]))
+            m.add(start[v] + int(data.duration[v]) <= int(data.shift_end[h]))
+            if i and legs[i - 1].shift == h:
+                u = legs[i - 1].visit
+                gap = data.leg(w, data.visit_place(u), data.visit_place(v))
+                m.add(start[v] >= start[u] + int(data.duration[u]) + gap)
+    for v in sol.start:
+        u = int(data.after_visit[v])
+        if u >= 0 and u in sol.start:
+            m.add(start[v] - start[u] >= int(data.after_min[v]))
+            m.add(start[v] - start[u] <= int(data.after_max[v]))
+    wt = data.weights
+    late: list[cp_model.IntVar] = []
+    fixed_worst = 0
+    for v, at in sol.start.items():
+        if v in fixed:
+            fixed_worst = max(fixed_worst, at - int(data.latest[v]))
+        elif data.late_allowed[v] > 0:
+            x = m.new_int_var(0, int(data.late_allowed[v]), f"late[{v}]")
+            m.add(x >= start[v] - int(data.latest[v]))
+            late.append(x)
+    worst = m.new_int_var(max(0, fixed_worst), max(1, int(data.late_allowed.max())), "worst")
+    for x in late:
+        m.add(worst >= x)
+    scale = 1000 / data.unit
+    m.minimize(
+        round(costs.change_penalty * 1000) * cp_model.LinearExpr.sum(moves)
+        + round(wt.late_minute * scale) * cp_model.LinearExpr.sum(late)
+        + round(wt.max_late_minute * scale) * worst
+    )
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = seed
+    solver.parameters.max_time_in_seconds = max(0.05, seconds)
+    solver.parameters.max_deterministic_time = TOWARD_DTIME
+    if solver.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return sol
+    out = sol.copy()
+    out.start = {v: int(solver.value(x)) for v, x in start.items()}
+    return out if costs.total(data, out) < costs.total(data, sol) else sol
+
+
+def _released(
+    data: ProblemData,
+    current: Solution,
+    best: float,
+    frozen: set[int],
+    costs: Costs,
+    moves: int,
+    options: ResolveOptions,
+    deadline: float,
+    stages: list[str],
+    unstaffed: list[int],
+) -> tuple[Solution, float]:
+    """The engine again from ``current``, kept starts near the ``unstaffed`` orphans free to
+    come forward, then as many put back as the routes allow; its rota if it costs less within
+    the change cap, else ``current``."""
+    released = _engine_repair(
+        data,
+        current,
+        frozen,
+        costs,
+        moves,
+        options.seed,
+        options.workers,
+        deadline,
+        options.repair,
+        stages,
+        release=unstaffed,
+    )
+    if released is None:
+        return current, best
+    sol = toward_published(
+        data, released[0], costs, frozen, deadline - time.monotonic(), options.seed
+    )
+    total, changed = costs.total(data, sol), costs.changes(sol)
+    kept = changed <= costs.max_changes and total < best - 1e-6
+    staffed = sum(1 for v in costs.orphans if v in sol.start)
+    stages.append(
+        f"starts brought forward: {staffed} orphans staffed, {changed} changes, {total:.1f} "
+        f"({'kept' if kept else 'not kept'})"
+    )
+    return (sol, total) if kept else (current, best)
 
 
 def situation(
@@ -647,6 +804,24 @@ def resolve(
         stages.append(f"construction: {best:.1f}")
     else:
         current, best = repaired
+        unstaffed = [
+            v
+            for v in orphans
+            if v not in current.start and len(data.candidates[v]) >= int(data.required[v])
+        ]
+        if options.release and unstaffed:
+            current, best = _released(
+                data,
+                current,
+                best,
+                frozen,
+                costs,
+                moves,
+                options,
+                began + RELEASE_SHARE * options.time_limit,
+                stages,
+                unstaffed,
+            )
 
     # Writing the rota and its reasons afterwards costs about what reading the problem and
     # building the first answer did: keep that much back, so the whole call fits the limit.

@@ -332,7 +332,9 @@ class Anchor(NamedTuple):
 
     Per visit: the published start (-1 unstaffed), crew and shadow (workers, -1 none). A
     *tracked* visit (published, not orphaned) costs ``change_penalty`` whenever its crew,
-    shadow or start differ from the published ones; it never starts earlier. An orphan
+    shadow or start differ from the published ones; it never starts earlier unless
+    ``release`` says so (the earliest schedule may then move it anywhere in its window). An
+    orphan
     costs ``cover_price[w]`` once per worker ``w`` counted on orphans not theirs before. A
     *locked* visit never moves and an unstaffed locked one stays so. At most ``max_changes``
     tracked visits change.
@@ -347,15 +349,18 @@ class Anchor(NamedTuple):
     change_penalty: float
     cover_price: F64
     max_changes: int
+    release: B
 
 
 def anchored(c: Consts, a: Anchor) -> Consts:
     """``c`` for a re-solve around ``a``: published starts held, the re-solve's terms priced.
 
-    A published visit's window opens at its published start, so the earliest schedule keeps
-    that start unless a move pushes the visit later (a change); a locked one's window closes
-    there too."""
-    held = (a.start >= 0) & (a.tracked | a.lock)
+    A locked published visit's window opens and closes at its published start. A tracked
+    one's window opens there too, so the earliest schedule keeps that start unless a move
+    pushes the visit later (a change); where ``a.release`` is set, the earliest schedule of a
+    route a move touches brings the visit forward wherever it can, each time a change (the
+    caller then puts back what it can, :func:`solver.resolve.toward_published`)."""
+    held = (a.start >= 0) & ((a.tracked & ~a.release) | a.lock)
     outside = np.flatnonzero(held & ((a.start < c.earliest) | (a.start > c.last)))
     if len(outside):
         # The caller orphans every published start its window no longer allows.
