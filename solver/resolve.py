@@ -22,8 +22,8 @@ the worker's shifts), so the new rota is checked against the very problem it is 
    cap (``ResolveOptions.release``).
 5. With ``ResolveOptions.intensify``, CP-SAT (:class:`ResolveModel`, same objective, same cap)
    then takes the orphans the engine left unstaffed, first with the carers nearest them, then
-   with every carer who could take them: it may also move a kept start earlier, or several
-   starts at once, which the engine does not.
+   with every carer who could take them: it may also move several kept starts at once,
+   earlier or later, which the engine does only as in 4.
 
 ``ResolveOptions.method = "cpsat"`` keeps the previous design for comparison: a construction
 pass gives each orphan the cheapest familiar crew it can, and CP-SAT works on every orphan.
