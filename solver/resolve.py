@@ -569,18 +569,16 @@ def _engine_repair(
     current: Solution,
     frozen: set[int],
     costs: Costs,
-    moves: int,
-    seed: int,
-    walkers: int,
+    options: ResolveOptions,
     deadline: float,
-    repair: bool,
     stages: list[str],
     release: list[int] | None = None,
 ) -> tuple[Solution, float] | None:
     """The engine's repair of ``current`` (the kept rota): orphans inserted at their cheapest
-    places, room made for those left (with ``repair``), then ``moves`` of annealing by each
-    of ``walkers`` on their days under the re-solve's objective and cap, then (with
-    ``repair``) room made again for the orphans still left; the
+    places, room made for those left (with ``options.repair``), then ``options.moves`` of
+    annealing by each of ``options.workers`` walkers on their days under the re-solve's
+    objective and cap, then (with ``options.repair``) room made again for the orphans still
+    left; the
     rota and that objective (:meth:`Costs.total`, kept exact by the engine). None if the
     engine cannot hold the kept rota as it is (a start its whole-minute travel would push, or a
     what-if's longer visit or tighter cap that a kept day no longer fits). With ``release``
@@ -595,7 +593,7 @@ def _engine_repair(
     order = sorted(costs.orphans, key=lambda v: (int(data.latest[v]), v))
     placed = engine.insert_unstaffed(order)
     stages.append(f"engine insertion: {placed} of {len(order)} orphans, {engine.objective:.1f}")
-    if repair:
+    if options.repair:
         # Room made before the annealing too: the annealing then starts with those orphans
         # staffed and can settle the routes around them (116 orphans of 123 on the medium
         # agency's ten sick calls, against 113 with the repair after the annealing alone).
@@ -608,13 +606,19 @@ def _engine_repair(
     # on the medium agency's ten sick calls this staffed 120 orphans of 127, against 114 from
     # the normal solve's temperature (half a face), which stays on the first local optimum.
     hot = max(costs.change_penalty, engine.start_temperature())
+    moves = options.moves if options.moves is not None else RESOLVE_MOVES
     sol = engine.anneal(
-        moves, seed, walkers=walkers, t0=hot, deadline=deadline, weights=RESOLVE_MOVE_WEIGHTS
+        moves,
+        options.seed,
+        walkers=options.workers,
+        t0=hot,
+        deadline=deadline,
+        weights=RESOLVE_MOVE_WEIGHTS,
     )
     stages.append(f"engine annealing: {engine.stats.moves} moves, {engine.objective:.1f}")
     # Clearing room in a fixed order after the annealing staffs orphans its random chains
     # missed, double-ups above all; it only ever lowers the objective the annealing reached.
-    if repair:
+    if options.repair:
         placed = engine.repair(order, clear=True)
         if placed:
             sol = engine.solution()
@@ -705,7 +709,6 @@ def _released(
     best: float,
     frozen: set[int],
     costs: Costs,
-    moves: int,
     options: ResolveOptions,
     deadline: float,
     stages: list[str],
@@ -714,19 +717,7 @@ def _released(
     """The engine again from ``current``, kept starts near the ``unstaffed`` orphans free to
     come forward, then as many put back as the routes allow; its rota if it costs less within
     the change cap, else ``current``."""
-    released = _engine_repair(
-        data,
-        current,
-        frozen,
-        costs,
-        moves,
-        options.seed,
-        options.workers,
-        deadline,
-        options.repair,
-        stages,
-        release=unstaffed,
-    )
+    released = _engine_repair(data, current, frozen, costs, options, deadline, stages, unstaffed)
     if released is None:
         return current, best
     sol = toward_published(
@@ -784,20 +775,8 @@ def resolve(
     stages = [f"{len(frozen)} visits frozen, {len(orphans)} orphaned"]
     repaired = None
     if options.method == "engine":
-        moves = options.moves if options.moves is not None else RESOLVE_MOVES
         deadline = began + ENGINE_SHARE * options.time_limit
-        repaired = _engine_repair(
-            data,
-            current,
-            frozen,
-            costs,
-            moves,
-            options.seed,
-            options.workers,
-            deadline,
-            options.repair,
-            stages,
-        )
+        repaired = _engine_repair(data, current, frozen, costs, options, deadline, stages)
     if repaired is None:
         current = _builder_repair(data, current, orphans)
         best = costs.total(data, current)
@@ -810,17 +789,9 @@ def resolve(
             if v not in current.start and len(data.candidates[v]) >= int(data.required[v])
         ]
         if options.release and unstaffed:
+            deadline = began + RELEASE_SHARE * options.time_limit
             current, best = _released(
-                data,
-                current,
-                best,
-                frozen,
-                costs,
-                moves,
-                options,
-                began + RELEASE_SHARE * options.time_limit,
-                stages,
-                unstaffed,
+                data, current, best, frozen, costs, options, deadline, stages, unstaffed
             )
 
     # Writing the rota and its reasons afterwards costs about what reading the problem and
