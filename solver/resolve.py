@@ -49,6 +49,7 @@ from solver.engine.search import RESOLVE_MOVE_WEIGHTS, Engine
 from solver.engine.state import Anchor
 from solver.heuristic import Builder
 from solver.model import Neighbourhood, RotaModel
+from solver.retime import PER_MINUTE, timing_model
 from solver.rota import Solution, account, admissible, solution_of
 from solver.solve import finish
 
@@ -639,58 +640,19 @@ def toward_published(
     finds nothing cheaper.
     """
     days = {int(data.visit_day[v]) for v in costs.orphans}
-    m = cp_model.CpModel()
-    start: dict[int, cp_model.IntVar] = {}
-    fixed: set[int] = set()
+    fixed = {v for v in sol.start if int(data.visit_day[v]) not in days or v in frozen}
+    m, start, lateness = timing_model(data, sol, account(data, sol).legs, fixed)
     moves: list[cp_model.IntVar] = []
-    for v, at in sol.start.items():
-        if int(data.visit_day[v]) not in days or v in frozen:
-            start[v] = m.new_constant(at)
-            fixed.add(v)
-            continue
-        var = m.new_int_var(int(data.earliest[v]), int(data.last_start[v]), f"start[{v}]")
-        m.add_hint(var, at)
-        start[v] = var
-        if v in costs.orphans or v not in costs.anchor.start:
+    for v in sol.start:
+        if v in fixed or v in costs.orphans or v not in costs.anchor.start:
             continue
         was = costs.anchor.start[v]
         if not costs.recrewed(sol, v) and data.earliest[v] <= was <= data.last_start[v]:
             moved = m.new_bool_var(f"moved[{v}]")
-            m.add(var == was).only_enforce_if(~moved)
+            m.add(start[v] == was).only_enforce_if(~moved)
             moves.append(moved)
-    for w, legs in account(data, sol).legs.items():
-        for i, leg in enumerate(legs):
-            v, h = leg.visit, leg.shift
-            m.add(start[v] >= int(data.shift_start[h]))
-            m.add(start[v] + int(data.duration[v]) <= int(data.shift_end[h]))
-            if i and legs[i - 1].shift == h:
-                u = legs[i - 1].visit
-                gap = data.leg(w, data.visit_place(u), data.visit_place(v))
-                m.add(start[v] >= start[u] + int(data.duration[u]) + gap)
-    for v in sol.start:
-        u = int(data.after_visit[v])
-        if u >= 0 and u in sol.start:
-            m.add(start[v] - start[u] >= int(data.after_min[v]))
-            m.add(start[v] - start[u] <= int(data.after_max[v]))
-    wt = data.weights
-    late: list[cp_model.IntVar] = []
-    fixed_worst = 0
-    for v, at in sol.start.items():
-        if v in fixed:
-            fixed_worst = max(fixed_worst, at - int(data.latest[v]))
-        elif data.late_allowed[v] > 0:
-            x = m.new_int_var(0, int(data.late_allowed[v]), f"late[{v}]")
-            m.add(x >= start[v] - int(data.latest[v]))
-            late.append(x)
-    worst = m.new_int_var(max(0, fixed_worst), max(1, int(data.late_allowed.max())), "worst")
-    for x in late:
-        m.add(worst >= x)
-    scale = 1000 / data.unit
-    m.minimize(
-        round(costs.change_penalty * 1000) * cp_model.LinearExpr.sum(moves)
-        + round(wt.late_minute * scale) * cp_model.LinearExpr.sum(late)
-        + round(wt.max_late_minute * scale) * worst
-    )
+    changed = round(costs.change_penalty * PER_MINUTE) * cp_model.LinearExpr.sum(moves)
+    m.minimize(cp_model.LinearExpr.sum([changed, lateness]))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
