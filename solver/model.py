@@ -543,8 +543,12 @@ class RotaModel:
                 room = cap - len(fixed[(c, week)])
                 if len(new) <= room:
                     continue
+                # The fixed visits may already bring more carers than the cap: that excess is a
+                # constant here, and the bound must hold it or the model has no solution.
                 over = m.new_int_var(
-                    0, len(new), f"faces_over_cap[client={d.client_ids[c]},week={week}]"
+                    0,
+                    len(new) + max(0, -room),
+                    f"faces_over_cap[client={d.client_ids[c]},week={week}]",
                 )
                 m.add(over >= sum(new) - room)
                 self._derive(over, _linear([(1, a) for a in new], -room, lo=0))

@@ -629,9 +629,10 @@ def _engine_repair(
 
 def toward_published(
     data: ProblemData, sol: Solution, costs: Costs, frozen: set[int], seconds: float, seed: int
-) -> Solution:
+) -> tuple[Solution, float]:
     """``sol`` with its routes and crews as they are and as many starts as they allow back at
-    their published times, lateness priced as the contract prices it.
+    their published times, lateness priced as the contract prices it; and its
+    :meth:`Costs.total`.
 
     The engine's earliest schedule brings every stop of a route it touched forward as far as
     it goes, where perhaps one had to come forward to make room; each start moved is a call
@@ -639,6 +640,7 @@ def toward_published(
     shifts, travel and ``after`` links as constraints) finds which must. ``sol`` itself if it
     finds nothing cheaper.
     """
+    before = costs.total(data, sol)
     days = {int(data.visit_day[v]) for v in costs.orphans}
     fixed = {v for v in sol.start if int(data.visit_day[v]) not in days or v in frozen}
     m, start, lateness = timing_model(data, sol, account(data, sol).legs, fixed)
@@ -659,10 +661,11 @@ def toward_published(
     solver.parameters.max_time_in_seconds = max(0.05, seconds)
     solver.parameters.max_deterministic_time = TOWARD_DTIME
     if solver.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return sol
+        return sol, before
     out = sol.copy()
     out.start = {v: int(solver.value(x)) for v, x in start.items()}
-    return out if costs.total(data, out) < costs.total(data, sol) else sol
+    after = costs.total(data, out)
+    return (out, after) if after < before else (sol, before)
 
 
 def _released(
@@ -682,10 +685,10 @@ def _released(
     released = _engine_repair(data, current, frozen, costs, options, deadline, stages, unstaffed)
     if released is None:
         return current, best
-    sol = toward_published(
+    sol, total = toward_published(
         data, released[0], costs, frozen, deadline - time.monotonic(), options.seed
     )
-    total, changed = costs.total(data, sol), costs.changes(sol)
+    changed = costs.changes(sol)
     kept = changed <= costs.max_changes and total < best - 1e-6
     staffed = sum(1 for v in costs.orphans if v in sol.start)
     stages.append(

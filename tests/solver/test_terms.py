@@ -131,3 +131,37 @@ def test_each_pricer_prices_every_term_as_the_account_does(
     for name in PRICES:
         # The model prices in whole hundredths of a unit (SCALE) per variable.
         assert theirs[name] == pytest.approx(ours[name], rel=1e-3, abs=0.5), name
+
+
+def test_a_neighbourhood_inside_a_week_already_over_the_faces_cap_stays_feasible(
+    built: tuple[ProblemData, Solution],
+) -> None:
+    """A CP-SAT neighbourhood that frees one visit of a client whose fixed visits already bring
+    more carers than the cap: the excess is a constant of the neighbourhood, not a reason to
+    find no rota (every neighbourhood of such a client was once infeasible from the start)."""
+    data, sol = built
+    cap = data.weights.faces_cap
+    assert cap is not None
+
+    def week_of(v: int) -> tuple[int, int]:
+        return int(data.visit_client[v]), int(data.visit_day[v]) // 7
+
+    chosen = None
+    for v in sorted(sol.workers):
+        others = {
+            w for u, ws in sol.workers.items() if u != v and week_of(u) == week_of(v) for w in ws
+        }
+        if len(others) > cap and set(sol.workers[v]) <= others:
+            chosen = v, others
+            break
+    assert chosen is not None, "the agency has no client over the cap on its other visits"
+    v, others = chosen
+    model = RotaModel(data, sol, Neighbourhood(frozenset([v]), frozenset(others)))
+    model.hint(sol)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = 30
+    assert solver.solve(model.model) == cp_model.OPTIMAL
+    # Nobody new comes, so the rota's own crew for the visit stays the best there is.
+    over = sum(solver.value(e) * f for e, f in model.terms["faces_over_cap"])
+    assert over == len(others) - cap
