@@ -12,6 +12,12 @@ each in its own process (peak memory is its own). The engine runs on a fixed eff
 CP-SAT deterministic time per second of the limit), so a busy machine changes its wall time, not
 its rota. Every rota is checked by the independent checker; the figures are the checker's.
 Writes ``engine.csv`` and ``engine.md`` into ``--out``.
+
+Stress agencies, shaped like the real provider's week of issue 14 (a quarter of the visits
+double-ups, a lean workforce, no history)::
+
+    python -m benchmarks.engine --sizes medium --seeds 1 2 3 --double-ups 0.24 --supply 0.9 \
+        --no-history --methods engine --out DIR
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import multiprocessing as mp
 import resource
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from scenarios.generator import SIZES, generate
 from solver.checker import check
@@ -32,6 +38,28 @@ from solver.options import DTIME_PER_SECOND, MOVES_PER_SECOND, SolveOptions
 
 # How far past the limit the clock may run on a busy machine before it stops a run.
 WALL_SLACK = 4.0
+
+
+class Shape(NamedTuple):
+    """How an agency is generated: its size, seed and the generator's stress knobs."""
+
+    size: str
+    seed: int
+    double_ups: float | None = None
+    supply: float = 1.0
+    history: bool = True
+
+    def problem(self) -> dict[str, Any]:
+        made = generate(SIZES[self.size], self.seed, double_ups=self.double_ups, supply=self.supply)
+        if not self.history:
+            made["history"] = {"visits": [], "coordinator_visits": []}
+        return made
+
+    def label(self) -> str:
+        extra = [f"{self.double_ups:.0%} double-ups"] if self.double_ups is not None else []
+        extra += [f"supply {self.supply:g}"] if self.supply != 1.0 else []
+        extra += [] if self.history else ["no history"]
+        return ", ".join([self.size, f"seed {self.seed}", *extra])
 
 
 def _figures(problem: Problem, rota: Rota) -> dict[str, Any]:
@@ -48,12 +76,12 @@ def _figures(problem: Problem, rota: Rota) -> dict[str, Any]:
     }
 
 
-def _greedy(size: str, seed: int) -> dict[str, Any]:
+def _greedy(shape: Shape) -> dict[str, Any]:
     from solver.engine import kernels as k
     from solver.engine.search import Engine
     from solver.solve import finish
 
-    problem = Problem.model_validate(generate(SIZES[size], seed))
+    problem = Problem.model_validate(shape.problem())
     data = build(problem)
     out: dict[str, Any] = {}
     for name in ("greedy", "construction"):
@@ -69,14 +97,14 @@ def _greedy(size: str, seed: int) -> dict[str, Any]:
     return out
 
 
-def _solve(size: str, seed: int, method: str, limit: float, workers: int = 1) -> dict[str, Any]:
+def _solve(shape: Shape, method: str, limit: float, workers: int = 1) -> dict[str, Any]:
     from solver.solve import solve
 
-    problem = Problem.model_validate(generate(SIZES[size], seed))
+    problem = Problem.model_validate(shape.problem())
     trace: list[tuple[float, float]] = []
     options = SolveOptions(
         time_limit=WALL_SLACK * limit,
-        seed=seed,
+        seed=shape.seed,
         workers=workers,
         method=method,
         effort=DTIME_PER_SECOND * limit,
@@ -104,20 +132,20 @@ def _in_process(fn: Any, *args: Any) -> Any:
         return pool.apply(fn, args)
 
 
-def run(size: str, seed: int, limit: float, walkers: list[int]) -> dict[str, Any]:
-    problem = generate(SIZES[size], seed)
+def run(shape: Shape, limit: float, walkers: list[int], methods: list[str]) -> dict[str, Any]:
+    problem = shape.problem()
     row: dict[str, Any] = {
-        "agency": f"{size}, seed {seed}",
+        "agency": shape.label(),
         "visits": len(problem["visits"]),
         "double_ups": sum(1 for v in problem["visits"] if v.get("workers_required", 1) == 2),
         "workers": len(problem["workers"]),
     }
-    base = _in_process(_greedy, size, seed)
+    base = _in_process(_greedy, shape)
     for name, figures in base.items():
         row.update({f"{name}_{key}": value for key, value in figures.items()})
-    for method in ("engine", "cpsat"):
+    for method in methods:
         for n in walkers if method == "engine" else [1]:
-            figures = _in_process(_solve, size, seed, method, limit, n)
+            figures = _in_process(_solve, shape, method, limit, n)
             tag = method if n == 1 else f"{method}{n}"
             row.update({f"{tag}_{key}": value for key, value in figures.items()})
     return row
@@ -179,11 +207,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--walkers", nargs="+", type=int, default=[1], help="engine runs with these walkers"
     )
+    ap.add_argument(
+        "--methods", nargs="+", default=["engine", "cpsat"], choices=["engine", "cpsat"]
+    )
+    ap.add_argument("--double-ups", type=float, help="share of visits needing two carers")
+    ap.add_argument("--supply", type=float, default=1.0, help="scales the carers hired")
+    ap.add_argument("--no-history", action="store_true", help="no past visits: nobody familiar")
     args = ap.parse_args(argv)
     rows = []
     for size in args.sizes:
         for seed in args.seeds:
-            rows.append(run(size, seed, args.time_limit, args.walkers))
+            shape = Shape(size, seed, args.double_ups, args.supply, not args.no_history)
+            rows.append(run(shape, args.time_limit, args.walkers, args.methods))
             note = (
                 f"{time.strftime('%Y-%m-%d')}, effort of {args.time_limit:g} s "
                 f"({MOVES_PER_SECOND * args.time_limit:,.0f} moves, "

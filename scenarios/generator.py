@@ -349,9 +349,19 @@ class _Coordinator:
 
 
 class _Agency:
-    def __init__(self, clients: int, seed: int, period: list[date], zone: ZoneInfo) -> None:
+    def __init__(
+        self,
+        clients: int,
+        seed: int,
+        period: list[date],
+        zone: ZoneInfo,
+        double_ups: float | None = None,
+        supply: float = 1.0,
+    ) -> None:
         self.n_clients = clients
         self.seed = seed
+        self.double_ups = double_ups
+        self.supply = supply
         self.period = period
         self.zone = zone
         self.clients: list[_Client] = []
@@ -431,7 +441,8 @@ class _Agency:
         """Double-ups up to a drawn share of visits, then the skills each call requires."""
         rng = _sub_rng(self.seed, "needs")
         total = sum(self._visit_count(c) for c in self.clients)
-        target = rng.uniform(0.10, 0.15)
+        drawn = rng.uniform(0.10, 0.15)
+        target = drawn if self.double_ups is None else self.double_ups
         order = sorted(
             range(len(self.clients)),
             key=lambda i: (len(self.clients[i].calls) < 2, rng.random()),
@@ -564,12 +575,13 @@ class _Agency:
         """
         rng = _sub_rng(self.seed, "carers")
         need = np.maximum(self._peak_demand() - PEAK_TOLERANCE, 0.0) / rng.uniform(0.66, 0.70)
+        need *= self.supply
         total_demand = sum(
             call.duration * call.workers * self._days_of(call)
             for client in self.clients
             for call in client.calls
         )
-        plan = _Staffing(self, need, rng.uniform(1.70, 1.80) * total_demand)
+        plan = _Staffing(self, need, self.supply * rng.uniform(1.70, 1.80) * total_demand)
         plan.fill(rng)
         plan.prune(rng)
         for _ in range(CARER_ROUNDS):
@@ -1087,12 +1099,16 @@ def generate(
     days: int = 7,
     timezone: str = "Europe/London",
     agency: str | None = None,
+    double_ups: float | None = None,
+    supply: float = 1.0,
 ) -> dict[str, Any]:
     """A synthetic agency of ``clients`` clients over ``days`` days from ``start``.
 
     Returns a contract problem as a plain dict (``json.dumps`` works on it as is). The same
     arguments give the same dict; ``agency`` names the agency (by default a name drawn from the
-    seed).
+    seed). ``double_ups`` sets the share of visits that need two carers (by default drawn
+    between 10% and 15%); ``supply`` scales the carers hired for the demand (below 1, a leaner
+    workforce than the generator's aim of staffing nearly every visit).
     """
     if clients < 1:
         raise ValueError(f"an agency needs at least one client, not {clients}")
@@ -1100,7 +1116,11 @@ def generate(
         raise ValueError(f"a period needs at least one day, not {days}")
     zone = ZoneInfo(timezone)
     period = [start + timedelta(days=i) for i in range(days)]
-    return _Agency(clients, seed, period, zone).build(agency)
+    if double_ups is not None and not 0.0 <= double_ups <= 1.0:
+        raise ValueError(f"a share of double-ups lies between 0 and 1, not {double_ups}")
+    if supply <= 0:
+        raise ValueError(f"supply scales the workforce and must be positive, not {supply}")
+    return _Agency(clients, seed, period, zone, double_ups, supply).build(agency)
 
 
 def write_scenario(path: str | Path, clients: int, seed: int, **options: Any) -> dict[str, Any]:

@@ -110,6 +110,29 @@ def test_rejects_nonsense() -> None:
         generate(0, seed=1)
     with pytest.raises(ValueError):
         generate(10, seed=1, days=0)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        generate(10, seed=1, double_ups=1.5)
+    with pytest.raises(ValueError, match="positive"):
+        generate(10, seed=1, supply=0)
+
+
+def test_more_double_ups_and_a_leaner_workforce_on_request() -> None:
+    """The stress agencies of benchmarks/engine.py: a quarter of the visits double-ups, a
+    tenth fewer carers' minutes for the demand; every visit still has carers who may take it."""
+    plain = generate(60, seed=4)
+    heavy = generate(60, seed=4, double_ups=0.24)
+    lean = generate(60, seed=4, double_ups=0.24, supply=0.9)
+    doubles = [v for v in heavy["visits"] if v["workers_required"] == 2]
+    assert 0.22 <= len(doubles) / len(heavy["visits"]) <= 0.30
+    assert len(doubles) > sum(v["workers_required"] == 2 for v in plain["visits"])
+
+    def ratio(problem: dict[str, Any]) -> float:
+        shifts = sum(minutes(s["start"], s["end"]) for w in carers(problem) for s in w["shifts"])
+        return shifts / visit_minutes(problem)
+
+    assert lean["visits"] == heavy["visits"]
+    assert ratio(lean) < 0.95 * ratio(heavy)
+    Problem.model_validate(lean)
 
 
 # -- validity --------------------------------------------------------------------------------
