@@ -39,6 +39,8 @@ ENGINE_SHARE_LNS = 0.85
 ENGINE_SHARE_WHOLE = 0.85
 # Unstaffed visits the repair after the annealing takes between two looks at the clock.
 REPAIR_SLICE = 16
+# Times during the annealing that room is made for what the best rota leaves unstaffed.
+REPAIRS = 4
 # Steps a minute where travel is fractional: the engine then works in seconds.
 SECONDS = 60
 # A coordinator's progress figures (visits staffed, travel...) cost a pass over the rota: the
@@ -143,6 +145,7 @@ def optimise(
         deadline=t0 + share * options.time_limit,
         should_stop=should_stop,
         improved=improved,
+        repairs=REPAIRS,
     )
     engine.log_stats(constructed, detail=options.log)
     # Room made in a fixed order for what the annealing left unstaffed: its chains clear one
@@ -159,7 +162,7 @@ def optimise(
         for i in range(0, len(left), REPAIR_SLICE):
             if time.monotonic() >= t0 + options.time_limit:
                 break
-            placed += engine.repair(left[i : i + REPAIR_SLICE])
+            placed += engine.repair(left[i : i + REPAIR_SLICE], clear=True)
         log.info("engine repair: %d of %d unstaffed visits staffed, %.0f", placed, len(left),
                  engine.objective)  # fmt: skip
         if placed:

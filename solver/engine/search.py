@@ -205,9 +205,15 @@ class Engine:
         should_stop: Callable[[], bool] | None = None,
         improved: Callable[[float, Callable[[], Solution]], None] | None = None,
         weights: np.ndarray = MOVE_WEIGHTS,
+        repairs: int = 0,
     ) -> Solution:
         """Simulated annealing for ``moves`` evaluations a walker, moves drawn at ``weights``
         (:data:`MOVE_NAMES` order); the state ends on the best found.
+
+        With ``repairs``, at that many evenly spaced points of the run the best rota so far has
+        room made for its unstaffed visits (:meth:`repair`, clearing routes too), and the
+        walkers go on from it if that staffed any: the annealing then settles the routes
+        around them before the next.
 
         ``walkers`` searches run side by side, each in its own thread (the kernels release the
         GIL, so each can have a core), in rounds of :data:`ROUND` moves: every round they all
@@ -230,6 +236,7 @@ class Engine:
         began = time.monotonic()
         last_best = walks[0].best_obj[0]
         done = 0
+        marks = [moves * (i + 1) // (repairs + 1) for i in range(repairs)]
         pool = ThreadPoolExecutor(max_workers=walkers) if walkers > 1 else None
         try:
             while done < moves and not stop.is_set():
@@ -263,6 +270,10 @@ class Engine:
                         route, rlen = lead.best()
                         for w in walks:
                             w.restart(self, route, rlen)
+                if marks and end >= marks[0] and end < moves and not stop.is_set():
+                    while marks and end >= marks[0]:
+                        marks.pop(0)
+                    self._repair_lead(walks)
                 done = end
                 if improved is not None:
                     lead = _lead(walks)
@@ -289,6 +300,17 @@ class Engine:
                 old[3] + int(row[3]),
             )
         return self.solution()
+
+    def _repair_lead(self, walks: list[_Walk]) -> None:
+        """Make room for the unstaffed visits of the walkers' best rota (latest window first);
+        every walker goes on from it if that staffed any."""
+        route, rlen = _lead(walks).best()
+        self.s = self.state_of(route, rlen)
+        left = [int(v) for v in self.s.unst[: self.s.n_unst[0]]]
+        left.sort(key=lambda v: (int(self.c.latest[v]), v))
+        if left and self.repair(left, clear=True):
+            for w in walks:
+                w.restart(self, self.s.route.copy(), self.s.rlen.copy())
 
     def _watch(
         self, stop: threading.Event, deadline: float | None, should_stop: Callable[[], bool] | None

@@ -15,7 +15,7 @@ from scenarios.generator import generate
 from solver.contract import Problem
 from solver.data import ProblemData, build
 from solver.engine import kernels as k
-from solver.engine.search import MOVE_NAMES, Engine
+from solver.engine.search import CHUNK, MOVE_NAMES, Engine
 from solver.rota import Solution, account, to_rota
 from tests.builders import (
     ANN,
@@ -189,6 +189,25 @@ def test_intra_route_move_reorders_a_route() -> None:
     assert checked(p, data, engine) == 15
     only(engine, "intra")
     assert checked(p, data, engine) == 9
+
+
+@pytest.mark.parametrize("repairs", [0, 1])
+def test_room_is_made_during_the_annealing_when_asked(repairs: int) -> None:
+    # Amy alone: Ann's visit may start 08:00-10:00 and sits at 08:00; Bob's must start at
+    # 08:00 and is unstaffed. The annealing may only re-order a route (which cannot staff
+    # anything); a repair midway moves Ann's visit later and staffs Bob's.
+    p = agency(
+        clients=[client("c-ann", ANN), client("c-bob", BOB)],
+        visits=[visit("v-ann", "c-ann", "08:00", "10:00"), visit("v-bob", "c-bob", "08:00")],
+        history=knows(("w-amy", "c-ann"), ("w-amy", "c-bob")),
+    )
+    data, engine = loaded(p, {"v-ann": ("08:00", ["w-amy"])})
+    weights = np.zeros(k.N_MOVES)
+    weights[MOVE_NAMES.index("intra")] = 1.0
+    engine.anneal(2 * CHUNK, 0, weights=weights, repairs=repairs)
+    staffed = crews(data, engine.solution())
+    assert ("v-bob" in staffed) == (repairs > 0)
+    checked(p, data, engine)
 
 
 def test_insert_staffs_a_visit_left_out() -> None:
