@@ -1103,11 +1103,22 @@ CLEAR_MARGINS = ((60, 60), (180, 120))
 
 
 @jit
+def _pin_waits(c: Arrays, s: Arrays, v: int, w: int) -> bool:
+    """Whether ``w`` may not join ``v`` yet: ``v`` has a pinned worker not on it, and ``w`` is
+    not one (a pinned visit is staffed with its pinned workers or not at all)."""
+    for i in range(2):
+        p = c.pin[v, i]
+        if p >= 0 and p != w and not has_worker(c, s, v, p):
+            return c.pin[v, 1 - i] != w
+    return False
+
+
+@jit
 def _clear_onto(c: Arrays, s: Arrays, v: int, h: int, wide: int, out: Any, n: int) -> int:
     """Take every stop within margins ``CLEAR_MARGINS[wide]`` of ``v``'s window off shift ``h``
     (into ``out`` from ``n``), then put ``v`` on ``h`` without rescheduling; the count in
     ``out`` after, -1 if that fails."""
-    if not may_take(c, s, v, h):
+    if not may_take(c, s, v, h) or _pin_waits(c, s, v, c.shift_w[h]):
         return -1
     before, after = CLEAR_MARGINS[wide]
     lo = c.earliest[v] - before

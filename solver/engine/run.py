@@ -24,6 +24,7 @@ import numpy as np
 from solver.bounds import lower_bound
 from solver.contract import Status
 from solver.data import ProblemData, scaled
+from solver.engine import kernels as k
 from solver.engine.search import Engine
 from solver.options import DTIME_PER_SECOND, Progress, SolveOptions, StopRequest, engine_moves
 from solver.rota import Solution, account, figures
@@ -163,8 +164,11 @@ def optimise(
             if time.monotonic() >= t0 + options.time_limit:
                 break
             placed += engine.repair(left[i : i + REPAIR_SLICE], clear=True)
-        log.info("engine repair: %d of %d unstaffed visits staffed, %.0f", placed, len(left),
-                 engine.objective)  # fmt: skip
+        # A route cleared for one visit may leave one it took off unstaffed (kept only if the
+        # objective says so): what is left is counted, not inferred from what was placed.
+        after = int(engine.s.terms[k.T_UNASSIGNED])
+        log.info("engine repair: %d of %d unstaffed visits staffed, %d unstaffed after, %.0f",
+                 placed, len(left), after, engine.objective)  # fmt: skip
         if placed:
             sol = engine.solution()
     best = to_minutes(sol, work.unit)
