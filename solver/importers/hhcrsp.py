@@ -188,14 +188,17 @@ def to_problem(inst: Instance) -> Problem:
         Client(id=client_id(i), location=_place(p.location))
         for i, p in enumerate(inst.patients, start=1)
     ]
-    reach = earliest_arrival(inst.travel)
     zero = origin(inst)
     visits: list[Visit] = []
     for i, p in enumerate(inst.patients, start=1):
         # The windows are whole minutes (Ceschia et al. floor theirs, which carry float noise);
-        # the earliest start is also bounded by the drive out of the depot at time 0.
+        # the earliest start is also bounded by the drive out of the depot at time 0, on the
+        # direct leg: the authors' validators check a first stop against that leg alone, even
+        # where another patient's node offers a shorter way (the Italian matrices do not always
+        # keep the triangle inequality: instance 022's p121 is 39 minutes out directly, 38 by
+        # way of another node).
         e, l = math.floor(p.e) - zero, math.floor(p.l) - zero  # noqa: E741
-        earliest = at(max(e, math.floor(reach[i] * 60) / 60 - zero))
+        earliest = at(max(e, math.floor(float(inst.travel[0, i]) * 60) / 60 - zero))
         latest = MIDNIGHT + timedelta(minutes=l)
         first = p.services[0]
         for k, service in enumerate(p.services):

@@ -163,6 +163,16 @@ def test_two_service_window_start_is_the_first_minute_their_validator_accepts(
     assert inst.patients[0].e == start  # one service: floored later, by to_problem
 
 
+def test_a_first_stop_waits_for_the_direct_leg_out_of_the_depot() -> None:
+    # The depot is 10 minutes from p1 directly and 3 + 1 by way of p2 (the matrix does not keep
+    # the triangle inequality, as some Italian ones do not). The authors' validators check a
+    # first stop against the direct leg alone: p1 may start at 10, not at 4.
+    raw = noisy_json(0)
+    raw["distances"] = [[0, 10, 3], [10, 0, 5], [1, 1, 0]]
+    starts = earliest_minutes(hhcrsp.to_problem(hhcrsp_json.parse(raw, "legs")))
+    assert starts["p1-s1"] - starts["p2-s1"] == 10 - 3
+
+
 def test_two_service_patient_gets_two_different_caregivers() -> None:
     # The authors' toolbox refuses one caregiver on both services of a patient.
     visits = {v.id: v for v in hhcrsp.to_problem(hhcrsp_json.parse(noisy_json(400), "pair")).visits}
