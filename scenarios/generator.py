@@ -441,6 +441,7 @@ class _Agency:
         """Double-ups up to a drawn share of visits, then the skills each call requires."""
         rng = _sub_rng(self.seed, "needs")
         total = sum(self._visit_count(c) for c in self.clients)
+        # Drawn even when the share is given, so the rest of the agency draws as it would.
         drawn = rng.uniform(0.10, 0.15)
         target = drawn if self.double_ups is None else self.double_ups
         order = sorted(

@@ -24,7 +24,6 @@ import numpy as np
 from solver.bounds import lower_bound
 from solver.contract import Status
 from solver.data import ProblemData, scaled
-from solver.engine import kernels as k
 from solver.engine.search import Engine
 from solver.options import DTIME_PER_SECOND, Progress, SolveOptions, StopRequest, engine_moves
 from solver.rota import Solution, account, figures
@@ -152,10 +151,7 @@ def optimise(
     # Room made in a fixed order for what the annealing left unstaffed: its chains clear one
     # random route at a time, so a double-up that needs two routes cleared at once is rarely
     # staffed that way. The repair keeps only what lowers the objective.
-    left = sorted(
-        (v for v in range(work.n_visits) if v not in sol.workers),
-        key=lambda v: (int(work.latest[v]), v),
-    )
+    left = engine.unstaffed_by_deadline()
     if left and not engine.stopped:
         placed = 0
         # In slices, so that an agency with hundreds of visits nobody can staff stops at the
@@ -166,9 +162,8 @@ def optimise(
             placed += engine.repair(left[i : i + REPAIR_SLICE], clear=True)
         # A route cleared for one visit may leave one it took off unstaffed (kept only if the
         # objective says so): what is left is counted, not inferred from what was placed.
-        after = int(engine.s.terms[k.T_UNASSIGNED])
         log.info("engine repair: %d of %d unstaffed visits staffed, %d unstaffed after, %.0f",
-                 placed, len(left), after, engine.objective)  # fmt: skip
+                 placed, len(left), engine.unstaffed, engine.objective)  # fmt: skip
         if placed:
             sol = engine.solution()
     best = to_minutes(sol, work.unit)

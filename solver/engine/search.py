@@ -169,7 +169,7 @@ class Engine:
                 if not self.load(start):
                     continue
                 self.insert_unstaffed()
-            staffed = self.data.n_visits - int(self.s.terms[k.T_UNASSIGNED])
+            staffed = self.data.n_visits - self.unstaffed
             self.stats.construction[name] = staffed
             key = (staffed, -self.objective)
             if best is None or key > (best[0], -best[1]):
@@ -178,6 +178,16 @@ class Engine:
         loaded = self.load(best[2])
         assert loaded, "a constructed rota is feasible by construction"
         return best[2]
+
+    @property
+    def unstaffed(self) -> int:
+        """Visits the state leaves unstaffed."""
+        return int(self.s.terms[k.T_UNASSIGNED])
+
+    def unstaffed_by_deadline(self) -> list[int]:
+        """The unstaffed visits, latest window first: the order the repair takes them in."""
+        left = [int(v) for v in self.s.unst[: self.s.n_unst[0]]]
+        return sorted(left, key=lambda v: (int(self.c.latest[v]), v))
 
     def insert_unstaffed(self, order: list[int] | None = None) -> int:
         """Cheapest feasible insertion of every unstaffed visit that now fits (of ``order``, in
@@ -306,8 +316,7 @@ class Engine:
         every walker goes on from it if that staffed any."""
         route, rlen = _lead(walks).best()
         self.s = self.state_of(route, rlen)
-        left = [int(v) for v in self.s.unst[: self.s.n_unst[0]]]
-        left.sort(key=lambda v: (int(self.c.latest[v]), v))
+        left = self.unstaffed_by_deadline()
         if left and self.repair(left, clear=True):
             for w in walks:
                 w.restart(self, self.s.route.copy(), self.s.rlen.copy())

@@ -113,26 +113,18 @@ def origin(inst: Instance) -> int:
     the Porto Alegre set finish after instance time 1440, so the day starts at the first moment
     any service could start instead of at the depot's time 0: nothing can happen before it.
     """
-    reach = earliest_arrival(inst.travel)
-    return math.floor(min((max(p.e, reach[i]) for i, p in enumerate(inst.patients, 1)), default=0))
+    return math.floor(
+        min((max(p.e, out) for p, out in zip(inst.patients, leaving(inst), strict=True)), default=0)
+    )
 
 
-def earliest_arrival(travel: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Shortest travel time from the depot (node 0) to every node (Dijkstra on a dense matrix).
-
-    A caregiver leaves the depot at time 0, so no service can start earlier than this. Where the
-    matrix keeps the triangle inequality (Euclidean sets) it is the direct leg.
-    """
-    n = travel.shape[0]
-    best: NDArray[np.float64] = travel[0].astype(np.float64).copy()
-    best[0] = 0.0
-    done = np.zeros(n, dtype=bool)
-    done[0] = True
-    for _ in range(n - 1):
-        i = int(np.argmin(np.where(done, np.inf, best)))
-        done[i] = True
-        np.minimum(best, best[i] + travel[i], out=best)
-    return best
+def leaving(inst: Instance) -> NDArray[np.float64]:
+    """Per patient, the drive straight out of the depot, which leaves at time 0: the earliest
+    a first stop there may start. The authors' validators check a first stop against that leg
+    alone, even where another patient's node offers a shorter way (the Italian matrices do not
+    always keep the triangle inequality: instance 022's p121 is 39 minutes out directly, 38 by
+    way of another node)."""
+    return inst.travel[0, 1 : len(inst.patients) + 1].astype(np.float64)
 
 
 def weights() -> Weights:
@@ -189,16 +181,13 @@ def to_problem(inst: Instance) -> Problem:
         for i, p in enumerate(inst.patients, start=1)
     ]
     zero = origin(inst)
+    out = leaving(inst)
     visits: list[Visit] = []
     for i, p in enumerate(inst.patients, start=1):
         # The windows are whole minutes (Ceschia et al. floor theirs, which carry float noise);
-        # the earliest start is also bounded by the drive out of the depot at time 0, on the
-        # direct leg: the authors' validators check a first stop against that leg alone, even
-        # where another patient's node offers a shorter way (the Italian matrices do not always
-        # keep the triangle inequality: instance 022's p121 is 39 minutes out directly, 38 by
-        # way of another node).
+        # the earliest start is also bounded by the drive out of the depot at time 0.
         e, l = math.floor(p.e) - zero, math.floor(p.l) - zero  # noqa: E741
-        earliest = at(max(e, math.floor(float(inst.travel[0, i]) * 60) / 60 - zero))
+        earliest = at(max(e, math.floor(out[i - 1] * 60) / 60 - zero))
         latest = MIDNIGHT + timedelta(minutes=l)
         first = p.services[0]
         for k, service in enumerate(p.services):
