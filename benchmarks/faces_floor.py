@@ -11,7 +11,10 @@ independent checker. Its faces per client per week are set against two floors: t
 availability allows (``solver.continuity``: skills and shifts, capacity ignored) and
 :func:`solver.bounds.faces_floor` (skills, shifts, the pairs of visits no worker can do both
 of, visit minutes per stretch of a shift, caps), proven by CP-SAT for rotas that staff as many
-visits as the engine's. Writes ``faces_floor.csv`` and ``faces_floor.md`` into ``--out``.
+visits as the engine's. Its familiar share (slots taken by a carer the client knows) is set
+against two ceilings: the continuity measures' (a familiar carer with the skills and a shift
+holding the visit) and :func:`solver.bounds.familiar_ceiling` (each familiar carer's time kept
+as the floor keeps it). Writes ``faces_floor.csv`` and ``faces_floor.md`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from scenarios.generator import generate
-from solver.bounds import faces_floor
+from solver.bounds import faces_floor, familiar_ceiling
 from solver.checker import check
 from solver.continuity import measure
 from solver.contract import Problem
@@ -40,6 +43,9 @@ COLUMNS = (
     "capacity_floor",
     "relaxed_best",
     "floor_seconds",
+    "familiar_share",
+    "familiar_ceiling",
+    "familiar_ceiling_capacity",
 )
 
 
@@ -56,6 +62,7 @@ def run(clients: int, args: argparse.Namespace) -> dict[str, Any]:
     hint = {visit[a.visit]: [index[w] for w in a.workers] for a in rota.assignments}
     started = time.process_time()
     floor = faces_floor(data, len(rota.assignments), args.time_limit, hint=hint)
+    ceiling = familiar_ceiling(data, args.time_limit)
     return {
         "clients": clients,
         "staffed": len(rota.assignments),
@@ -65,6 +72,9 @@ def run(clients: int, args: argparse.Namespace) -> dict[str, Any]:
         "capacity_floor": round(floor.per_client_week, 2),
         "relaxed_best": round(floor.faces / floor.client_weeks, 2) if floor.faces >= 0 else "",
         "floor_seconds": round(time.process_time() - started, 1),
+        "familiar_share": round(m.familiar_share, 3),
+        "familiar_ceiling": round(m.familiar_ceiling, 3),
+        "familiar_ceiling_capacity": round(ceiling.share, 3),
     }
 
 
@@ -87,13 +97,15 @@ def main() -> None:
         writer.writerows(rows)
     lines = [
         "| clients | staffed / visits | faces per client per week | availability floor "
-        "| capacity floor (proven) | relaxation's best plan | floor CPU s |",
-        "|---|---|---|---|---|---|---|",
+        "| capacity floor (proven) | relaxation's best plan | floors CPU s "
+        "| familiar share | its ceiling (shifts) | its ceiling (capacity, proven) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r['clients']} | {r['staffed']} / {r['visits']} | {r['faces_week']} "
         f"| {r['availability_floor']} | {r['capacity_floor']} | {r['relaxed_best']} "
-        f"| {r['floor_seconds']} |"
+        f"| {r['floor_seconds']} | {r['familiar_share']:.1%} | {r['familiar_ceiling']:.1%} "
+        f"| {r['familiar_ceiling_capacity']:.1%} |"
         for r in rows
     ]
     (args.out / "faces_floor.md").write_text("\n".join(lines) + "\n")

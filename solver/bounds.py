@@ -248,6 +248,64 @@ def faces_floor(
     )
 
 
+@dataclass(frozen=True)
+class FamiliarCeiling:
+    """The most visit slots familiar carers can take, from a relaxation of the rota."""
+
+    slots: int  # all the problem's visit slots (a visit's workers counted one each)
+    best: int  # the relaxation's best plan found: slots familiar carers take in it
+    bound: int  # proven: no rota has familiar carers on more slots than this
+
+    @property
+    def share(self) -> float:
+        return self.bound / self.slots if self.slots else 1.0
+
+
+def familiar_ceiling(data: ProblemData, time_limit: float, window: int = 180) -> FamiliarCeiling:
+    """An upper bound on the visit slots a rota can give a familiar carer (one in the client's
+    history or preferred workers), with capacity in view.
+
+    The ceiling :func:`solver.continuity.measure` reports counts a slot where any familiar
+    carer has the skills and a shift holding the visit, as if each could be at every such
+    visit at once. Here each familiar carer's time is kept as :func:`faces_floor` keeps it: no
+    two visits that fit one shift in neither order, no more visit minutes in a stretch of a
+    shift than it holds, the caps, no carer twice on a ``distinct_workers`` pair. Everything a
+    rota must also do (staff the other visits, routes, starts in step) is dropped, so the
+    familiar slots of every rota form a plan of it and CP-SAT's bound is a ceiling on them.
+    """
+    m = cp_model.CpModel()
+    on: dict[tuple[int, int], cp_model.IntVar] = {}
+    slots = 0
+    for v in range(data.n_visits):
+        need = int(data.required[v])
+        slots += need
+        cl = int(data.visit_client[v])
+        mine = [w for w in data.candidates[v] if data.familiar[cl, w]]
+        for w in mine:
+            on[v, w] = m.new_bool_var("")
+        if len(mine) > need:
+            m.add(cp_model.LinearExpr.sum([on[v, w] for w in mine]) <= need)
+    for v in range(data.n_visits):
+        for u in data.distinct_links[v]:
+            if u > v:
+                for w in set(data.candidates[v]) & set(data.candidates[u]):
+                    if (v, w) in on and (u, w) in on:
+                        m.add_at_most_one(on[v, w], on[u, w])
+    _capacity(m, data, on, window)
+    m.maximize(cp_model.LinearExpr.sum(list(on.values())))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = time_limit
+    solver.parameters.num_workers = 1
+    status = solver.solve(m)
+    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    proven = solver.best_objective_bound
+    return FamiliarCeiling(
+        slots,
+        round(solver.objective_value) if found else -1,
+        min(len(on), int(np.floor(proven + 1e-6))) if np.isfinite(proven) else len(on),
+    )
+
+
 def _capacity(
     m: cp_model.CpModel,
     data: ProblemData,

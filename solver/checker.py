@@ -71,7 +71,12 @@ WEIGHT_NAMES = (
     "coordinator_rule",
 )
 # The agency's continuity policy: a term only where its weight is above zero.
-POLICY_NAMES = ("faces_over_cap", "primary_share_shortfall", "face_travel_minutes")
+POLICY_NAMES = (
+    "faces_over_cap",
+    "primary_share_shortfall",
+    "face_travel_minutes",
+    "unfamiliar_visit",
+)
 
 
 @dataclass(frozen=True)
@@ -625,7 +630,7 @@ class _Checker:
             "late_minute": weights.late_minute * sum(lateness),
             "max_late_minute": weights.max_late_minute * max(lateness, default=0.0),
         }
-        terms.update(self.policy_terms(distinct))
+        terms.update(self.policy_terms(distinct, pairs - familiar_pairs))
         metrics: dict[str, float] = {
             "visits_total": len(p.visits),
             "visits_assigned": len(self.staffed),
@@ -638,10 +643,11 @@ class _Checker:
         }
         return metrics, terms
 
-    def policy_terms(self, distinct: int) -> dict[str, float]:
+    def policy_terms(self, distinct: int, unknown_slots: int) -> dict[str, float]:
         """The continuity policy's terms (docs/continuity.md), each where its weight is above 0:
         faces above the cap per client and 7 days of the period, the primary carer's shortfall
-        from its share of a client's visit slots, and travel minutes a face is worth."""
+        from its share of a client's visit slots, travel minutes a face is worth, and visit
+        slots taken by a carer the client does not know."""
         weights, first = self.problem.weights, self.problem.period.start
         terms: dict[str, float] = {}
         if weights.face_travel_minutes > 0:
@@ -666,6 +672,8 @@ class _Checker:
                 total, top = sum(counts.values()), max(counts.values())
                 short += max(0.0, weights.primary_carer_share * total - top)
             terms["primary_share_shortfall"] = weights.primary_share_shortfall * short
+        if weights.unfamiliar_visit > 0:
+            terms["unfamiliar_visit"] = weights.unfamiliar_visit * unknown_slots
         return terms
 
     # -- rule 6 ------------------------------------------------------------------------------

@@ -369,6 +369,13 @@ class Weights(_Input):
         description="travel minutes a carer saved per client is worth: each carer beyond the "
         "first costs this many minutes at travel_minute's price",
     )
+    unfamiliar_visit: float = Field(
+        default=0,
+        ge=0,
+        le=MAX_WEIGHT,
+        description="per visit slot (a visit's workers counted one each) taken by a carer the "
+        "client does not know (not in their history or preferred workers)",
+    )
 
 
 def _error(loc: Loc, message: str, value: Any) -> InitErrorDetails:

@@ -25,6 +25,7 @@ LABELS = {
     "coordinator_rule": "coordinator visits missing",
     "faces_over_cap": "continuity: carers above the weekly cap",
     "primary_share_shortfall": "continuity: primary carer short of their share",
+    "unfamiliar_visit": "continuity: visits by unknown carers",
     "face_travel_minutes": "continuity: travel a carer saved is worth",
 }
 
@@ -55,8 +56,10 @@ def explain(problem: Problem, rota: Rota, top: int = 10) -> Explanation:
     for seen in problem.history.visits:
         familiar[seen.client].add(seen.worker)
     attend: dict[str, set[str]] = defaultdict(set)
+    slots: dict[str, list[str]] = defaultdict(list)
     for a in rota.assignments:
         attend[client_of[a.visit]].update(a.workers)
+        slots[client_of[a.visit]].extend(a.workers)
     for c in rota.coordinator_visits:
         if c.mode == "shadow":
             attend[client_of[c.visit]].add(c.coordinator)
@@ -65,6 +68,7 @@ def explain(problem: Problem, rota: Rota, top: int = 10) -> Explanation:
         known = familiar[cid] | set(clients[cid].preferred_workers)
         unfamiliar = len(workers - known)
         cost = wt.distinct_worker * max(0, len(workers) - 1) + wt.unfamiliar_worker * unfamiliar
+        cost += wt.unfamiliar_visit * sum(w not in known for w in slots[cid])
         costs.append(ClientCost(cid, len(workers), unfamiliar, cost))
     costs.sort(key=lambda c: (-c.cost, c.client))
     return Explanation(

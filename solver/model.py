@@ -506,13 +506,21 @@ class RotaModel:
 
     def add_continuity_policy(self) -> None:
         """The agency's continuity policy (docs/continuity.md), each term only when its weight
-        is above zero: travel a face is worth, faces above the weekly cap, and the primary
-        carer's shortfall from their share of a client's visit slots."""
+        is above zero: travel a face is worth, faces above the weekly cap, the primary carer's
+        shortfall from their share of a client's visit slots, and visit slots taken by a carer
+        the client does not know."""
         d, m, x, wt = self.data, self.model, self.vars, self.data.weights
         if wt.face_travel_minutes > 0:
             # The same faces as distinct_worker, priced at face_travel_minutes x travel_minute.
             self.terms["face_travel_minutes"] = [
                 (expr, factor * wt.travel_minute) for expr, factor in self.terms["distinct_worker"]
+            ]
+        if wt.unfamiliar_visit > 0:
+            # Slots of the fixed visits are a constant here: only the free ones are priced.
+            self.terms["unfamiliar_visit"] = [
+                (lit, 1.0)
+                for (v, w), lit in x.counted.items()
+                if not d.familiar[int(d.visit_client[v]), w]
             ]
         free = set(self.free)
         cap = wt.faces_cap

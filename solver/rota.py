@@ -204,6 +204,14 @@ def account(data: ProblemData, sol: Solution) -> Account:
             for n in slots.values()
         )
         terms["primary_share_shortfall"] = wt.primary_share_shortfall * short
+    if wt.unfamiliar_visit > 0:
+        unknown = sum(
+            1
+            for v, ws in sol.workers.items()
+            for w in ws
+            if not data.familiar[int(data.visit_client[v]), w]
+        )
+        terms["unfamiliar_visit"] = wt.unfamiliar_visit * unknown
     return Account(legs, home_after, terms, dict(working), travel, home, missing)
 
 

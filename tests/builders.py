@@ -183,6 +183,7 @@ def every_term_bites() -> Problem:
         "primary_carer_share": 0.9,
         "primary_share_shortfall": 5,
         "face_travel_minutes": 5,
+        "unfamiliar_visit": 2,
     }
     first = raw["visits"][0]
     raw["visits"].append(

@@ -36,12 +36,13 @@ from numba.core.registry import CPUDispatcher
 T_UNASSIGNED, T_TRAVEL, T_HOME, T_DISTINCT, T_UNFAMILIAR = 0, 1, 2, 3, 4
 T_SHORTFALL, T_LATE, T_MAX_LATE, T_COORD = 5, 6, 7, 8
 # The agency's continuity policy (optional weights): the second faces again, at a price in
-# travel; faces above the weekly cap; the primary carer's missing visit slots.
-T_FACE_TRAVEL, T_OVER_CAP, T_PRIMARY = 9, 10, 11
+# travel; faces above the weekly cap; the primary carer's missing visit slots; visit slots taken
+# by a carer the client does not know.
+T_FACE_TRAVEL, T_OVER_CAP, T_PRIMARY, T_UNKNOWN_SLOT = 9, 10, 11, 12
 # The sick-call re-solve's terms (zero in a normal solve): published visits whose crew, shadow or
 # start changed (times the change penalty), and the price of each worker asked to cover an orphan.
-T_CHANGED, T_COVER = 12, 13
-N_TERMS = 14
+T_CHANGED, T_COVER = 13, 14
+N_TERMS = 15
 EPS = 1e-6
 NO = -1
 BIG = 1 << 60
@@ -211,6 +212,8 @@ def _count_client(c: Arrays, s: Arrays, v: int, w: int, sign: int, counted: bool
         new = max(0, s.faces_wk[cl, wk] - c.faces_cap) if c.faces_cap >= 0 else 0
         s.terms[T_OVER_CAP] += new - old
     if counted:
+        if not c.familiar[cl, w]:
+            s.terms[T_UNKNOWN_SLOT] += sign
         s.ccount[cl, w] += sign
         s.ctotal[cl] += sign
         top = 0
@@ -805,6 +808,8 @@ def insertion_cost(c: Arrays, s: Arrays, v: int, h: int, counted: bool) -> tuple
             best += c.weights[T_DISTINCT]
         if not c.familiar[cl, w]:
             best += c.weights[T_UNFAMILIAR]
+    if counted and not c.familiar[cl, w]:
+        best += c.weights[T_UNKNOWN_SLOT]
     if counted and c.team_bonus[cl, w] > 0:
         # The care team's pull fades as the annealing cools: a guide, never a constraint.
         best -= c.team_bonus[cl, w] * s.bonus_scale[0]

@@ -36,6 +36,7 @@ TERMS = (
     "face_travel_minutes",
     "faces_over_cap",
     "primary_share_shortfall",
+    "unfamiliar_visit",
 )
 # The re-solve's terms, after the contract's: published visits changed (priced at the change
 # penalty) and the cover price of the workers asked to take an orphan (priced as it stands).

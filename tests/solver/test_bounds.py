@@ -7,12 +7,13 @@ from datetime import timedelta
 import pytest
 
 from scenarios.generator import generate
-from solver.bounds import faces_floor, lower_bound, most_clients_seen
+from solver.bounds import faces_floor, familiar_ceiling, lower_bound, most_clients_seen
+from solver.continuity import measure
 from solver.contract import Problem, Rota
 from solver.data import build
 from solver.options import SolveOptions
 from solver.solve import solve
-from tests.builders import ANN, MONTH_END, at, carer, client, place, problem, visit
+from tests.builders import ANN, MONTH_END, at, carer, client, knows, place, problem, visit
 from tests.helpers import verified
 
 
@@ -116,3 +117,41 @@ def test_faces_floor_never_exceeds_a_rotas_faces() -> None:
     assert prob.period.end - prob.period.start < timedelta(days=7)  # one week: client-weeks
     assert 0 < floor.bound <= len(seen)
     assert floor.client_weeks == len({c for c, _ in seen})
+
+
+def test_familiar_ceiling_counts_one_carer_once_at_a_time() -> None:
+    # Amy knows Ann and Cy, whose hour-long visits both start 08:00-08:30 across town: she can
+    # take one of them. The ceiling of the continuity measures counts her for both slots.
+    prob = problem(
+        "2026-11-23",
+        workers=[carer("w-amy"), carer("w-bea")],
+        clients=[client("c-ann", ANN), client("c-cy", ANN + 0.05)],
+        visits=[visit(f"v-{c}", f"c-{c}", "08:00", "08:30", minutes=60) for c in ("ann", "cy")],
+        history=knows(("w-amy", "c-ann"), ("w-amy", "c-cy")),
+    )
+    ceiling = familiar_ceiling(build(prob), time_limit=10)
+    assert (ceiling.slots, ceiling.best, ceiling.bound, ceiling.share) == (2, 1, 1, 0.5)
+    rota = solve(prob, SolveOptions(time_limit=5, seed=0, workers=1))
+    verified(prob, rota)
+    assert len(rota.assignments) == 2
+    assert measure(prob, rota).familiar_ceiling == 1.0
+    assert measure(prob, rota).familiar_share == 0.5
+
+
+def test_familiar_ceiling_is_never_below_a_rotas_familiar_slots() -> None:
+    # A generated agency with history: the rota's familiar slots are a plan of the relaxation.
+    prob = Problem.model_validate(generate(12, 3))
+    rota = solve(prob, SolveOptions(time_limit=20, seed=0, workers=1, effort=2))
+    verified(prob, rota)
+    data = build(prob)
+    worker = {w: i for i, w in enumerate(data.worker_ids)}
+    client_of = {v.id: data.client_ids.index(v.client) for v in prob.visits}
+    familiar = sum(
+        bool(data.familiar[client_of[a.visit], worker[w]])
+        for a in rota.assignments
+        for w in a.workers
+    )
+    ceiling = familiar_ceiling(data, time_limit=20)
+    assert familiar > 0
+    assert familiar <= ceiling.bound <= ceiling.slots
+    assert ceiling.share < measure(prob, rota).familiar_ceiling

@@ -16,6 +16,7 @@ from solver.explain import explain, format_explanation
 from solver.options import SolveOptions
 from solver.solve import solve
 from solver.weeks import moved_on, shifted, solve_weeks, with_history
+from tests import builders as b
 from tests.helpers import verified
 
 DAYS = ["2026-11-30", "2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"]  # Mon-Fri
@@ -167,6 +168,7 @@ POLICY = {
     "primary_carer_share": 0.8,
     "primary_share_shortfall": 10,
     "face_travel_minutes": 20,
+    "unfamiliar_visit": 7,
 }
 
 
@@ -180,10 +182,12 @@ def test_policy_terms_by_hand(tiny: Problem) -> None:
     assert report.ok, format_report(report)
     # c1 sees w1 and w2 in the week, one above the cap of 1: 100. c1's primary w1 has 3 of 5
     # slots, 0.8 x 5 = 4 wanted: 1 short, 10; c2's w2 has 1 of 1. One face beyond the first
-    # (c1's w2) is worth 20 travel minutes at 1 a minute: 20.
+    # (c1's w2) is worth 20 travel minutes at 1 a minute: 20. c1 does not know w2, who takes
+    # two of its slots (v2, and v4 beside w1); c2 prefers w2: 2 slots at 7, 14.
     assert report.terms["faces_over_cap"] == 100
     assert report.terms["primary_share_shortfall"] == pytest.approx(10)
     assert report.terms["face_travel_minutes"] == 20
+    assert report.terms["unfamiliar_visit"] == 14
 
 
 def test_no_policy_keeps_the_contracts_terms(tiny: Problem) -> None:
@@ -192,6 +196,7 @@ def test_no_policy_keeps_the_contracts_terms(tiny: Problem) -> None:
         "faces_over_cap",
         "primary_share_shortfall",
         "face_travel_minutes",
+        "unfamiliar_visit",
     }
 
 
@@ -203,6 +208,33 @@ def test_solver_prices_the_policy_as_the_checker_does(tiny: Problem, method: str
     assert rota.metrics is not None and rota.metrics.objective_terms is not None
     for name in POLICY_NAMES:
         assert rota.metrics.objective_terms[name] == pytest.approx(report.terms[name])
+
+
+@pytest.mark.parametrize(("price", "expected"), [(0, "w-bea"), (10, "w-amy")])
+def test_a_price_per_unknown_visit_sends_the_carer_the_client_knows(
+    price: float, expected: str
+) -> None:
+    # Amy (whom Ann knows) is at Bob's until 08:00, 9 minutes from Ann; Bea (whom Ann does not
+    # know) is at Cy's, 3 minutes away. Faces are free, so only travel and the policy tell them
+    # apart: Bea for 3 minutes, or Amy for 9 once a visit by an unknown carer costs 10.
+    prob = b.problem(
+        "2026-11-23",
+        workers=[b.carer("w-amy"), b.carer("w-bea")],
+        clients=[b.client("c-ann", b.ANN), b.client("c-bob", b.BOB), b.client("c-cy", b.CY)],
+        visits=[
+            b.visit("v-bob", "c-bob", "07:30", pinned_workers=["w-amy"]),
+            b.visit("v-cy", "c-cy", "07:30", pinned_workers=["w-bea"]),
+            b.visit("v-ann", "c-ann", "08:15"),
+        ],
+        history=b.knows(("w-amy", "c-ann")),
+        weights={"distinct_worker": 0, "unfamiliar_worker": 0, "unfamiliar_visit": price},
+    )
+    rota = solve(prob, SolveOptions(time_limit=5, seed=0, workers=1))
+    report = verified(prob, rota)
+    ann = next(a for a in rota.assignments if a.visit == "v-ann")
+    assert ann.workers == [expected]
+    # Bob's and Cy's carers are unknown to them: two slots priced (Amy is known at Ann's).
+    assert report.terms.get("unfamiliar_visit", 0) == price * 2
 
 
 def test_a_primary_carer_share_keeps_a_clients_visits_with_one_carer(tiny: Problem) -> None:

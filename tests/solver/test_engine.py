@@ -174,7 +174,8 @@ def test_random_moves_keep_distinct_workers_apart() -> None:
 
 def test_random_moves_keep_the_continuity_policy_exact() -> None:
     # The agency's policy terms (a face cap of 2 a week, a 60% primary carer, a face worth 20
-    # minutes of travel) on the same kind of agency.
+    # minutes of travel, 10 a visit by a carer the client does not know) on the same kind of
+    # agency.
     problem = every_rule(12, 4)
     weights = problem.weights.model_copy(
         update={
@@ -183,6 +184,7 @@ def test_random_moves_keep_the_continuity_policy_exact() -> None:
             "primary_carer_share": 0.6,
             "primary_share_shortfall": 15.0,
             "face_travel_minutes": 20.0,
+            "unfamiliar_visit": 10.0,
         }
     )
     accepted = replay(problem.model_copy(update={"weights": weights}), unit=1, steps=800, seed=4)
