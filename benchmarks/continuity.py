@@ -10,7 +10,11 @@ For each size, a generated agency (with two weeks of history) is planned week af
 is checked by the independent checker (a breach stops the run). Reported per week, from
 :mod:`solver.continuity` and the checker: staffed visits, travel between visits, faces per
 client per week and over the last 14 and 28 days (history included), familiar share and the
-ceiling the shifts allow, the fewest faces availability allows, the continuity-of-care index.
+ceiling the shifts allow, the same ceiling with each familiar carer's time in view
+(:func:`solver.bounds.familiar_ceiling`, proven by CP-SAT), the fewest faces availability
+allows, the continuity-of-care index. "unknown visit N" rows plan the weeks, rolled, with the
+agency's policy price ``unfamiliar_visit`` at N (``--unknown-visit``): what an agency that wants
+familiar carers at each visit would set.
 A first-week rota with the continuity weights at zero, in the same run, is the reference for
 staffing and travel. The care-team model's own figures (solve time, team size, familiar members)
 are reported for the first week, and a first-week rota solved with the teams as the clients'
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from scenarios.generator import generate
+from solver.bounds import familiar_ceiling
 from solver.checker import check
 from solver.continuity import measure
 from solver.contract import HistoryVisit, Problem, Rota
@@ -49,6 +54,8 @@ from solver.solve import finish, solve
 from solver.teams import Teams, plan_teams
 from solver.weeks import solve_weeks
 
+# CP-SAT's time for the familiar ceiling with capacity (it proves the 150-client weeks in 0.4 s).
+CEILING_SECONDS = 30.0
 COLUMNS = (
     "clients",
     "week",
@@ -61,6 +68,7 @@ COLUMNS = (
     "faces_28d",
     "familiar",
     "ceiling",
+    "ceiling_capacity",
     "fewest",
     "coc",
     "seconds",
@@ -82,6 +90,7 @@ def row(
     if not report.ok:
         raise SystemExit(f"{clients} clients, week {week}: {report.breaches[0]}")
     m = measure(truth or problem, rota)
+    held = familiar_ceiling(build(truth or problem), CEILING_SECONDS)
     return {
         "clients": clients,
         "week": week,
@@ -94,6 +103,7 @@ def row(
         "faces_28d": round(m.faces_per_client_28_days, 2),
         "familiar": round(m.familiar_share, 3),
         "ceiling": round(m.familiar_ceiling, 3),
+        "ceiling_capacity": round(held.share, 3),
         "fewest": round(m.fewest_faces_possible, 2),
         "coc": round(m.continuity_of_care_index, 3),
         "seconds": round(secs, 1),
@@ -132,6 +142,21 @@ def run(clients: int, args: argparse.Namespace) -> tuple[list[dict[str, Any]], d
         clock[0] = time.monotonic()
 
     solve_weeks(problem, args.weeks, options, on_week=afresh_done, roll=False)
+    # The agency's price per visit by a carer the client does not know, weeks rolled.
+    label = f"unknown visit {args.unknown_visit:g}"
+    priced = problem.model_copy(
+        update={
+            "weights": problem.weights.model_copy(update={"unfamiliar_visit": args.unknown_visit})
+        }
+    )
+    clock[0] = time.monotonic()
+
+    def priced_done(k: int, week: Problem, rota: Rota) -> None:
+        rows.append(row(clients, str(k), label, week, rota, time.monotonic() - clock[0]))
+        print(rows[-1], flush=True)
+        clock[0] = time.monotonic()
+
+    solve_weeks(priced, args.weeks, options, on_week=priced_done)
     tenfold = scaled_continuity(problem, 10.0)
     clock[0] = time.monotonic()
     rota = solve(tenfold, options)
@@ -243,15 +268,15 @@ def write(
         + "); every rota checked by the independent checker.",
         "",
         "| clients | week | continuity weights | staffed | travel | faces/week | faces/14 d "
-        "| faces/28 d | familiar | ceiling | fewest faces | COC |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| faces/28 d | familiar | ceiling | ceiling, capacity | fewest faces | COC |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['clients']} | {r['week']} | {r['weights']} | {r['staffed']}/{r['visits']} "
             f"| {r['travel']} | {r['faces_week']:.2f} | {r['faces_14d']:.2f} "
             f"| {r['faces_28d']:.2f} | {r['familiar']:.1%} | {r['ceiling']:.1%} "
-            f"| {r['fewest']:.2f} | {r['coc']:.3f} |"
+            f"| {r['ceiling_capacity']:.1%} | {r['fewest']:.2f} | {r['coc']:.3f} |"
         )
     lines += [
         "",
@@ -277,6 +302,9 @@ def main() -> None:
     ap.add_argument("--weeks", type=int, default=4)
     ap.add_argument("--time-limit", type=float, default=30.0)
     ap.add_argument("--effort", type=float, default=None)
+    ap.add_argument(
+        "--unknown-visit", type=float, default=30.0, help="the policy price of the priced rows"
+    )
     ap.add_argument("--team-time", type=float, default=30.0, help="care-team model seconds")
     ap.add_argument(
         "--teams",
