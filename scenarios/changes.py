@@ -486,10 +486,18 @@ class WeightValues(_Change):
     late_minute: float | None = Field(default=None, ge=0)
     max_late_minute: float | None = Field(default=None, ge=0)
     coordinator_rule: float | None = Field(default=None, ge=0)
+    # The agency's continuity policy (docs/continuity.md): "what if we priced a visit by a
+    # carer the client does not know?" is a planner's question too.
+    faces_cap: int | None = Field(default=None, ge=1)
+    faces_over_cap: float | None = Field(default=None, ge=0)
+    primary_carer_share: float | None = Field(default=None, ge=0, le=1)
+    primary_share_shortfall: float | None = Field(default=None, ge=0)
+    face_travel_minutes: float | None = Field(default=None, ge=0)
+    unfamiliar_visit: float | None = Field(default=None, ge=0)
 
 
 class SetWeights(_Change):
-    """Other objective weights (names as in the contract)."""
+    """Other objective weights (names as in the contract, and the continuity policy's)."""
 
     kind: Literal["weights"]
     weights: WeightValues

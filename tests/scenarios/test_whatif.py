@@ -201,6 +201,9 @@ def test_weights(small: Problem) -> None:
     out = make(small, {"kind": "weights", "weights": {"travel_minute": 3}})
     assert out.weights.travel_minute == 3
     assert out.weights.unassigned_visit == small.weights.unassigned_visit
+    policy = make(small, {"kind": "weights", "weights": {"unfamiliar_visit": 30, "faces_cap": 3}})
+    assert (policy.weights.unfamiliar_visit, policy.weights.faces_cap) == (30, 3)
+    assert small.weights.unfamiliar_visit == 0 and small.weights.faces_cap is None
 
 
 def test_reassign_clients_and_field_time_in_one_variant() -> None:
