@@ -155,8 +155,9 @@ def start_of(args: argparse.Namespace) -> Rota | None:
     return moved_on(load(args.start, Rota), args.start_days)
 
 
-def solve_with_progress(problem: Problem, args: argparse.Namespace) -> Rota:
-    start = start_of(args)
+def solve_with_progress(
+    problem: Problem, args: argparse.Namespace, start: Rota | None = None
+) -> Rota:
     progress = ProgressLine(not args.quiet)
     try:
         return solve(problem, options_of(args), progress, start=start)
@@ -203,7 +204,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if args.start is not None:
             raise InputError("--weeks starts each week from the week before: leave out --start")
         return cmd_solve_weeks(problem, args)
-    rota = solve_with_progress(problem, args)
+    rota = solve_with_progress(problem, args, start_of(args))
     write_json(args.output, rota.model_dump(mode="json", exclude_none=True))
     m = rota.metrics
     if m is not None and args.output != "-":
