@@ -293,10 +293,7 @@ def familiar_ceiling(data: ProblemData, time_limit: float, window: int = 180) ->
                     if (v, w) in on and (u, w) in on:
                         m.add_at_most_one(on[v, w], on[u, w])
     _capacity(m, data, on, window)
-    total = cp_model.LinearExpr.sum(list(on.values()))
-    # Redundant, but it lets CP-SAT prove a plan that reaches it optimal at once.
-    m.add(total <= most)
-    m.maximize(total)
+    m.maximize(cp_model.LinearExpr.sum(list(on.values())))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit
     solver.parameters.num_workers = 1
