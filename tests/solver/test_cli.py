@@ -2,7 +2,7 @@
 
 Bad input ends with exit code 2 and exactly one line on stderr, ``carerota: error: ...``, that
 names the file and the field path; never a traceback. ``check`` returns 0 for a valid rota and 1
-when it finds a breach. ``solve`` and ``demo`` are not run here.
+when it finds a breach; ``explain`` prices one by term. ``solve`` and ``demo`` are not run here.
 
 The rotas are for ``shared/examples/tiny.json`` (Mon 30 Nov and Tue 1 Dec 2026):
 
@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from carerota.cli import main
-from solver.contract import Rota
+from solver.checker import check
+from solver.contract import Problem, Rota
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
 TINY = EXAMPLES / "tiny.json"
@@ -179,6 +180,20 @@ def test_check_passes_a_valid_rota(
     out, err = capsys.readouterr()
     assert out.startswith("rota is valid: 0 breaches, 0 coordinator-rule shortfalls")
     assert err == ""
+
+
+def test_explain_prices_a_rota_by_term_as_the_checker_does(
+    tmp_path: Path, valid_rota: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rota = write(tmp_path / "rota.json", valid_rota)
+    assert main(["explain", str(TINY), rota]) == 0
+    out, err = capsys.readouterr()
+    problem = Problem.model_validate_json(TINY.read_text(encoding="utf-8"))
+    report = check(problem, Rota.model_validate(valid_rota))
+    assert out.startswith(f"Objective {report.objective:.1f}\nBy term:")
+    # Ben's Monday evening double-up is the one unstaffed visit: 10,000.
+    assert "unstaffed visits                              10000.0" in out
+    assert "Continuity of carer:" in out and err == ""
 
 
 def test_check_fails_a_worker_without_the_skill(
