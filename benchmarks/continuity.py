@@ -54,8 +54,7 @@ from solver.solve import finish, solve
 from solver.teams import Teams, plan_teams
 from solver.weeks import solve_weeks
 
-# CP-SAT's time for the familiar ceiling with capacity: it proves the first weeks in 0.1-0.4 s;
-# from week 2, where every slot may be familiar, it runs to this limit and the plain ceiling holds.
+# CP-SAT's time for the familiar ceiling with capacity (it proves each week in 0.1-0.5 s).
 CEILING_SECONDS = 30.0
 COLUMNS = (
     "clients",

@@ -220,11 +220,7 @@ def faces_floor(
         m.add(cp_model.LinearExpr.sum(faces) + cp_model.LinearExpr.sum(dropped) >= fewest)
     for lits in seen.values():
         m.add(cp_model.LinearExpr.sum(lits) >= 1)
-    for v in range(n_v):
-        for u in data.distinct_links[v]:
-            if u > v:
-                for w in set(data.candidates[v]) & set(data.candidates[u]):
-                    m.add_at_most_one(on[v, w], on[u, w])
+    _apart(m, data, on)
     _capacity(m, data, on, window)
     if hint:
         for (v, w), lit in on.items():
@@ -286,25 +282,34 @@ def familiar_ceiling(data: ProblemData, time_limit: float, window: int = 180) ->
             on[v, w] = m.new_bool_var("")
         if len(mine) > need:
             m.add(cp_model.LinearExpr.sum([on[v, w] for w in mine]) <= need)
+    _apart(m, data, on)
+    _capacity(m, data, on, window)
+    m.maximize(cp_model.LinearExpr.sum(list(on.values())))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = time_limit
+    solver.parameters.num_workers = 1
+    # The LP proves a week whose history is last week's rota (every slot may be familiar) in
+    # 0.4 s; without it one worker ran to the limit, its bound at the count of variables.
+    solver.parameters.linearization_level = 2
+    status = solver.solve(m)
+    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    proven = solver.best_objective_bound
+    # The ceiling without capacity holds too: a bound cut short by the time limit is never
+    # allowed above it.
+    bound = min(most, int(np.floor(proven + 1e-6))) if np.isfinite(proven) else most
+    return FamiliarCeiling(slots, round(solver.objective_value) if found else -1, bound)
+
+
+def _apart(
+    m: cp_model.CpModel, data: ProblemData, on: dict[tuple[int, int], cp_model.IntVar]
+) -> None:
+    """No worker on both visits of a ``distinct_workers`` pair (where ``on`` has both)."""
     for v in range(data.n_visits):
         for u in data.distinct_links[v]:
             if u > v:
                 for w in set(data.candidates[v]) & set(data.candidates[u]):
                     if (v, w) in on and (u, w) in on:
                         m.add_at_most_one(on[v, w], on[u, w])
-    _capacity(m, data, on, window)
-    m.maximize(cp_model.LinearExpr.sum(list(on.values())))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit
-    solver.parameters.num_workers = 1
-    status = solver.solve(m)
-    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    proven = solver.best_objective_bound
-    # The ceiling without capacity holds too, and one CP-SAT worker may not prove better (a
-    # week whose history is last week's rota: every slot can be familiar, and its bound stayed
-    # at the count of variables).
-    bound = min(most, int(np.floor(proven + 1e-6))) if np.isfinite(proven) else most
-    return FamiliarCeiling(slots, round(solver.objective_value) if found else -1, bound)
 
 
 def _capacity(
